@@ -1,0 +1,1 @@
+"""The `dlkit` command line. Modules here import nothing heavy at module level."""

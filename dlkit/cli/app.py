@@ -1,0 +1,90 @@
+"""The Typer app, and the one place where errors become messages and exit codes.
+
+Exit codes: 0 success, 1 a run that failed, 2 bad input (recipe, overrides,
+files, arguments), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from dlkit import __version__
+from dlkit.cli import models as models_cmd
+from dlkit.cli import recipes as recipes_cmd
+from dlkit.cli import train as train_cmd
+
+app = typer.Typer(
+    name="dlkit",
+    help="Deep-learning experiments from one YAML recipe: train, tune and evaluate, tracked in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Deep-learning experiments from one YAML recipe: train, tune and evaluate, tracked in MLflow."""
+
+
+app.command("train", context_settings={"allow_extra_args": False})(train_cmd.train)
+app.command("models")(models_cmd.models)
+app.add_typer(recipes_cmd.app, name="recipes")
+
+
+def _fail(message: str, hint: str | None, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `dlkit` script and `python -m dlkit`."""
+    from dlkit.errors import DlkitError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = app(args=args, prog_name="dlkit", standalone_mode=False)
+    except DlkitError as e:
+        if debug:
+            raise
+        _fail(e.message, e.hint, e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        _fail("aborted", None, 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", None, 130)
+    except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {e}", err=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    except Exception as e:
+        if debug:
+            raise
+        _fail(
+            f"unexpected {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+            "rerun with --debug for the traceback, and report it",
+            1,
+        )
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,43 @@
+"""The table printed when a run finishes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlkit.cli.common import console
+
+_HEADLINE = (
+    "test/acc",
+    "test/precision_macro",
+    "test/recall_macro",
+    "test/f1_macro",
+    "test/f1_weighted",
+    "test/roc_auc",
+    "test/rmse",
+    "test/mae",
+    "test/r2",
+    "test/mse",
+    "test/loss",
+)
+
+
+def print_summary(recipe: Any, result: Any) -> None:
+    """Test metrics, per-class F1, the run id and how to open the MLflow UI."""
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"{recipe.name}: test metrics", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in _HEADLINE:
+        if key in result.test_metrics:
+            table.add_row(key, f"{result.test_metrics[key]:.4f}")
+    per_class = {k: v for k, v in result.test_metrics.items() if k.startswith("test/f1/")}
+    if 0 < len(per_class) <= 20:
+        for key, value in per_class.items():
+            table.add_row(key, f"{value:.4f}")
+    out.print(table)
+    out.print(f"run id     {result.run_id}")
+    out.print(f"store      {result.tracking_uri}")
+    out.print(f"time       {result.seconds:.1f} s")
+    out.print(f"open it    mlflow ui --backend-store-uri {result.tracking_uri}", markup=False)

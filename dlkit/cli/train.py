@@ -1,0 +1,42 @@
+"""`dlkit train RECIPE [key=value ...]`: fit a recipe and record the run in MLflow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dlkit.cli.common import OVERRIDES_HELP
+
+
+def train(
+    recipe: Annotated[str, typer.Argument(help="A bundled recipe name (dlkit recipes ls) or a path to a YAML file.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP, show_default=False)] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+        ),
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="MLflow experiment (default: the recipe's tracking.experiment).")
+    ] = None,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Rich progress bar (default: on a terminal).")
+    ] = None,
+) -> None:
+    """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow."""
+    from dlkit.recipe import load
+
+    resolved = load(recipe, overrides or [])
+    from dlkit.cli.summary import print_summary
+    from dlkit.training import run
+
+    result = run(
+        resolved,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        progress_bar=progress,
+        say=lambda line: typer.echo(line),
+    )
+    print_summary(resolved, result)

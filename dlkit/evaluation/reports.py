@@ -1,0 +1,137 @@
+"""Files written for every run: predictions, confusion matrix, classification report, curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_classification(
+    folder: Path, index: np.ndarray, target: np.ndarray, probs: np.ndarray, class_names: list[str]
+) -> dict[str, Path]:
+    """predictions.csv, confusion_matrix.csv/.png and classification_report.json for a test split."""
+    import pandas as pd
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    labels = list(range(len(class_names)))
+    predicted = probs.argmax(axis=1)
+    frame = pd.DataFrame(
+        {"index": index, "true": [class_names[t] for t in target], "predicted": [class_names[p] for p in predicted]}
+    )
+    for i, name in enumerate(class_names):
+        frame[f"prob_{name}"] = probs[:, i]
+    paths = {"predictions": folder / "predictions.csv"}
+    frame.to_csv(paths["predictions"], index=False)
+
+    cm = confusion_matrix(target, predicted, labels=labels)
+    table = pd.DataFrame(cm, index=pd.Index(class_names, name="true"), columns=class_names)
+    paths["confusion_csv"] = folder / "confusion_matrix.csv"
+    table.to_csv(paths["confusion_csv"])
+    paths["confusion_png"] = folder / "confusion_matrix.png"
+    _plot_confusion(cm, class_names, paths["confusion_png"])
+
+    report = classification_report(
+        target, predicted, labels=labels, target_names=class_names, output_dict=True, zero_division=0
+    )
+    paths["report"] = folder / "classification_report.json"
+    paths["report"].write_text(json.dumps(report, indent=2))
+    return paths
+
+
+def _plot_confusion(cm: np.ndarray, class_names: list[str], path: Path) -> None:
+    plt = _pyplot()
+    k = len(class_names)
+    size = min(4 + 0.45 * k, 16)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set(
+        xticks=range(k),
+        yticks=range(k),
+        xticklabels=class_names,
+        yticklabels=class_names,
+        xlabel="predicted",
+        ylabel="true",
+        title="Confusion matrix (test split)",
+    )
+    plt.setp(ax.get_xticklabels(), rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+    if k <= 30:
+        threshold = cm.max() / 2 if cm.size else 0
+        for i in range(k):
+            for j in range(k):
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if cm[i, j] > threshold else "black",
+                )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_regression(folder: Path, index: np.ndarray, target: np.ndarray, pred: np.ndarray) -> dict[str, Path]:
+    """predictions.csv and a residual plot for a test split."""
+    import pandas as pd
+
+    target = target.reshape(len(target), -1)
+    pred = pred.reshape(len(pred), -1)
+    frame = pd.DataFrame({"index": index})
+    if target.shape[1] == 1:
+        frame["true"], frame["predicted"] = target[:, 0], pred[:, 0]
+    else:
+        for j in range(target.shape[1]):
+            frame[f"true_{j}"], frame[f"predicted_{j}"] = target[:, j], pred[:, j]
+    paths = {"predictions": folder / "predictions.csv"}
+    frame.to_csv(paths["predictions"], index=False)
+
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.scatter(target.ravel(), pred.ravel(), s=10, alpha=0.7)
+    low, high = float(min(target.min(), pred.min())), float(max(target.max(), pred.max()))
+    left.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+    left.set(xlabel="true", ylabel="predicted", title="Predicted against true (test)")
+    right.scatter(pred.ravel(), (target - pred).ravel(), s=10, alpha=0.7)
+    right.axhline(0, color="grey", linestyle="--", linewidth=1)
+    right.set(xlabel="predicted", ylabel="residual (true - predicted)", title="Residuals (test)")
+    fig.tight_layout()
+    paths["residuals"] = folder / "residuals.png"
+    fig.savefig(paths["residuals"], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def learning_curves(history: list[dict[str, float]], monitor: str, path: Path) -> Path:
+    """Train and validation loss, and the monitored metric, per epoch."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    show_monitor = monitor not in ("val/loss", "train/loss")
+    fig, axes = plt.subplots(1, 2 if show_monitor else 1, figsize=(10 if show_monitor else 5.5, 4), squeeze=False)
+    ax = axes[0][0]
+    for key in ("train/loss", "val/loss"):
+        ax.plot(epochs, [row.get(key, np.nan) for row in history], marker=".", label=key)
+    ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax.legend()
+    if show_monitor:
+        ax = axes[0][1]
+        ax.plot(epochs, [row.get(monitor, np.nan) for row in history], marker=".", color="tab:green", label=monitor)
+        ax.set(xlabel="epoch", ylabel=monitor, title=monitor)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

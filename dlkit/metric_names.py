@@ -1,0 +1,50 @@
+"""Canonical metric names, shared by tasks, callbacks, tracking, tuning and evaluation.
+
+Torch-free on purpose: recipe validation checks monitored metrics against
+these names without importing any training code.
+"""
+
+from __future__ import annotations
+
+import re
+
+TRAIN_LOSS = "train/loss"
+VAL_LOSS = "val/loss"
+TEST_LOSS = "test/loss"
+
+# classification
+VAL_ACC = "val/acc"
+VAL_F1_MACRO = "val/f1_macro"
+TEST_ACC = "test/acc"
+TEST_PRECISION_MACRO = "test/precision_macro"
+TEST_RECALL_MACRO = "test/recall_macro"
+TEST_F1_MACRO = "test/f1_macro"
+TEST_F1_WEIGHTED = "test/f1_weighted"
+TEST_ROC_AUC = "test/roc_auc"
+TEST_F1_CLASS_PREFIX = "test/f1/"
+TEST_PRECISION_CLASS_PREFIX = "test/precision/"
+TEST_RECALL_CLASS_PREFIX = "test/recall/"
+
+# regression
+VAL_RMSE = "val/rmse"
+VAL_MAE = "val/mae"
+TEST_MSE = "test/mse"
+TEST_RMSE = "test/rmse"
+TEST_MAE = "test/mae"
+TEST_R2 = "test/r2"
+
+# model facts, logged by every run
+MODEL_PARAMS = "model/params"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def per_class(prefix: str, class_name: str) -> str:
+    """The per-class metric name, with the class name made safe for MLflow."""
+    return prefix + _UNSAFE.sub("_", str(class_name))
+
+
+def lower_is_better(metric: str) -> bool:
+    """True for losses and errors, False for scores such as accuracy or F1."""
+    leaf = metric.rsplit("/", 1)[-1]
+    return any(word in leaf for word in ("loss", "mse", "rmse", "mae", "params", "latency"))

@@ -1,0 +1,24 @@
+"""Backbones: `nn.Module`s that map inputs to outputs, built from the architecture registry.
+
+Importing this package is cheap: torch is imported only by `build`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dlkit.models.params import ARCHITECTURES
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def build(params: Any, input_shape: tuple[int, ...], output_dim: int) -> nn.Module:
+    """Build the backbone for `params` (a registered parameter model)."""
+    builder = ARCHITECTURES.get(params.arch).load()
+    return builder(params, input_shape, output_dim)  # type: ignore[no-any-return]
+
+
+def list_models() -> list[str]:
+    """Names of every registered architecture."""
+    return ARCHITECTURES.names()

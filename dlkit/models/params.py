@@ -1,0 +1,63 @@
+"""Parameter schemas of the architectures, registered by name.
+
+These models are torch-free so that `dlkit models` and recipe validation stay
+instant; each entry points at the function in its family module that builds
+the network.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from dlkit.registry import Registry
+from dlkit.schema_base import Strict
+
+ARCHITECTURES: Registry[type] = Registry("architecture")
+
+Activation = Literal["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"]
+
+
+@ARCHITECTURES.register("mlp", target="dlkit.models.mlp:build")
+class MLPParams(Strict):
+    """Multi-layer perceptron: dense layers on flattened inputs."""
+
+    arch: Literal["mlp"] = Field("mlp", description="Architecture name.")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [128, 64],
+        description="Width of each hidden layer, input side first; [] is a linear model.",
+        max_length=64,
+    )
+    activation: Activation = Field("relu", description="Activation after each hidden layer.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout probability after each hidden layer.")
+    batch_norm: bool = Field(False, description="Batch normalisation before each activation.")
+
+
+@ARCHITECTURES.register("cnn", target="dlkit.models.cnn:build")
+class CNNParams(Strict):
+    """Convolutional network: conv blocks (conv, batch norm, activation, pooling), then a dense head."""
+
+    arch: Literal["cnn"] = Field("cnn", description="Architecture name.")
+    channels: list[PositiveInt] = Field(
+        default_factory=lambda: [32, 64],
+        min_length=1,
+        max_length=16,
+        description="Output channels of each conv block; one block per entry.",
+    )
+    convs_per_block: int = Field(1, ge=1, le=4, description="Convolutions in each block before pooling.")
+    kernel_size: int = Field(
+        3, ge=1, le=15, description="Square kernel size of every convolution (padding keeps the size)."
+    )
+    batch_norm: bool = Field(True, description="Batch normalisation after each convolution.")
+    pool: Literal["max", "avg", "none"] = Field(
+        "max", description="2x2 pooling at the end of each block (skipped once the feature map is 1 pixel wide)."
+    )
+    global_pool: bool = Field(False, description="Average the last feature map over space instead of flattening it.")
+    activation: Activation = Field("relu", description="Activation after each convolution and dense layer.")
+    dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before each dense layer of the head.")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [128],
+        max_length=16,
+        description="Width of each dense layer of the head after the conv blocks.",
+    )

@@ -1,0 +1,161 @@
+"""The recipe schema: one pydantic model per section, strict, every field described."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
+
+from dlkit import metric_names
+from dlkit.data.params import DATA_KINDS
+from dlkit.models.params import ARCHITECTURES
+from dlkit.schema_base import Strict
+from dlkit.tasks.params import TASKS, TaskParams
+
+
+def _union(registry: Any, tag: str) -> Any:
+    members = tuple(entry.params for entry in registry)
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[members], Field(discriminator=tag)]  # noqa: UP007
+
+
+ModelConfig = _union(ARCHITECTURES, "arch")
+TaskConfig = _union(TASKS, "kind")
+DataConfig = _union(DATA_KINDS, "kind")
+
+
+class Scheduler(Strict):
+    """Learning-rate schedule."""
+
+    name: Literal["none", "step", "cosine", "plateau", "onecycle"] = Field(
+        "none",
+        description="none, step (multiply by gamma every step_size epochs), cosine (anneal to min_lr over "
+        "max_epochs), plateau (multiply by gamma when the monitored metric stalls), onecycle (per batch, peak at lr).",
+    )
+    step_size: PositiveInt = Field(10, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0.0, lt=1.0, description="step and plateau: decay factor.")
+    patience: int = Field(3, ge=0, description="plateau: epochs without improvement before a decay.")
+    min_lr: NonNegativeFloat = Field(0.0, description="cosine and plateau: lower bound of the learning rate.")
+    pct_start: float = Field(0.3, gt=0.0, lt=1.0, description="onecycle: share of the steps spent warming up.")
+
+
+class Optim(Strict):
+    """Optimiser, regularisation and learning-rate schedule."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field("adam", description="Optimiser.")
+    lr: PositiveFloat = Field(1e-3, le=10.0, description="Learning rate (the peak rate for onecycle).")
+    weight_decay: NonNegativeFloat = Field(0.0, description="L2 penalty (decoupled for adamw).")
+    l1: NonNegativeFloat = Field(0.0, description="L1 penalty on the weights, added to the training loss.")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd and rmsprop: momentum.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum (needs momentum > 0).")
+    betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="adam and adamw: coefficients of the running averages."
+    )
+    scheduler: Scheduler = Field(default_factory=Scheduler, description="Learning-rate schedule.")
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError("both betas must be in [0, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _nesterov_needs_sgd_momentum(self) -> Optim:
+        if self.nesterov and (self.name != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov needs name: sgd and momentum > 0")
+        return self
+
+
+class EarlyStopping(Strict):
+    """Stop when the monitored validation metric stops improving."""
+
+    monitor: str | None = Field(None, description="Metric to watch; defaults to trainer.monitor.")
+    patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: NonNegativeFloat = Field(0.0, description="Smallest change that counts as an improvement.")
+    mode: Literal["min", "max"] | None = Field(
+        None, description="min or max; inferred from the metric name when unset."
+    )
+
+
+class Trainer(Strict):
+    """How the model is fitted: epochs, hardware, precision, seeds, clipping, checkpoints."""
+
+    max_epochs: PositiveInt = Field(20, le=100_000, description="Maximum number of epochs.")
+    monitor: str = Field(
+        metric_names.VAL_LOSS,
+        description="Validation metric that picks the best checkpoint (and drives early stopping by default).",
+    )
+    monitor_mode: Literal["min", "max"] | None = Field(
+        None, description="Whether lower or higher monitor values are better; inferred from the name when unset."
+    )
+    early_stopping: EarlyStopping | None = Field(None, description="Early stopping; none trains all max_epochs.")
+    gradient_clip_val: PositiveFloat | None = Field(None, description="Clip gradients to this norm (or value).")
+    gradient_clip_algorithm: Literal["norm", "value"] = Field("norm", description="How gradients are clipped.")
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = Field(
+        "auto", description="Hardware: auto uses a GPU when there is one."
+    )
+    devices: PositiveInt | Literal["auto"] = Field("auto", description="Number of devices (or auto).")
+    strategy: str = Field("auto", description="Lightning strategy, e.g. ddp for multi-device training.")
+    num_nodes: PositiveInt = Field(1, description="Machines taking part in distributed training.")
+    precision: Literal["32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "bf16-true", "16-true"] = Field(
+        "32-true", description="Numerical precision (bf16-mixed on recent GPUs)."
+    )
+    seed: int = Field(42, description="Seed of weights initialisation, shuffling and dropout.")
+    deterministic: bool = Field(False, description="Use deterministic algorithms (reproducible, sometimes slower).")
+    num_threads: PositiveInt | None = Field(
+        None, le=1024, description="CPU threads torch may use; defaults to the machine's cores (at most 8)."
+    )
+
+    def resolved_monitor_mode(self) -> Literal["min", "max"]:
+        """The monitor's mode, inferred from its name when not set."""
+        if self.monitor_mode:
+            return self.monitor_mode
+        return "min" if metric_names.lower_is_better(self.monitor) else "max"
+
+
+class Tracking(Strict):
+    """Where and how the run is recorded in MLflow."""
+
+    experiment: str = Field("dlkit", min_length=1, description="MLflow experiment name.")
+    tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI; --tracking-uri and MLFLOW_TRACKING_URI take precedence; "
+        "defaults to sqlite:///mlflow.db in the working directory.",
+    )
+    run_name: str | None = Field(None, description="Run name; defaults to the recipe name.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags set on the run.")
+    log_checkpoint: bool = Field(True, description="Store the best checkpoint as a run artifact.")
+
+
+class Recipe(Strict):
+    """One experiment: data, architecture, task, optimiser, training and tracking."""
+
+    name: str = Field(min_length=1, max_length=250, description="Recipe name; the MLflow run is named after it.")
+    description: str = Field("", description="What the experiment is, in a sentence.")
+    task: TaskConfig = Field(description="What is learned: classification or regression, with its loss options.")
+    data: DataConfig = Field(description="The dataset, its split, scaling and batch size.")
+    model: ModelConfig = Field(description="The architecture and its parameters (see `dlkit models`).")
+    optim: Optim = Field(default_factory=Optim, description="Optimiser, regularisation and schedule.")
+    trainer: Trainer = Field(default_factory=Trainer, description="Epochs, hardware, precision, seeds, clipping.")
+    tracking: Tracking = Field(default_factory=Tracking, description="MLflow experiment and run settings.")
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task_shorthand(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _monitored_metrics_are_logged(self) -> Recipe:
+        task: TaskParams = self.task
+        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
+        checks = [("trainer.monitor", self.trainer.monitor)]
+        if self.trainer.early_stopping and self.trainer.early_stopping.monitor:
+            checks.append(("trainer.early_stopping.monitor", self.trainer.early_stopping.monitor))
+        for where, metric in checks:
+            if metric not in logged:
+                raise ValueError(
+                    f"{where} '{metric}' is not logged by task {task.kind}; choose one of {', '.join(logged)}"
+                )
+        return self

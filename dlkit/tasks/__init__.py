@@ -1,0 +1,20 @@
+"""Tasks: LightningModules that own the loss, metrics and optimiser around a backbone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dlkit.tasks.params import TASKS
+
+if TYPE_CHECKING:
+    import lightning as L
+    from torch import nn
+
+    from dlkit.data.base import DataInfo
+    from dlkit.recipe.schema import Recipe
+
+
+def build(recipe: Recipe, backbone: nn.Module, info: DataInfo) -> L.LightningModule:
+    """Wrap `backbone` in the LightningModule of the recipe's task."""
+    module_cls: Any = TASKS.get(recipe.task.kind).load()
+    return module_cls(recipe, backbone, info)  # type: ignore[no-any-return]

@@ -1,0 +1,126 @@
+"""What every task shares: optimiser and schedule, L1 penalty, epoch-level loss bookkeeping.
+
+Losses and metrics accumulate on the device during the epoch and are read and
+logged once at its end: no host synchronisation per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from dlkit import metric_names as m
+from dlkit.data.base import DataInfo
+
+
+class LossMeter(nn.Module):
+    """Sample-weighted mean of a loss over an epoch, kept on the device."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("total", torch.zeros((), dtype=torch.float64), persistent=False)
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64), persistent=False)
+
+    def update(self, loss: torch.Tensor, n: int) -> None:
+        self.total += loss.detach().to(torch.float64) * n
+        self.count += n
+
+    def compute_and_reset(self) -> torch.Tensor:
+        value = (self.total / self.count.clamp(min=1)).float()
+        self.total.zero_()
+        self.count.zero_()
+        return value
+
+
+class Task(L.LightningModule):
+    """Base LightningModule: subclasses define `loss`, the metric updates and the epoch-end logs."""
+
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.recipe = recipe
+        self.info = info
+        self.train_loss = LossMeter()
+        self.val_loss = LossMeter()
+        self.test_loss = LossMeter()
+        self._l1 = recipe.optim.l1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)  # type: ignore[no-any-return]
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _l1_penalty(self) -> torch.Tensor:
+        return sum(
+            (p.abs().sum() for p in self.backbone.parameters() if p.ndim > 1), torch.zeros((), device=self.device)
+        )
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss(self.backbone(x), y)
+        self.train_loss.update(loss, len(y))
+        if self._l1:
+            loss = loss + self._l1 * self._l1_penalty()
+        return loss
+
+    def log_epoch(self, values: dict[str, torch.Tensor]) -> None:
+        """Log epoch-level values (one call, no per-step logging)."""
+        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True, prog_bar=False)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        values = {m.TRAIN_LOSS: self.train_loss.compute_and_reset(), m.VAL_LOSS: self.val_loss.compute_and_reset()}
+        values.update(self.compute_val_metrics())
+        self.log_epoch(values)
+
+    def compute_val_metrics(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def configure_optimizers(self) -> Any:
+        o = self.recipe.optim
+        params = self.parameters()
+        optimizers = {
+            "sgd": lambda: torch.optim.SGD(
+                params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+            ),
+            "adam": lambda: torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay),
+            "adamw": lambda: torch.optim.AdamW(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay),
+            "rmsprop": lambda: torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay),
+        }
+        optimizer = optimizers[o.name]()
+        s = o.scheduler
+        if s.name == "none":
+            return optimizer
+        sched = torch.optim.lr_scheduler
+        trainer = self.recipe.trainer
+        schedulers = {
+            "step": lambda: {"scheduler": sched.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)},
+            "cosine": lambda: {
+                "scheduler": sched.CosineAnnealingLR(optimizer, T_max=trainer.max_epochs, eta_min=s.min_lr)
+            },
+            "plateau": lambda: {
+                "scheduler": sched.ReduceLROnPlateau(
+                    optimizer,
+                    mode=trainer.resolved_monitor_mode(),
+                    factor=s.gamma,
+                    patience=s.patience,
+                    min_lr=s.min_lr,
+                ),
+                "monitor": trainer.monitor,
+            },
+            "onecycle": lambda: {
+                "scheduler": sched.OneCycleLR(
+                    optimizer,
+                    max_lr=o.lr,
+                    total_steps=int(self.trainer.estimated_stepping_batches),
+                    pct_start=s.pct_start,
+                ),
+                "interval": "step",
+            },
+        }
+        return {"optimizer": optimizer, "lr_scheduler": schedulers[s.name]()}

@@ -1,0 +1,123 @@
+"""Binary and multiclass classification: cross-entropy, torchmetrics accuracy/precision/recall/F1/AUROC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from dlkit import metric_names as m
+from dlkit.data.base import DataInfo
+from dlkit.errors import BadInput
+from dlkit.tasks.base import Task
+
+
+class ClassificationTask(Task):
+    """Cross-entropy with optional label smoothing and class weights."""
+
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
+        super().__init__(recipe, backbone, info)
+        assert info.class_names is not None
+        k = len(info.class_names)
+        self.num_classes = k
+        self.label_smoothing = recipe.task.label_smoothing
+        weights = self._class_weights(recipe.task.class_weights, info)
+        self.register_buffer("class_weights", weights, persistent=False)
+        self.val_metrics = MetricCollection(
+            {m.VAL_ACC: MulticlassAccuracy(k, average="micro"), m.VAL_F1_MACRO: MulticlassF1Score(k, average="macro")}
+        )
+        self.test_metrics = MetricCollection(
+            {
+                m.TEST_ACC: MulticlassAccuracy(k, average="micro"),
+                m.TEST_PRECISION_MACRO: MulticlassPrecision(k, average="macro"),
+                m.TEST_RECALL_MACRO: MulticlassRecall(k, average="macro"),
+                m.TEST_F1_MACRO: MulticlassF1Score(k, average="macro"),
+                m.TEST_F1_WEIGHTED: MulticlassF1Score(k, average="weighted"),
+                "f1_per_class": MulticlassF1Score(k, average=None),
+                "precision_per_class": MulticlassPrecision(k, average=None),
+                "recall_per_class": MulticlassRecall(k, average=None),
+                "confusion": MulticlassConfusionMatrix(k),
+            }
+        )
+        self.test_auroc = MulticlassAUROC(k, average="macro")
+        self.test_outputs: dict[str, torch.Tensor] = {}
+        self._test_probs: list[torch.Tensor] = []
+        self._test_targets: list[torch.Tensor] = []
+
+    @staticmethod
+    def _class_weights(spec: Any, info: DataInfo) -> torch.Tensor | None:
+        k = len(info.class_names or [])
+        if spec is None:
+            return None
+        if spec == "balanced":
+            counts = torch.tensor(info.train_class_counts, dtype=torch.float32).clamp(min=1)
+            return counts.sum() / (k * counts)
+        if len(spec) != k:
+            raise BadInput(
+                f"task.class_weights has {len(spec)} values but the data has {k} classes ({', '.join(info.class_names or [])})"
+            )
+        return torch.tensor(spec, dtype=torch.float32)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output, target, weight=self.class_weights, label_smoothing=self.label_smoothing)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.backbone(x)
+        self.val_loss.update(self.loss(logits, y), len(y))
+        self.val_metrics.update(logits, y)
+
+    def compute_val_metrics(self) -> dict[str, torch.Tensor]:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        return dict(values)
+
+    def on_test_epoch_start(self) -> None:
+        self._test_probs, self._test_targets = [], []
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.backbone(x)
+        self.test_loss.update(self.loss(logits, y), len(y))
+        self.test_metrics.update(logits, y)
+        probs = logits.float().softmax(dim=-1)
+        self.test_auroc.update(probs, y)
+        self._test_probs.append(probs.detach())
+        self._test_targets.append(y)
+
+    def on_test_epoch_end(self) -> None:
+        values = self.test_metrics.compute()
+        self.test_metrics.reset()
+        names = self.info.class_names or []
+        out: dict[str, torch.Tensor] = {m.TEST_LOSS: self.test_loss.compute_and_reset()}
+        for key in (m.TEST_ACC, m.TEST_PRECISION_MACRO, m.TEST_RECALL_MACRO, m.TEST_F1_MACRO, m.TEST_F1_WEIGHTED):
+            out[key] = values[key]
+        for prefix, key in (
+            (m.TEST_F1_CLASS_PREFIX, "f1_per_class"),
+            (m.TEST_PRECISION_CLASS_PREFIX, "precision_per_class"),
+            (m.TEST_RECALL_CLASS_PREFIX, "recall_per_class"),
+        ):
+            for i, name in enumerate(names):
+                out[m.per_class(prefix, name)] = values[key][i]
+        out[m.TEST_ROC_AUC] = self.test_auroc.compute()
+        self.test_auroc.reset()
+        self.log_epoch(out)
+        probs = torch.cat(self._test_probs).cpu() if self._test_probs else torch.empty(0, self.num_classes)
+        target = torch.cat(self._test_targets).cpu() if self._test_targets else torch.empty(0, dtype=torch.long)
+        self.test_outputs = {"probs": probs, "target": target, "confusion": values["confusion"].cpu()}
+        self._test_probs, self._test_targets = [], []
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        return self.backbone(x).float().softmax(dim=-1)

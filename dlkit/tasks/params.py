@@ -1,0 +1,63 @@
+"""Parameter schemas of the tasks, registered by name, with the metrics each logs."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, PositiveFloat
+
+from dlkit import metric_names as m
+from dlkit.registry import Registry
+from dlkit.schema_base import Strict
+
+TASKS: Registry[type] = Registry("task")
+
+
+class TaskParams(Strict):
+    """Common base of task parameters."""
+
+    kind: str
+    #: metrics logged once per epoch during fit (candidates for monitor, early stopping, tuning)
+    fit_metrics: ClassVar[tuple[str, ...]] = ()
+    #: metrics logged on the test split
+    test_metrics: ClassVar[tuple[str, ...]] = ()
+
+
+@TASKS.register("classification", target="dlkit.tasks.classification:ClassificationTask")
+class ClassificationParams(TaskParams):
+    """Binary or multiclass classification with cross-entropy."""
+
+    kind: Literal["classification"] = Field("classification", description="Task name.")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
+    class_weights: Literal["balanced"] | list[PositiveFloat] | None = Field(
+        None,
+        description="Loss weight per class: 'balanced' (inverse class frequency on the training split), "
+        "a list with one weight per class, or none.",
+    )
+
+    fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_ACC, m.VAL_F1_MACRO)
+    test_metrics: ClassVar[tuple[str, ...]] = (
+        m.TEST_LOSS,
+        m.TEST_ACC,
+        m.TEST_PRECISION_MACRO,
+        m.TEST_RECALL_MACRO,
+        m.TEST_F1_MACRO,
+        m.TEST_F1_WEIGHTED,
+        m.TEST_ROC_AUC,
+    )
+
+
+@TASKS.register("regression", target="dlkit.tasks.regression:RegressionTask")
+class RegressionParams(TaskParams):
+    """Regression of one or more continuous targets."""
+
+    kind: Literal["regression"] = Field("regression", description="Task name.")
+    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Training loss.")
+    huber_delta: PositiveFloat = Field(1.0, description="Threshold of the huber loss, in standardised target units.")
+    scale_target: bool = Field(
+        True,
+        description="Standardise the target with training-split statistics while fitting (metrics stay in original units).",
+    )
+
+    fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_RMSE, m.VAL_MAE)
+    test_metrics: ClassVar[tuple[str, ...]] = (m.TEST_LOSS, m.TEST_MSE, m.TEST_RMSE, m.TEST_MAE, m.TEST_R2)

@@ -1,0 +1,86 @@
+"""Regression: mse/mae/huber loss on standardised targets, metrics in the target's own units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+
+from dlkit import metric_names as m
+from dlkit.data.base import DataInfo
+from dlkit.tasks.base import Task
+
+
+class RegressionTask(Task):
+    """Predicts continuous targets; the network sees targets standardised with training statistics."""
+
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
+        super().__init__(recipe, backbone, info)
+        params = recipe.task
+        self.loss_name = params.loss
+        self.huber_delta = params.huber_delta
+        mean, std = (info.target_mean, info.target_std) if params.scale_target else (0.0, 1.0)
+        self.register_buffer("target_mean", torch.tensor(mean), persistent=True)
+        self.register_buffer("target_std", torch.tensor(std), persistent=True)
+        self.val_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
+        self.test_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score()})
+        self.test_outputs: dict[str, torch.Tensor] = {}
+        self._preds: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        scaled = (target - self.target_mean) / self.target_std
+        if self.loss_name == "mae":
+            return F.l1_loss(output, scaled)
+        if self.loss_name == "huber":
+            return F.huber_loss(output, scaled, delta=self.huber_delta)
+        return F.mse_loss(output, scaled)
+
+    def predict_values(self, output: torch.Tensor) -> torch.Tensor:
+        """Network outputs back in the target's units."""
+        return output * self.target_std + self.target_mean
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        out = self.backbone(x)
+        self.val_loss.update(self.loss(out, y), len(y))
+        self.val_metrics.update(self.predict_values(out).flatten(), y.flatten())
+
+    def compute_val_metrics(self) -> dict[str, torch.Tensor]:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        return {m.VAL_RMSE: values["mse"].sqrt(), m.VAL_MAE: values["mae"]}
+
+    def on_test_epoch_start(self) -> None:
+        self._preds, self._targets = [], []
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        out = self.backbone(x)
+        self.test_loss.update(self.loss(out, y), len(y))
+        pred = self.predict_values(out)
+        self.test_metrics.update(pred.flatten(), y.flatten())
+        self._preds.append(pred.detach())
+        self._targets.append(y)
+
+    def on_test_epoch_end(self) -> None:
+        values = self.test_metrics.compute()
+        self.test_metrics.reset()
+        self.log_epoch(
+            {
+                m.TEST_LOSS: self.test_loss.compute_and_reset(),
+                m.TEST_MSE: values["mse"],
+                m.TEST_RMSE: values["mse"].sqrt(),
+                m.TEST_MAE: values["mae"],
+                m.TEST_R2: values["r2"],
+            }
+        )
+        self.test_outputs = {"pred": torch.cat(self._preds).cpu(), "target": torch.cat(self._targets).cpu()}
+        self._preds, self._targets = [], []
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        return self.predict_values(self.backbone(x))

@@ -1,0 +1,136 @@
+"""One MLflow run: created, filled through batched calls, and always ended with a final status."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from dlkit.errors import TrackingError
+from dlkit.tracking.store import check_writable, local_artifact_root
+
+MAX_PARAMS_PER_CALL = 100
+MAX_METRICS_PER_CALL = 1000
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """Nested dict -> {"a.b.c": "value"}; lists and None as their YAML-ish text."""
+    out: dict[str, str] = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        if not tree and prefix:
+            out[prefix[:-1]] = "{}"
+    else:
+        out[prefix[:-1]] = json.dumps(tree) if isinstance(tree, list | tuple) else str(tree)
+    return out
+
+
+def git_commit(cwd: Path) -> str | None:
+    """The commit of the repository that holds `cwd`, if any."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+class MlflowRun:
+    """An MLflow run, driven through MlflowClient (no global active-run state)."""
+
+    def __init__(self, tracking_uri: str, experiment: str, run_name: str, tags: dict[str, str]) -> None:
+        check_writable(tracking_uri)
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        try:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.experiment_id = self._experiment(experiment)
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        except TrackingError:
+            raise
+        except Exception as e:  # the store's own errors vary by backend
+            raise TrackingError(
+                f"tracking store {tracking_uri}: {_first_line(e)}", hint="check --tracking-uri / MLFLOW_TRACKING_URI"
+            ) from None
+        self.run_id: str = run.info.run_id
+        self.artifact_uri: str = run.info.artifact_uri
+        self.ended = False
+
+    def _experiment(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return str(found.experiment_id)
+        root = local_artifact_root(self.tracking_uri)
+        location = (root / re.sub(r"[^A-Za-z0-9_.-]", "_", name)).as_uri() if root else None
+        try:
+            return str(self.client.create_experiment(name, artifact_location=location))
+        except Exception:
+            # another process created it in the meantime
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def log_params(self, params: dict[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), MAX_PARAMS_PER_CALL):
+            self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_CALL])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """All metrics of one step in one call."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(items), MAX_METRICS_PER_CALL):
+            self.client.log_batch(self.run_id, metrics=items[i : i + MAX_METRICS_PER_CALL])
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_dataset(
+        self, features: Any, targets: Any, *, name: str, source: dict[str, str], context: str, extra: dict[str, str]
+    ) -> None:
+        """Record one split as an MLflow dataset input (name, digest, schema, profile)."""
+        import mlflow.data
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.entities import DatasetInput, InputTag
+
+        dataset = mlflow.data.from_numpy(features, targets=targets, name=name, source=CodeDatasetSource(source))
+        tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+
+    def end(self, status: str, reason: str | None = None) -> None:
+        """Set the final status (FINISHED, FAILED or KILLED) once."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            if reason:
+                self.set_tags({"dlkit.failure": reason[:5000]})
+            self.client.set_terminated(self.run_id, status=status)
+        except Exception as e:
+            raise TrackingError(f"could not close run {self.run_id} in {self.tracking_uri}: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -1,0 +1,258 @@
+"""`run()`: the one path from a validated recipe to a finished, tracked MLflow run."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from dlkit import __version__
+from dlkit import metric_names as m
+from dlkit.errors import BadInput, DlkitError, TrainingFailed
+from dlkit.training.quiet import quiet_lightning
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports back."""
+
+    run_id: str | None
+    experiment_id: str | None
+    tracking_uri: str
+    test_metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_checkpoint: str | None = None
+    seconds: float = 0.0
+
+
+class Interrupted(DlkitError):
+    """The user stopped the run (Ctrl-C)."""
+
+    exit_code = 130
+
+
+def _local_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path))
+    return None
+
+
+def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: bool) -> Any:
+    import lightning as L
+
+    t = recipe.trainer
+    try:
+        return L.Trainer(
+            max_epochs=t.max_epochs,
+            accelerator=t.accelerator,
+            devices=t.devices,
+            strategy=t.strategy,
+            num_nodes=t.num_nodes,
+            precision=t.precision,
+            deterministic=t.deterministic,
+            gradient_clip_val=t.gradient_clip_val,
+            gradient_clip_algorithm=t.gradient_clip_algorithm if t.gradient_clip_val else None,
+            callbacks=callbacks,
+            logger=False,
+            default_root_dir=str(root),
+            enable_model_summary=False,
+            enable_progress_bar=progress_bar,
+            num_sanity_val_steps=0,
+        )
+    except Exception as e:  # Lightning reports misconfiguration (no GPU, unknown strategy) this way
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        if isinstance(e, MisconfigurationException | ValueError | RuntimeError):
+            message = str(e).strip().splitlines()[0]
+            raise BadInput(
+                f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}"
+            ) from None
+        raise
+
+
+def run(
+    recipe: Any,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    say: Callable[[str], None] = print,
+    progress_bar: bool | None = None,
+) -> RunResult:
+    """Fit, test and record one recipe. Bad input raises before any MLflow run exists."""
+    started = time.perf_counter()
+    import lightning as L
+    import mlflow  # noqa: F401  (imported here so that quiet_lightning can lower its log level)
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+
+    quiet_lightning()
+
+    from dlkit import data, models, tasks
+    from dlkit.tracking.mlflow_run import MlflowRun, flatten, git_commit
+    from dlkit.tracking.store import resolve_tracking_uri
+    from dlkit.training.callbacks import EpochRecorder, epoch_line
+
+    t = recipe.trainer
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    L.seed_everything(t.seed, workers=True, verbose=False)
+
+    datamodule = data.build(recipe)
+    info = datamodule.info
+    backbone = models.build(recipe.model, info.input_shape, info.output_dim)
+    task = tasks.build(recipe, backbone, info)
+    n_params = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
+
+    uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    interactive = sys.stdout.isatty() if progress_bar is None else progress_bar
+    recorder = EpochRecorder(
+        None, info.split_sizes["train"], None if interactive else epoch_line(t.max_epochs, t.monitor, say)
+    )
+    mode = t.resolved_monitor_mode()
+    callbacks: list[Any] = [recorder]
+    if t.early_stopping is not None:
+        es = t.early_stopping
+        monitor = es.monitor or t.monitor
+        callbacks.append(
+            EarlyStopping(
+                monitor=monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                mode=es.mode or ("min" if m.lower_is_better(monitor) else "max"),
+            )
+        )
+    if interactive:
+        callbacks.append(RichProgressBar(leave=True))
+
+    workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
+    trainer = _make_trainer(recipe, callbacks, workdir, interactive)
+
+    tracker: MlflowRun | None = None
+    if trainer.is_global_zero:
+        tags = {
+            "dlkit.version": __version__,
+            "dlkit.recipe": recipe.name,
+            "dlkit.arch": recipe.model.arch,
+            "dlkit.task": recipe.task.kind,
+            "dlkit.data": f"{recipe.data.kind}:{getattr(recipe.data, 'name', '') or ''}",
+            **recipe.tracking.tags,
+        }
+        commit = git_commit(Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        tracker = MlflowRun(
+            uri, experiment or recipe.tracking.experiment, recipe.tracking.run_name or recipe.name, tags
+        )
+        recorder.tracker = tracker
+
+    artifact_dir = _local_path(tracker.artifact_uri) if tracker else None
+    ckpt_dir = (artifact_dir / "checkpoints") if artifact_dir else workdir / "checkpoints"
+    checkpoint = ModelCheckpoint(
+        dirpath=str(ckpt_dir),
+        filename="best",
+        monitor=t.monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    trainer.callbacks.append(checkpoint)
+
+    try:
+        if tracker is not None:
+            _log_start(tracker, recipe, datamodule, n_params, flatten)
+            say(f"run {tracker.run_id} in experiment '{experiment or recipe.tracking.experiment}' ({uri})")
+        trainer.fit(task, datamodule=datamodule)
+        best = checkpoint.best_model_path or None
+        trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
+        test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        if tracker is not None:
+            tracker.log_metrics(test_metrics, step=trainer.current_epoch)
+            _log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
+            if recipe.tracking.log_checkpoint and best and artifact_dir is None:
+                tracker.log_artifact(Path(best), "checkpoints")
+            tracker.end("FINISHED")
+    except (KeyboardInterrupt, SystemExit) as e:
+        if tracker is not None:
+            tracker.end("KILLED", "interrupted")
+        if recorder.interrupted or isinstance(e, KeyboardInterrupt):
+            raise Interrupted("interrupted; the run is marked KILLED") from None
+        raise
+    except DlkitError as e:
+        if tracker is not None:
+            tracker.end("FAILED", e.message)
+        raise
+    except Exception as e:
+        if tracker is not None:
+            tracker.end("FAILED", f"{type(e).__name__}: {e}")
+        raise TrainingFailed(
+            f"training failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+            hint="rerun with --debug for the traceback",
+        ) from e
+    finally:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    return RunResult(
+        run_id=tracker.run_id if tracker else None,
+        experiment_id=tracker.experiment_id if tracker else None,
+        tracking_uri=uri,
+        test_metrics=test_metrics,
+        history=recorder.history,
+        best_checkpoint=str(ckpt_dir / "best.ckpt") if artifact_dir else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, flatten: Any) -> None:
+    """Params (the flattened resolved recipe), the recipe file, the dataset inputs, model size."""
+    import yaml
+
+    resolved = recipe.model_dump(mode="json")
+    tracker.log_params(flatten(resolved))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recipe.yaml"
+        path.write_text(f"# dlkit train {path.name}\n" + yaml.safe_dump(resolved, sort_keys=False))
+        tracker.log_artifact(path)
+    info = datamodule.info
+    source = {"loader": info.source, "name": info.name}
+    for split, (features, targets) in datamodule.splits.items():
+        extra = {"dlkit.split_size": str(len(targets)), "dlkit.split": split}
+        if info.class_names:
+            counts = targets.bincount(minlength=len(info.class_names)).tolist()
+            extra["dlkit.class_balance"] = ", ".join(f"{n}={c}" for n, c in zip(info.class_names, counts, strict=True))
+        tracker.log_dataset(
+            features.numpy(),
+            targets.numpy(),
+            name=f"{info.name}-{split}",
+            source=source,
+            context={"train": "training", "val": "validation", "test": "testing"}[split],
+            extra=extra,
+        )
+    tracker.log_metrics({m.MODEL_PARAMS: float(n_params)}, step=0)
+
+
+def _log_reports(
+    tracker: Any, task: Any, datamodule: Any, history: list[dict[str, float]], monitor: str, workdir: Path
+) -> None:
+    from dlkit.evaluation import reports
+
+    folder = workdir / "reports"
+    folder.mkdir()
+    outputs = task.test_outputs
+    index = datamodule.index["test"]
+    if datamodule.info.class_names:
+        reports.write_classification(
+            folder, index, outputs["target"].numpy(), outputs["probs"].numpy(), datamodule.info.class_names
+        )
+    else:
+        reports.write_regression(folder, index, outputs["target"].numpy(), outputs["pred"].numpy())
+    if history:
+        reports.learning_curves(history, monitor, folder / "learning_curves.png")
+    tracker.log_artifacts(folder)

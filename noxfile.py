@@ -1,0 +1,46 @@
+"""Sessions: tests (fast), slow (real-quality runs), lint, demo (the main job), bench."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+# constraints.txt pins torch to the CPU build: an unpinned torch would pull gigabytes of CUDA packages
+INSTALL = ("-c", "constraints.txt", "-e", ".[dev]")
+
+
+def _install(session: nox.Session) -> None:
+    session.install(*INSTALL)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Fast tests (everything not marked slow)."""
+    _install(session)
+    session.run("pytest", "-m", "not slow", "-n", "2", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Long, real-quality runs on the bundled recipes."""
+    _install(session)
+    session.run("pytest", "-m", "slow", "-n", "2", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) on the project, mypy on the package."""
+    _install(session)
+    session.run("ruff", "check", "dlkit", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "dlkit", "tests", "noxfile.py")
+    session.run("mypy", "dlkit")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on the built-in defaults: train digits-cnn, tracked in ./mlflow.db."""
+    _install(session)
+    session.run("dlkit", "train", "digits-cnn", *session.posargs)

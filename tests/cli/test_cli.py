@@ -1,0 +1,151 @@
+"""The command line: commands, exit codes, messages, and a fast start without heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlkit.cli.app import app, main
+from dlkit.recipe.bundled import bundled_recipes
+
+runner = CliRunner()
+
+HEAVY = ("torch", "lightning", "mlflow", "optuna", "sklearn", "matplotlib", "pandas")
+
+
+def exit_code(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the real entry point (error handling included) and capture what it prints."""
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_recipes_ls_lists_every_bundled_recipe_one_line_each() -> None:
+    result = runner.invoke(app, ["recipes", "ls"])
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(bundled_recipes())
+    assert all(len(line.split()) > 1 for line in lines)
+
+
+def test_recipes_show_resolves_overrides_and_defaults() -> None:
+    result = runner.invoke(app, ["recipes", "show", "digits-cnn", "optim.lr=3e-4"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# dlkit train digits-cnn optim.lr=3e-4\n")
+    assert "  lr: 0.0003\n" in result.output
+    assert "  max_epochs: 30\n" in result.output
+    assert "  precision: 32-true\n" in result.output  # a default the recipe does not set
+
+
+def test_recipes_show_explain_adds_descriptions() -> None:
+    result = runner.invoke(app, ["recipes", "show", "digits-cnn", "--explain"])
+    assert result.exit_code == 0
+    assert "  lr: 0.002  # Learning rate" in result.output
+
+
+def test_shown_recipe_round_trips(tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["recipes", "show", "wine-mlp", "model.hidden=[7]"]).output
+    path = tmp_path / "wine.yaml"
+    path.write_text(shown)
+    again = runner.invoke(app, ["recipes", "show", str(path)]).output
+    assert again.splitlines()[1:] == shown.splitlines()[1:]
+
+
+def test_recipes_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\nmodel: {arch: mlp, hiden: [3]}\n")
+    code, out, err = exit_code(["recipes", "validate", "iris-mlp", str(bad)], capsys)
+    assert code == 2
+    assert "ok: iris-mlp" in out
+    assert "model.hiden: unknown key; did you mean 'hidden'?" in err
+    assert "Traceback" not in err
+
+
+def test_recipes_cp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = exit_code(["recipes", "cp", "iris-mlp", str(tmp_path)], capsys)
+    assert code == 0
+    copied = tmp_path / "iris-mlp.yaml"
+    assert copied.read_text().startswith(f"# dlkit train {copied}\n")
+    code, _, err = exit_code(["recipes", "cp", "iris-mlp", str(tmp_path)], capsys)
+    assert code == 2 and "already exists" in err
+
+
+def test_models_lists_each_architecture_with_parameters() -> None:
+    result = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for token in ("mlp", "cnn", "hidden", "channels", "kernel_size", "list[int]", "[32, 64]"):
+        assert token in result.output
+
+
+def test_unknown_recipe_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = exit_code(["train", "digits-cn"], capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "error: recipe 'digits-cn' not found: no such file and no bundled recipe of that name",
+        "hint: did you mean 'digits-cnn'?",
+    ]
+
+
+def test_bad_override_is_bad_input_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = exit_code(["train", "iris-mlp", "optim.lr=-3"], capsys)
+    assert code == 2
+    assert err.startswith("error: override 'optim.lr=-3' optim.lr: Input should be greater than 0")
+    assert "Traceback" not in err
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = exit_code(["train", "iris-mlp", "--no-such-flag"], capsys)
+    assert code == 2 and "No such option" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = exit_code(["--version"], capsys)
+    assert code == 0 and out.startswith("dlkit ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["recipes", "ls"],
+        ["recipes", "show", "digits-cnn", "--explain"],
+        ["recipes", "validate", "digits-cnn", "diabetes-mlp"],
+        ["models"],
+    ],
+)
+def test_fast_start_imports_no_heavy_library(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from dlkit.cli.app import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('RESULT', code, *heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = [line for line in done.stderr.splitlines() if line.startswith("RESULT")][-1].split()
+    assert result[1] in ("0", "None"), done.stderr
+    assert result[2:] == [], f"{args} imported {result[2:]}"
+
+
+def test_python_m_dlkit_works() -> None:
+    done = subprocess.run([sys.executable, "-m", "dlkit", "recipes", "ls"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "digits-cnn" in done.stdout
+
+
+def test_show_output_is_yaml_that_parses() -> None:
+    import yaml
+
+    result = runner.invoke(app, ["recipes", "show", "breast-cancer-mlp"])
+    data = yaml.safe_load(result.output)
+    assert data["task"]["class_weights"] == "balanced"
+    json.dumps(data)
