@@ -26,7 +26,9 @@ def tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{workdir / 'mlflow.db'}"
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m dlkit ARGS` in a subprocess, as a user would."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update(env or {})

@@ -158,13 +158,15 @@ def fit_scaler(x: np.ndarray, method: str) -> dict[str, Any]:
     if method == "none":
         return {"method": "none"}
     axes = (0, *range(2, x.ndim)) if x.ndim >= 3 else (0,)
-    keep = x.ndim >= 3
+    keep = x.ndim >= 3  # images: one statistic per channel, shaped (C, 1, 1) to broadcast
     if method == "standard":
         shift = x.mean(axis=axes, keepdims=keep)
         scale = x.std(axis=axes, keepdims=keep)
     else:
         shift = x.min(axis=axes, keepdims=keep)
         scale = x.max(axis=axes, keepdims=keep) - shift
+    if keep:
+        shift, scale = shift[0], scale[0]
     constant = np.asarray(scale) == 0
     scale = np.where(constant, 1.0, scale)
     return {

@@ -107,7 +107,8 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str,
         )
     lines: dict[tuple[str, ...], int] = {}
     duplicates: list[str] = []
-    _index_lines(node, (), lines, duplicates, source)
+    if node is not None:
+        _index_lines(node, (), lines, duplicates, source)
     if duplicates:
         raise RecipeError(source, duplicates, hint="each key may appear once per section")
     return data, lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 
@@ -20,9 +20,14 @@ def _union(registry: Any, tag: str) -> Any:
     return Annotated[Union[members], Field(discriminator=tag)]  # noqa: UP007
 
 
-ModelConfig = _union(ARCHITECTURES, "arch")
-TaskConfig = _union(TASKS, "kind")
-DataConfig = _union(DATA_KINDS, "kind")
+if TYPE_CHECKING:  # the unions are built from the registries at import time
+    ModelConfig = Any
+    TaskConfig = Any
+    DataConfig = Any
+else:
+    ModelConfig = _union(ARCHITECTURES, "arch")
+    TaskConfig = _union(TASKS, "kind")
+    DataConfig = _union(DATA_KINDS, "kind")
 
 
 class Scheduler(Strict):

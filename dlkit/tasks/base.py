@@ -19,6 +19,9 @@ from dlkit.data.base import DataInfo
 class LossMeter(nn.Module):
     """Sample-weighted mean of a loss over an epoch, kept on the device."""
 
+    total: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("total", torch.zeros((), dtype=torch.float64), persistent=False)

@@ -26,6 +26,8 @@ from dlkit.tasks.base import Task
 class ClassificationTask(Task):
     """Cross-entropy with optional label smoothing and class weights."""
 
+    class_weights: torch.Tensor | None
+
     def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
         super().__init__(recipe, backbone, info)
         assert info.class_names is not None

@@ -17,6 +17,9 @@ from dlkit.tasks.base import Task
 class RegressionTask(Task):
     """Predicts continuous targets; the network sees targets standardised with training statistics."""
 
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
+
     def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
         super().__init__(recipe, backbone, info)
         params = recipe.task

@@ -110,11 +110,11 @@ class MlflowRun:
         self, features: Any, targets: Any, *, name: str, source: dict[str, str], context: str, extra: dict[str, str]
     ) -> None:
         """Record one split as an MLflow dataset input (name, digest, schema, profile)."""
-        import mlflow.data
         from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.data.numpy_dataset import from_numpy
         from mlflow.entities import DatasetInput, InputTag
 
-        dataset = mlflow.data.from_numpy(features, targets=targets, name=name, source=CodeDatasetSource(source))
+        dataset = from_numpy(features, targets=targets, name=name, source=CodeDatasetSource(source))
         tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
 

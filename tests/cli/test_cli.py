@@ -59,7 +59,9 @@ def test_shown_recipe_round_trips(tmp_path: Path) -> None:
 
 def test_recipes_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\nmodel: {arch: mlp, hiden: [3]}\n")
+    bad.write_text(
+        "name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\nmodel: {arch: mlp, hiden: [3]}\n"
+    )
     code, out, err = exit_code(["recipes", "validate", "iris-mlp", str(bad)], capsys)
     assert code == 2
     assert "ok: iris-mlp" in out
@@ -68,7 +70,7 @@ def test_recipes_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_recipes_cp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = exit_code(["recipes", "cp", "iris-mlp", str(tmp_path)], capsys)
+    code, _, _ = exit_code(["recipes", "cp", "iris-mlp", str(tmp_path)], capsys)
     assert code == 0
     copied = tmp_path / "iris-mlp.yaml"
     assert copied.read_text().startswith(f"# dlkit train {copied}\n")

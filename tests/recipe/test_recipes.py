@@ -78,8 +78,17 @@ def test_defaults_fill_every_section() -> None:
 
 
 def test_overrides_parse_values_as_yaml_and_reach_nested_keys() -> None:
-    recipe = load("digits-cnn", ["optim.lr=3e-4", "trainer.max_epochs=20", "model.channels=[16,32]",
-                                 "trainer.early_stopping.patience=3", "task.label_smoothing=0.1", "model.hidden.0=64"])
+    recipe = load(
+        "digits-cnn",
+        [
+            "optim.lr=3e-4",
+            "trainer.max_epochs=20",
+            "model.channels=[16,32]",
+            "trainer.early_stopping.patience=3",
+            "task.label_smoothing=0.1",
+            "model.hidden.0=64",
+        ],
+    )
     assert recipe.optim.lr == pytest.approx(3e-4)
     assert recipe.trainer.max_epochs == 20
     assert recipe.model.channels == [16, 32]
@@ -140,8 +149,10 @@ def test_monitor_must_be_a_metric_the_task_logs() -> None:
     (problem,) = problems(MINIMAL, ("trainer.monitor=val/rmse",))
     assert "trainer.monitor: 'val/rmse' is not logged by task classification" in problem
     assert "val/acc" in problem
-    (problem,) = problems(MINIMAL.replace("task: classification", "task: regression").replace("iris", "diabetes"),
-                          ("trainer.early_stopping.monitor=val/acc",))
+    (problem,) = problems(
+        MINIMAL.replace("task: classification", "task: regression").replace("iris", "diabetes"),
+        ("trainer.early_stopping.monitor=val/acc",),
+    )
     assert "trainer.early_stopping.monitor" in problem and "val/rmse" in problem
 
 

@@ -1,0 +1,30 @@
+"""Real-quality runs of the bundled recipes with their own seeds (nox -s slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlkit.recipe import load
+from dlkit.training import run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("recipe", "metric", "floor"),
+    [
+        ("digits-cnn", "test/acc", 0.98),  # SVC: 0.986 on an 80/20 split
+        ("digits-mlp", "test/acc", 0.96),
+        ("breast-cancer-mlp", "test/acc", 0.96),
+        ("wine-mlp", "test/acc", 0.95),
+        ("iris-mlp", "test/acc", 0.9),
+        ("diabetes-mlp", "test/r2", 0.35),  # ridge regression: 0.34
+    ],
+)
+def test_bundled_recipe_reaches_its_quality_bar(
+    recipe: str, metric: str, floor: float, workdir: Path, tracking_uri: str
+) -> None:
+    result = run(load(recipe), tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    assert result.test_metrics[metric] >= floor, f"{recipe}: {metric} = {result.test_metrics[metric]:.4f} < {floor}"

@@ -1,0 +1,251 @@
+"""`dlkit train` end to end on real data and a real MLflow store, read back with MlflowClient."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from dlkit.errors import TrainingFailed
+from dlkit.recipe import load
+from dlkit.training import run
+from dlkit.training.run import Interrupted
+from tests.conftest import run_cli
+
+ARTIFACTS = {
+    "recipe.yaml",
+    "predictions.csv",
+    "confusion_matrix.png",
+    "confusion_matrix.csv",
+    "classification_report.json",
+    "learning_curves.png",
+    "checkpoints/best.ckpt",
+    "checkpoints/last.ckpt",
+}
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def only_run(uri: str) -> object:
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_train_cli_records_the_full_run(workdir: Path) -> None:
+    done = run_cli("train", "digits-mlp", "trainer.max_epochs=3", "model.hidden=[64]", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "test/acc" in done.stdout and "mlflow ui --backend-store-uri sqlite:///mlflow.db" in done.stdout
+    assert "Tip" not in done.stdout + done.stderr and "GPU available" not in done.stdout + done.stderr
+
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    r = only_run(uri)
+    assert r.info.status == "FINISHED"
+    assert r.info.run_name == "digits-mlp"
+    assert client.get_experiment(r.info.experiment_id).name == "dlkit-digits"
+    assert r.data.params["model.hidden"] == "[64]"
+    assert r.data.params["optim.lr"] == "0.001"
+    assert r.data.params["trainer.max_epochs"] == "3"
+    assert r.data.tags["dlkit.recipe"] == "digits-mlp" and r.data.tags["dlkit.arch"] == "mlp"
+    assert r.data.tags["dlkit.task"] == "classification" and r.data.tags["dlkit.version"]
+
+    for name in ("train/loss", "val/loss", "val/acc", "val/f1_macro", "train/lr"):
+        history = client.get_metric_history(r.info.run_id, name)
+        assert sorted(m.step for m in history) == [0, 1, 2], name
+    for name in (
+        "test/acc",
+        "test/precision_macro",
+        "test/recall_macro",
+        "test/f1_macro",
+        "test/f1_weighted",
+        "test/roc_auc",
+        "model/params",
+        *(f"test/f1/{d}" for d in range(10)),
+    ):
+        assert name in r.data.metrics, name
+    assert r.data.metrics["test/acc"] > 0.8
+
+    assert artifact_paths(client, r.info.run_id) >= ARTIFACTS
+    local = Path(client.download_artifacts(r.info.run_id, "", str(workdir / "dl")))
+    assert (workdir / "mlruns").is_dir()  # artifacts beside the store
+    # the resolved recipe reproduces the run's configuration
+    reloaded = load(local / "recipe.yaml")
+    assert reloaded.model_dump() == load("digits-mlp", ["trainer.max_epochs=3", "model.hidden=[64]"]).model_dump()
+    # the checkpoint loads without unpickling code
+    state = torch.load(local / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
+    assert any(k.startswith("backbone.") for k in state["state_dict"])
+    cm = pd.read_csv(local / "confusion_matrix.csv", index_col=0)
+    assert list(cm.columns) == [str(d) for d in range(10)] and cm.index.name == "true"
+
+    inputs = r.inputs.dataset_inputs
+    contexts = sorted(next(t.value for t in i.tags if t.key == "mlflow.data.context") for i in inputs)
+    assert contexts == ["testing", "training", "validation"]
+    sizes = {
+        next(t.value for t in i.tags if t.key == "dlkit.split"): int(
+            next(t.value for t in i.tags if t.key == "dlkit.split_size")
+        )
+        for i in inputs
+    }
+    assert sum(sizes.values()) == 1797
+    assert all(i.dataset.digest for i in inputs)
+
+
+def test_logged_classification_metrics_equal_scikit_learn(workdir: Path, tracking_uri: str) -> None:
+    from sklearn import metrics as skm
+
+    recipe = load("breast-cancer-mlp", ["trainer.max_epochs=4"])
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    client = MlflowClient(tracking_uri)
+    folder = Path(client.download_artifacts(result.run_id, "", str(workdir / "dl")))
+    preds = pd.read_csv(folder / "predictions.csv")
+    names = ["malignant", "benign"]
+    assert list(preds.columns) == ["index", "true", "predicted", "prob_malignant", "prob_benign"]
+    y, p = preds["true"], preds["predicted"]
+    logged = client.get_run(result.run_id).data.metrics
+    assert logged["test/acc"] == pytest.approx(skm.accuracy_score(y, p), abs=1e-6)
+    for avg in ("macro", "weighted"):
+        assert logged[f"test/f1_{avg}"] == pytest.approx(skm.f1_score(y, p, average=avg, labels=names), abs=1e-5)
+    assert logged["test/precision_macro"] == pytest.approx(
+        skm.precision_score(y, p, average="macro", labels=names, zero_division=0), abs=1e-5
+    )
+    assert logged["test/recall_macro"] == pytest.approx(skm.recall_score(y, p, average="macro", labels=names), abs=1e-5)
+    for name in names:
+        assert logged[f"test/f1/{name}"] == pytest.approx(
+            skm.f1_score(y, p, pos_label=name, average="binary"), abs=1e-5
+        )
+    assert logged["test/roc_auc"] == pytest.approx(skm.roc_auc_score(y == "benign", preds["prob_benign"]), abs=1e-4)
+    cm = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
+    np.testing.assert_array_equal(cm.to_numpy(), skm.confusion_matrix(y, p, labels=names))
+    report = json.loads((folder / "classification_report.json").read_text())
+    assert report["malignant"]["support"] == int((y == "malignant").sum())
+    assert report["benign"]["recall"] == pytest.approx(skm.recall_score(y, p, pos_label="benign"), abs=1e-6)
+    # rows of predictions.csv are the test split's original indices
+    assert len(preds) == 114 and preds["index"].is_unique
+
+
+def test_regression_run_metrics_equal_scikit_learn(workdir: Path, tracking_uri: str) -> None:
+    from sklearn import metrics as skm
+
+    result = run(
+        load("diabetes-mlp", ["trainer.max_epochs=5"]),
+        tracking_uri=tracking_uri,
+        say=lambda _: None,
+        progress_bar=False,
+    )
+    client = MlflowClient(tracking_uri)
+    assert {"residuals.png", "predictions.csv", "learning_curves.png"} <= artifact_paths(client, result.run_id)
+    preds = pd.read_csv(client.download_artifacts(result.run_id, "predictions.csv", str(workdir)))
+    logged = client.get_run(result.run_id).data.metrics
+    y, p = preds["true"], preds["predicted"]
+    assert logged["test/mae"] == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-4)
+    assert logged["test/rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)), rel=1e-4)
+    assert logged["test/r2"] == pytest.approx(skm.r2_score(y, p), abs=1e-4)
+    assert len(client.get_metric_history(result.run_id, "val/rmse")) == 5
+
+
+def test_bad_input_creates_no_run(workdir: Path) -> None:
+    done = run_cli("train", "iris-mlp", "model.arch=cnn", cwd=workdir)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: model.arch cnn needs image inputs")
+    assert "Traceback" not in done.stderr
+    if (workdir / "mlflow.db").exists():
+        client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+        assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+
+
+def test_unwritable_store_fails_before_training(workdir: Path) -> None:
+    done = run_cli("train", "iris-mlp", "--tracking-uri", "sqlite:////nonexistent/dir/mlflow.db", cwd=workdir)
+    assert done.returncode == 2
+    assert "sqlite:////nonexistent/dir/mlflow.db" in done.stderr and "epoch" not in done.stdout
+
+
+def test_a_failing_run_is_marked_failed(workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlkit.tasks.classification import ClassificationTask
+
+    def broken(self: object, batch: object, batch_idx: int) -> None:
+        raise RuntimeError("simulated fault in the training step")
+
+    monkeypatch.setattr(ClassificationTask, "training_step", broken)
+    with pytest.raises(TrainingFailed, match="simulated fault"):
+        run(
+            load("iris-mlp", ["trainer.max_epochs=2"]),
+            tracking_uri=tracking_uri,
+            say=lambda _: None,
+            progress_bar=False,
+        )
+    r = only_run(tracking_uri)
+    assert r.info.status == "FAILED"
+    assert "simulated fault" in r.data.tags["dlkit.failure"]
+
+
+def test_an_interrupted_run_is_marked_killed(workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from dlkit.tasks.classification import ClassificationTask
+
+    def interrupt(self: object, batch: object, batch_idx: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassificationTask, "training_step", interrupt)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(Interrupted):
+            run(
+                load("iris-mlp", ["trainer.max_epochs=2"]),
+                tracking_uri=tracking_uri,
+                say=lambda _: None,
+                progress_bar=False,
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)  # Lightning ignores further Ctrl-C after the first
+    assert only_run(tracking_uri).info.status == "KILLED"
+
+
+def test_early_stopping_and_schedulers(workdir: Path, tracking_uri: str) -> None:
+    for sched in ("step", "cosine", "plateau", "onecycle"):
+        result = run(
+            load(
+                "iris-mlp",
+                [
+                    "trainer.max_epochs=4",
+                    f"optim.scheduler.name={sched}",
+                    "optim.scheduler.step_size=1",
+                    "optim.l1=1e-4",
+                ],
+            ),
+            tracking_uri=tracking_uri,
+            say=lambda _: None,
+            progress_bar=False,
+        )
+        lrs = [row["train/lr"] for row in result.history]
+        assert len(lrs) == 4 and (sched == "plateau" or lrs[-1] != lrs[0]), sched
+    result = run(
+        load(
+            "iris-mlp",
+            [
+                "trainer.max_epochs=50",
+                "optim.lr=1e-9",
+                "trainer.early_stopping.patience=2",
+                "trainer.early_stopping.min_delta=0.01",
+                "optim.name=sgd",
+                "optim.nesterov=true",
+            ],
+        ),
+        tracking_uri=tracking_uri,
+        say=lambda _: None,
+        progress_bar=False,
+    )
+    assert len(result.history) == 3  # nothing improves by 0.01: stops after patience
