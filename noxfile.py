@@ -44,3 +44,10 @@ def demo(session: nox.Session) -> None:
     """The main job on the built-in defaults: train digits-cnn, tracked in ./mlflow.db."""
     _install(session)
     session.run("dlkit", "train", "digits-cnn", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: one table of ratios against baselines measured in the same run."""
+    _install(session)
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

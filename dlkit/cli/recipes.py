@@ -18,12 +18,13 @@ def ls() -> None:
     import yaml
 
     from dlkit.recipe.bundled import bundled_recipes
+    from dlkit.yaml_io import parse
 
     recipes = bundled_recipes()
     width = max((len(n) for n in recipes), default=0)
     for name, path in recipes.items():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = parse(path.read_text(encoding="utf-8")) or {}
             description = str(data.get("description", "")).strip().splitlines()[0] if data.get("description") else ""
         except (yaml.YAMLError, OSError, AttributeError):
             description = "(unreadable)"

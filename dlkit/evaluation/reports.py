@@ -118,7 +118,9 @@ def write_regression(folder: Path, index: np.ndarray, target: np.ndarray, pred: 
 def learning_curves(history: list[dict[str, float]], monitor: str, path: Path) -> Path:
     """Train and validation loss, and the monitored metric, per epoch."""
     plt = _pyplot()
-    epochs = [row["epoch"] for row in history]
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [int(row["epoch"]) + 1 for row in history]
     show_monitor = monitor not in ("val/loss", "train/loss")
     fig, axes = plt.subplots(1, 2 if show_monitor else 1, figsize=(10 if show_monitor else 5.5, 4), squeeze=False)
     ax = axes[0][0]
@@ -131,6 +133,9 @@ def learning_curves(history: list[dict[str, float]], monitor: str, path: Path) -
         ax.plot(epochs, [row.get(monitor, np.nan) for row in history], marker=".", color="tab:green", label=monitor)
         ax.set(xlabel="epoch", ylabel=monitor, title=monitor)
         ax.legend()
+    for row_axes in axes:
+        for axis in row_axes:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -70,9 +70,9 @@ class Task(L.LightningModule):
             loss = loss + self._l1 * self._l1_penalty()
         return loss
 
-    def log_epoch(self, values: dict[str, torch.Tensor]) -> None:
-        """Log epoch-level values (one call, no per-step logging)."""
-        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True, prog_bar=False)
+    def log_epoch(self, values: dict[str, torch.Tensor], prog_bar: bool = True) -> None:
+        """Log epoch-level values (one call, no per-step logging); shown on the progress bar by default."""
+        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True, prog_bar=prog_bar)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -114,7 +114,7 @@ class ClassificationTask(Task):
                 out[m.per_class(prefix, name)] = values[key][i]
         out[m.TEST_ROC_AUC] = self.test_auroc.compute()
         self.test_auroc.reset()
-        self.log_epoch(out)
+        self.log_epoch(out, prog_bar=False)
         probs = torch.cat(self._test_probs).cpu() if self._test_probs else torch.empty(0, self.num_classes)
         target = torch.cat(self._test_targets).cpu() if self._test_targets else torch.empty(0, dtype=torch.long)
         self.test_outputs = {"probs": probs, "target": target, "confusion": values["confusion"].cpu()}

@@ -79,7 +79,8 @@ class RegressionTask(Task):
                 m.TEST_RMSE: values["mse"].sqrt(),
                 m.TEST_MAE: values["mae"],
                 m.TEST_R2: values["r2"],
-            }
+            },
+            prog_bar=False,
         )
         self.test_outputs = {"pred": torch.cat(self._preds).cpu(), "target": torch.cat(self._targets).cpu()}
         self._preds, self._targets = [], []

@@ -143,6 +143,10 @@ def run(
             "dlkit.data": f"{recipe.data.kind}:{getattr(recipe.data, 'name', '') or ''}",
             **recipe.tracking.tags,
         }
+        device = trainer.strategy.root_device
+        tags["dlkit.device"] = str(device)
+        if device.type == "cuda":
+            tags["dlkit.device"] += f" ({torch.cuda.get_device_name(device)})"
         commit = git_commit(Path.cwd())
         if commit:
             tags["mlflow.source.git.commit"] = commit
@@ -167,7 +171,10 @@ def run(
     try:
         if tracker is not None:
             _log_start(tracker, recipe, datamodule, n_params, flatten)
-            say(f"run {tracker.run_id} in experiment '{experiment or recipe.tracking.experiment}' ({uri})")
+            say(
+                f"run {tracker.run_id} in experiment '{experiment or recipe.tracking.experiment}' ({uri}) "
+                f"on {trainer.strategy.root_device}"
+            )
         trainer.fit(task, datamodule=datamodule)
         best = checkpoint.best_model_path or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)

@@ -61,6 +61,7 @@ def test_train_cli_records_the_full_run(workdir: Path) -> None:
     assert r.data.params["trainer.max_epochs"] == "3"
     assert r.data.tags["dlkit.recipe"] == "digits-mlp" and r.data.tags["dlkit.arch"] == "mlp"
     assert r.data.tags["dlkit.task"] == "classification" and r.data.tags["dlkit.version"]
+    assert r.data.tags["dlkit.device"] == "cpu"
 
     for name in ("train/loss", "val/loss", "val/acc", "val/f1_macro", "train/lr"):
         history = client.get_metric_history(r.info.run_id, name)

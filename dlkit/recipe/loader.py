@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from dlkit.errors import RecipeError, RecipeNotFound
 from dlkit.recipe.bundled import bundled_recipes
+from dlkit.yaml_io import compose, parse
 
 # keys whose value may be written as a plain string for {discriminator: value}
 _SHORTHANDS = {"task": "kind"}
@@ -86,8 +87,8 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = compose(text)
+        data = parse(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -147,7 +148,7 @@ def parse_override(item: str, source: str) -> tuple[list[str], Any]:
     if any(not p for p in parts):
         raise RecipeError(source, [f"override '{item}': empty part in the key '{key}'"])
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = parse(value_text) if value_text.strip() else None
     except yaml.YAMLError:
         value = value_text
     return parts, value

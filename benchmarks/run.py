@@ -1,0 +1,19 @@
+"""Run every benchmark and print one table (`nox -s bench`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from benchmarks import end_to_end, startup
+from benchmarks.common import print_table
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    rows = startup.measure() + end_to_end.measure()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
