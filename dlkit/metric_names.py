@@ -33,6 +33,11 @@ TEST_RMSE = "test/rmse"
 TEST_MAE = "test/mae"
 TEST_R2 = "test/r2"
 
+# forecasting: the same errors for the naive last-value forecast, to show whether the model beats it
+TEST_RMSE_NAIVE = "test/rmse_naive"
+TEST_MAE_NAIVE = "test/mae_naive"
+VAL_RMSE_NAIVE = "val/rmse_naive"
+
 # model facts, logged by every run
 MODEL_PARAMS = "model/params"
 

@@ -1,4 +1,4 @@
-"""The table printed when a run finishes."""
+"""The tables printed when a run finishes."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from typing import Any
 from dlkit.cli.common import console
 
 _HEADLINE = (
-    "test/acc",
-    "test/precision_macro",
-    "test/recall_macro",
-    "test/f1_macro",
-    "test/f1_weighted",
-    "test/roc_auc",
-    "test/rmse",
-    "test/mae",
-    "test/r2",
-    "test/mse",
-    "test/loss",
-)
+    "test/acc", "test/precision_macro", "test/recall_macro", "test/f1_macro", "test/f1_weighted", "test/roc_auc",
+    "test/rmse", "test/rmse_naive", "test/mae", "test/mae_naive", "test/r2", "test/mse", "test/loss",
+)  # fmt: skip
+
+
+def _footer(out: Any, result: Any) -> None:
+    out.print(f"run id     {result.run_id}")
+    out.print(f"store      {result.tracking_uri}")
+    out.print(f"time       {result.seconds:.1f} s")
+    out.print(f"open it    mlflow ui --backend-store-uri {result.tracking_uri}", markup=False)
 
 
 def print_summary(recipe: Any, result: Any) -> None:
@@ -37,7 +35,25 @@ def print_summary(recipe: Any, result: Any) -> None:
         for key, value in per_class.items():
             table.add_row(key, f"{value:.4f}")
     out.print(table)
-    out.print(f"run id     {result.run_id}")
-    out.print(f"store      {result.tracking_uri}")
-    out.print(f"time       {result.seconds:.1f} s")
-    out.print(f"open it    mlflow ui --backend-store-uri {result.tracking_uri}", markup=False)
+    _footer(out, result)
+
+
+def print_cv_summary(recipe: Any, result: Any) -> None:
+    """Mean and standard deviation over the folds of the headline test metrics."""
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"{recipe.name}: {len(result.children)}-fold cross-validation", title_justify="left")
+    for column in ("metric", "mean", "std", *(f"fold {i}" for i in range(len(result.children)))):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key in _HEADLINE:
+        if f"cv/{key}_mean" in result.test_metrics:
+            folds = [f"{c.test_metrics.get(key, float('nan')):.4f}" for c in result.children]
+            table.add_row(
+                key,
+                f"{result.test_metrics[f'cv/{key}_mean']:.4f}",
+                f"{result.test_metrics[f'cv/{key}_std']:.4f}",
+                *folds,
+            )
+    out.print(table)
+    _footer(out, result)

@@ -21,6 +21,10 @@ def train(
     experiment: Annotated[
         str | None, typer.Option("--experiment", help="MLflow experiment (default: the recipe's tracking.experiment).")
     ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", min=2, help="k-fold cross-validation: a parent run with one child run per fold."),
+    ] = None,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Rich progress bar (default: on a terminal).")
     ] = None,
@@ -29,14 +33,11 @@ def train(
     from dlkit.recipe import load
 
     resolved = load(recipe, overrides or [])
-    from dlkit.cli.summary import print_summary
-    from dlkit.training import run
+    from dlkit.cli.summary import print_cv_summary, print_summary
+    from dlkit.training.run import run, run_cv
 
-    result = run(
-        resolved,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        progress_bar=progress,
-        say=lambda line: typer.echo(line),
-    )
-    print_summary(resolved, result)
+    options = {"tracking_uri": tracking_uri, "experiment": experiment, "progress_bar": progress, "say": typer.echo}
+    if folds:
+        print_cv_summary(resolved, run_cv(resolved, folds, **options))  # type: ignore[arg-type]
+    else:
+        print_summary(resolved, run(resolved, **options))  # type: ignore[arg-type]

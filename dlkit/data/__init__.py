@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dlkit.data.params import DATA_KINDS
 
 if TYPE_CHECKING:
     from dlkit.data.base import TensorDataModule
-    from dlkit.recipe.schema import Recipe
 
 
-def build(recipe: Recipe) -> TensorDataModule:
-    """Load, check, split and scale the recipe's data; raises DataError on bad data."""
+def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+    """Load, check, split and preprocess the recipe's data; raises DataError on bad data.
+
+    `fold=(i, k)` makes fold i of a k-fold partition the test split.
+    """
     loader = DATA_KINDS.get(recipe.data.kind).load()
-    return loader(recipe)  # type: ignore[no-any-return]
+    return loader(recipe, fold)  # type: ignore[no-any-return]

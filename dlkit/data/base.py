@@ -7,34 +7,17 @@ slicing whole tensors costs microseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 
-from dlkit.data.splits import holdout
+from dlkit.data.info import DataInfo
 from dlkit.errors import DataError
 
-
-@dataclass
-class DataInfo:
-    """What the model and task need to know about the data, and what tracking records."""
-
-    name: str
-    source: str
-    task: str
-    input_shape: tuple[int, ...]
-    output_dim: int
-    class_names: list[str] | None = None
-    feature_names: list[str] | None = None
-    train_class_counts: list[int] | None = None
-    target_mean: float = 0.0
-    target_std: float = 1.0
-    split_sizes: dict[str, int] = field(default_factory=dict)
-    scaler: dict[str, Any] = field(default_factory=dict)
+__all__ = ["DataInfo", "TensorBatches", "TensorDataModule", "apply_scaler", "build_module", "fit_scaler"]
 
 
 class _EpochShuffle:
@@ -111,7 +94,7 @@ class TensorBatches:
 
 
 class TensorDataModule(L.LightningDataModule):
-    """Train/val/test tensors already split and scaled."""
+    """Train/val/test tensors already split and preprocessed; optional augmentation of training batches."""
 
     def __init__(
         self,
@@ -121,6 +104,7 @@ class TensorDataModule(L.LightningDataModule):
         batch_size: int,
         eval_batch_size: int,
         seed: int,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.splits = splits
@@ -129,6 +113,7 @@ class TensorDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
+        self.augment = augment
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> TensorBatches:
         trainer = self.trainer
@@ -149,22 +134,33 @@ class TensorDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> TensorBatches:
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        trainer = self.trainer
+        if self.augment is not None and trainer is not None and trainer.training:
+            x, *rest = batch
+            return (self.augment(x), *rest)
+        return batch
+
 
 def fit_scaler(x: np.ndarray, method: str) -> dict[str, Any]:
-    """Scaling statistics from training rows; per channel for images, per feature for tables.
+    """Scaling statistics from training rows; per channel for images, per feature otherwise.
 
     A constant feature gets a unit scale instead of a zero one, so it can never divide by zero.
     """
     if method == "none":
         return {"method": "none"}
-    axes = (0, *range(2, x.ndim)) if x.ndim >= 3 else (0,)
-    keep = x.ndim >= 3  # images: one statistic per channel, shaped (C, 1, 1) to broadcast
-    if method == "standard":
-        shift = x.mean(axis=axes, keepdims=keep)
-        scale = x.std(axis=axes, keepdims=keep)
+    if x.ndim >= 3:  # images (N, C, H, W): one statistic per channel, shaped (C, 1, 1) to broadcast
+        axes: tuple[int, ...] = (0, *range(2, x.ndim))
     else:
-        shift = x.min(axis=axes, keepdims=keep)
-        scale = x.max(axis=axes, keepdims=keep) - shift
+        axes = (0,)
+    keep = x.ndim >= 3
+    with np.errstate(invalid="ignore"):
+        if method == "standard":
+            shift = x.mean(axis=axes, keepdims=keep, dtype=np.float64)
+            scale = x.std(axis=axes, keepdims=keep, dtype=np.float64)
+        else:
+            shift = x.min(axis=axes, keepdims=keep).astype(np.float64)
+            scale = x.max(axis=axes, keepdims=keep) - shift
     if keep:
         shift, scale = shift[0], scale[0]
     constant = np.asarray(scale) == 0
@@ -173,7 +169,7 @@ def fit_scaler(x: np.ndarray, method: str) -> dict[str, Any]:
         "method": method,
         "shift": np.asarray(shift, dtype=np.float64).tolist(),
         "scale": np.asarray(scale, dtype=np.float64).tolist(),
-        "constant_features": int(constant.sum()),
+        "constant": np.flatnonzero(constant).tolist(),
     }
 
 
@@ -184,58 +180,73 @@ def apply_scaler(x: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
     return ((x - np.asarray(scaler["shift"])) / np.asarray(scaler["scale"])).astype(np.float32)
 
 
-def from_arrays(
+def check_finite(x: np.ndarray, what: str) -> None:
+    """Refuse NaN or infinite inputs, naming where the first one is."""
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(
+            f"{what}: NaN or infinite value at row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else ""),
+            hint="clean the data or set data.impute",
+        )
+
+
+def build_module(
     recipe: Any,
     x: np.ndarray,
     y: np.ndarray,
+    splits: dict[str, np.ndarray],
+    info: DataInfo,
     *,
-    name: str,
-    source: str,
-    class_names: list[str] | None,
-    feature_names: list[str] | None = None,
+    scale: bool = True,
+    scale_columns: np.ndarray | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> TensorDataModule:
-    """Split, scale and wrap arrays; `y` holds class codes 0..K-1 or continuous targets."""
+    """Scale with training statistics and wrap arrays already split into `splits` (row indices).
+
+    `y` holds class codes 0..K-1 (classification) or continuous targets. `scale_columns`
+    limits scaling to some columns of a table (the others, embedded category codes, stay as they are).
+    """
     data = recipe.data
     classification = recipe.task.kind == "classification"
-    if not np.isfinite(x).all():
-        raise DataError(f"dataset {name}: the features contain NaN or infinite values")
-    train, val, test = holdout(y, data.val_fraction, data.test_fraction, data.seed, stratify=classification)
-    scaler = fit_scaler(x[train], data.scale)
-
-    def features(rows: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(apply_scaler(x[rows], scaler))
-
+    train = splits["train"]
+    if scale:
+        columns = scale_columns if scale_columns is not None else slice(None)
+        scaler = fit_scaler(x[train][:, columns] if scale_columns is not None else x[train], data.scale)
+        x = x.astype(np.float32, copy=True)
+        if scale_columns is not None:
+            x[:, columns] = apply_scaler(x[:, columns], scaler)
+        else:
+            x = apply_scaler(x, scaler)
+        info.preprocessing["scaler"] = scaler
+        names = info.feature_names or []
+        constant = [names[i] if i < len(names) else str(i) for i in scaler.get("constant", [])]
+        if constant and x.ndim == 2:
+            info.warnings.append(
+                f"{len(constant)} constant feature(s) in the training split (kept, scaled by 1): "
+                + ", ".join(constant[:10])
+                + (" ..." if len(constant) > 10 else "")
+            )
+    features = torch.from_numpy(np.ascontiguousarray(x))
     if classification:
-        assert class_names is not None
-        counts = np.bincount(y[train], minlength=len(class_names)).tolist()
+        assert info.class_names is not None
+        info.train_class_counts = np.bincount(y[train], minlength=len(info.class_names)).tolist()
         targets = torch.from_numpy(y.astype(np.int64))
-        output_dim = len(class_names)
-        mean, std = 0.0, 1.0
+        info.output_dim = len(info.class_names)
     else:
         y = y.reshape(len(y), -1).astype(np.float32)
-        counts = None
         targets = torch.from_numpy(y)
-        output_dim = y.shape[1]
-        mean, std = float(y[train].mean()), float(y[train].std() or 1.0)
-    splits = {
-        split: (features(rows), targets[torch.from_numpy(rows)])
-        for split, rows in (("train", train), ("val", val), ("test", test))
-    }
-    info = DataInfo(
-        name=name,
-        source=source,
-        task=recipe.task.kind,
-        input_shape=tuple(x.shape[1:]),
-        output_dim=output_dim,
-        class_names=class_names,
-        feature_names=feature_names,
-        train_class_counts=counts,
-        target_mean=mean,
-        target_std=std,
-        split_sizes={"train": len(train), "val": len(val), "test": len(test)},
-        scaler=scaler,
-    )
+        if not info.output_dim:
+            info.output_dim = y.shape[1]
+        if not info.target_features:
+            info.target_mean = float(y[train].mean())
+            info.target_std = float(y[train].std() or 1.0)
+    tensors = {s: (features[torch.from_numpy(rows)], targets[torch.from_numpy(rows)]) for s, rows in splits.items()}
+    info.split_sizes = {s: len(rows) for s, rows in splits.items()}
+    empty = [s for s, n in info.split_sizes.items() if n == 0]
+    if empty:
+        raise DataError(
+            f"the {', '.join(empty)} split is empty", hint="use more data or change data.val_fraction/test_fraction"
+        )
+    info.input_shape = tuple(x.shape[1:])
     eval_bs = data.eval_batch_size or data.batch_size * 4
-    return TensorDataModule(
-        splits, {"train": train, "val": val, "test": test}, info, data.batch_size, eval_bs, data.seed
-    )
+    return TensorDataModule(tensors, splits, info, data.batch_size, eval_bs, data.seed, augment)

@@ -6,12 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.data.base import TensorDataModule, from_arrays
+from dlkit.data.base import TensorDataModule, build_module
+from dlkit.data.info import DataInfo
+from dlkit.data.splits import assign
 from dlkit.errors import DataError
 
 # dataset -> the task its target supports
 _NATURAL_TASK = {
     "digits": "classification",
+    "digits_rows": "classification",
     "breast_cancer": "classification",
     "wine": "classification",
     "iris": "classification",
@@ -23,11 +26,13 @@ def load_arrays(name: str) -> tuple[np.ndarray, np.ndarray, list[str] | None, li
     """Features, target, class names (None for regression) and feature names of a bundled dataset."""
     from sklearn import datasets
 
-    loader = getattr(datasets, f"load_{name}")
+    loader = getattr(datasets, f"load_{'digits' if name == 'digits_rows' else name}")
     bunch = loader()
     x = np.asarray(bunch.data, dtype=np.float32)
     if name == "digits":
         x = x.reshape(-1, 1, 8, 8)
+    elif name == "digits_rows":
+        x = x.reshape(-1, 8, 8)  # 8 time steps (rows) of 8 values
     features = [str(f) for f in getattr(bunch, "feature_names", [])] or [f"pixel_{i}" for i in range(64)]
     if _NATURAL_TASK[name] == "classification":
         names = [str(c) for c in bunch.target_names]
@@ -35,7 +40,7 @@ def load_arrays(name: str) -> tuple[np.ndarray, np.ndarray, list[str] | None, li
     return x, np.asarray(bunch.target, dtype=np.float32), None, features
 
 
-def build(recipe: Any) -> TensorDataModule:
+def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a built-in dataset."""
     name = recipe.data.name
     natural = _NATURAL_TASK[name]
@@ -45,6 +50,17 @@ def build(recipe: Any) -> TensorDataModule:
             hint=f"set task: {natural}, or pick a {recipe.task.kind} dataset",
         )
     x, y, class_names, features = load_arrays(name)
-    return from_arrays(
-        recipe, x, y, name=name, source=f"sklearn.datasets.load_{name}", class_names=class_names, feature_names=features
+    kind = {"digits": "image", "digits_rows": "sequence"}.get(name, "dense")
+    info = DataInfo(
+        name=name,
+        source=f"sklearn.datasets.load_{name}",
+        task=recipe.task.kind,
+        input_shape=tuple(x.shape[1:]),
+        output_dim=0,
+        input_kind=kind,  # type: ignore[arg-type]
+        class_names=class_names,
+        feature_names=features if kind == "dense" else None,
     )
+    info.preprocessing = {"kind": "builtin", "name": name, "class_names": class_names}
+    splits = assign(y, recipe.data, stratify=class_names is not None, fold=fold, names=class_names)
+    return build_module(recipe, x, y, splits, info)

@@ -1,4 +1,4 @@
-"""Parameter schemas of the data kinds, registered by name."""
+"""Parameter schemas of the data kinds, registered by name (torch-free)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from dlkit.schema_base import Strict
 
 DATA_KINDS: Registry[type] = Registry("data kind")
 
-BUILTIN_DATASETS = ("digits", "breast_cancer", "wine", "iris", "diabetes")
+BUILTIN_DATASETS = ("digits", "digits_rows", "breast_cancer", "wine", "iris", "diabetes")
+
+Column = str | int
+COLUMN_HELP = "a column name, or an integer position (negative counts from the end)"
 
 
 class SplitParams(Strict):
@@ -22,7 +25,7 @@ class SplitParams(Strict):
     seed: int = Field(0, description="Seed of the train/val/test split (independent of the training seed).")
     batch_size: PositiveInt = Field(64, le=1_000_000, description="Samples per training batch.")
     eval_batch_size: PositiveInt | None = Field(
-        None, description="Samples per validation/test batch; defaults to 4x batch_size."
+        None, le=10_000_000, description="Samples per validation/test batch; defaults to 4x batch_size."
     )
     scale: Literal["standard", "minmax", "none"] = Field(
         "standard", description="Feature scaling, fitted on the training split only."
@@ -38,12 +41,120 @@ class SplitParams(Strict):
         return self
 
 
+class FileParams(SplitParams):
+    """A delimited text file."""
+
+    path: str = Field(min_length=1, description="The file; relative paths resolve against the recipe's folder.")
+    sep: str | None = Field(None, description="Column separator; default from the extension (.tsv: tab, else comma).")
+    header: bool = Field(True, description="Whether the first line names the columns (without: columns 0..N-1).")
+    encoding: str = Field("utf-8", description="Text encoding of the file.")
+    split_column: Column | None = Field(
+        None, description="A column with values train/val/test that fixes each row's split (instead of fractions)."
+    )
+
+
 @DATA_KINDS.register("builtin", target="dlkit.data.builtin:build")
 class BuiltinData(SplitParams):
     """A dataset bundled with scikit-learn (no download)."""
 
     kind: Literal["builtin"] = Field("builtin", description="Data kind.")
-    name: Literal["digits", "breast_cancer", "wine", "iris", "diabetes"] = Field(
-        description="digits (1x8x8 images, 10 classes), breast_cancer, wine, iris (tables, classification) "
-        "or diabetes (table, regression)."
+    name: Literal["digits", "digits_rows", "breast_cancer", "wine", "iris", "diabetes"] = Field(
+        description="digits (1x8x8 images, 10 classes), digits_rows (digits as 8 rows of 8 values, for "
+        "sequence models), breast_cancer, wine, iris (tables, classification) or diabetes (table, regression)."
     )
+
+
+@DATA_KINDS.register("csv", target="dlkit.data.tabular:build")
+class CsvData(FileParams):
+    """A table in a CSV/TSV file: one row per sample, one target column."""
+
+    kind: Literal["csv"] = Field("csv", description="Data kind.")
+    target: Column = Field(description=f"The target column: {COLUMN_HELP}.")
+    features: list[Column] | None = Field(None, description="Input columns; default: every column but target and drop.")
+    categorical: list[Column] = Field(default_factory=list, description="Columns holding categories (text or codes).")
+    categorical_encoding: Literal["onehot", "embedding"] = Field(
+        "onehot", description="onehot: one 0/1 input per category; embedding: a learned vector per category (mlp)."
+    )
+    drop: list[Column] = Field(default_factory=list, description="Columns to ignore.")
+    impute: Literal["mean", "median", "most_frequent"] | None = Field(
+        None,
+        description="Fill missing values with statistics of the training split (categorical columns: most "
+        "frequent); unset, a missing value is an error.",
+    )
+
+
+@DATA_KINDS.register("text", target="dlkit.data.text:build")
+class TextData(FileParams):
+    """Short texts in a CSV/TSV file with a label column."""
+
+    kind: Literal["text"] = Field("text", description="Data kind.")
+    text_column: Column = Field(description=f"The column holding the text: {COLUMN_HELP}.")
+    target: Column = Field(description=f"The label column: {COLUMN_HELP}.")
+    tokenizer: Literal["word", "char"] = Field(
+        "word", description="Split texts into words (and punctuation) or characters."
+    )
+    lowercase: bool = Field(True, description="Lower-case the text before tokenising.")
+    min_freq: PositiveInt = Field(1, description="Tokens seen fewer times in the training split are out of vocabulary.")
+    max_vocab: PositiveInt = Field(
+        20_000, le=5_000_000, description="Keep at most this many of the most frequent tokens."
+    )
+    max_length: PositiveInt = Field(
+        128, le=100_000, description="Tokens per text: longer texts are truncated, shorter ones padded."
+    )
+
+
+@DATA_KINDS.register("timeseries", target="dlkit.data.timeseries:build")
+class TimeSeriesData(SplitParams):
+    """One time series (one or more value columns) cut into sliding windows, split by time."""
+
+    kind: Literal["timeseries"] = Field("timeseries", description="Data kind.")
+    path: str = Field(min_length=1, description="The CSV file; relative paths resolve against the recipe's folder.")
+    sep: str | None = Field(None, description="Column separator; default from the extension (.tsv: tab, else comma).")
+    encoding: str = Field("utf-8", description="Text encoding of the file.")
+    time_column: Column = Field(description=f"The timestamp column: {COLUMN_HELP}.")
+    target: Column | list[Column] = Field(description="The column(s) to forecast.")
+    features: list[Column] = Field(default_factory=list, description="Extra input columns (known in the past only).")
+    window: PositiveInt = Field(24, le=1_000_000, description="Past time steps the model sees.")
+    horizon: PositiveInt = Field(1, le=100_000, description="Future time steps it predicts.")
+    impute: Literal["interpolate", "ffill"] | None = Field(
+        None, description="Fill missing timestamps and values; unset, a gap is an error."
+    )
+    scale: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="Scaling of every column, fitted on the training period only."
+    )
+
+
+class Augment(Strict):
+    """Random changes to training images (never to validation or test images)."""
+
+    shift: int = Field(
+        0, ge=0, le=64, description="Largest random shift in pixels (zero padding), up/down and left/right."
+    )
+    flip: bool = Field(False, description="Random horizontal flips.")
+    rotate: float = Field(0.0, ge=0.0, le=180.0, description="Largest random rotation in degrees.")
+    noise: float = Field(0.0, ge=0.0, le=10.0, description="Standard deviation of added Gaussian noise (scaled units).")
+
+
+@DATA_KINDS.register("images", target="dlkit.data.images:build")
+class ImageFolderData(SplitParams):
+    """A folder with one subfolder of PNG/JPEG images per class."""
+
+    kind: Literal["images"] = Field("images", description="Data kind.")
+    path: str = Field(min_length=1, description="The folder; relative paths resolve against the recipe's folder.")
+    image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="Resize every image to this size (or [height, width]); default: the first image's size."
+    )
+    channels: Literal[1, 3] = Field(3, description="1 for greyscale, 3 for colour.")
+    augment: Augment | None = Field(None, description="Augmentation of training batches.")
+    memory_budget_mb: PositiveInt = Field(
+        2048, description="Above this decoded size the images stream from disk through DataLoader workers."
+    )
+    num_workers: int = Field(2, ge=0, le=64, description="DataLoader workers when streaming.")
+
+
+@DATA_KINDS.register("arrays", target="dlkit.data.arrays:build")
+class ArraysData(SplitParams):
+    """Arrays in an .npz file: X and y, and optionally X_test and y_test."""
+
+    kind: Literal["arrays"] = Field("arrays", description="Data kind.")
+    path: str = Field(min_length=1, description="The .npz file; relative paths resolve against the recipe's folder.")

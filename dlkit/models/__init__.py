@@ -12,11 +12,13 @@ from dlkit.models.params import ARCHITECTURES
 if TYPE_CHECKING:
     from torch import nn
 
+    from dlkit.data.info import DataInfo
 
-def build(params: Any, input_shape: tuple[int, ...], output_dim: int) -> nn.Module:
-    """Build the backbone for `params` (a registered parameter model)."""
+
+def build(params: Any, info: DataInfo) -> nn.Module:
+    """Build the backbone for `params` (a registered parameter model) and the data described by `info`."""
     builder = ARCHITECTURES.get(params.arch).load()
-    return builder(params, input_shape, output_dim)  # type: ignore[no-any-return]
+    return builder(params, info)  # type: ignore[no-any-return]
 
 
 def list_models() -> list[str]:

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import activation, dense_stack
 from dlkit.models.params import CNNParams
@@ -44,13 +45,14 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
-def build(params: CNNParams, input_shape: tuple[int, ...], output_dim: int) -> nn.Module:
+def build(params: CNNParams, info: DataInfo) -> nn.Module:
     """A CNN for (channels, height, width) inputs."""
-    if len(input_shape) != 3:
+    shape = info.input_shape
+    if info.input_kind != "image" or len(shape) != 3:
         raise BadInput(
-            f"model.arch cnn needs image inputs (channels, height, width); this data gives shape {input_shape}",
-            hint="use model.arch: mlp for tables",
+            f"model.arch cnn needs image inputs (channels, height, width); this data gives {info.input_kind} of shape {shape}",
+            hint="use model.arch: mlp for tables, lstm or gru for sequences and text",
         )
-    if math.prod(input_shape) == 0:
-        raise BadInput(f"model.arch cnn: empty input shape {input_shape}")
-    return CNN(params, (input_shape[0], input_shape[1], input_shape[2]), output_dim)
+    if math.prod(shape) == 0:
+        raise BadInput(f"model.arch cnn: empty input shape {shape}")
+    return CNN(params, (shape[0], shape[1], shape[2]), info.output_dim)

@@ -61,3 +61,40 @@ class CNNParams(Strict):
         max_length=16,
         description="Width of each dense layer of the head after the conv blocks.",
     )
+
+
+class RecurrentParams(Strict):
+    """Recurrent network over sequences (rows of an image, windows of a series, token ids)."""
+
+    hidden_size: PositiveInt = Field(128, le=65_536, description="Units of each recurrent layer (per direction).")
+    num_layers: PositiveInt = Field(1, le=32, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(False, description="Read the sequence in both directions.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between layers and before the head.")
+    embedding_dim: PositiveInt = Field(64, le=65_536, description="Token embedding size (text inputs only).")
+    pooling: Literal["last", "mean", "max"] = Field(
+        "last", description="Summary of the sequence: the final state, or the mean/max over (unpadded) steps."
+    )
+    hidden: list[PositiveInt] = Field(
+        default_factory=list, max_length=16, description="Dense layers of the head after the recurrent layers."
+    )
+
+
+@ARCHITECTURES.register("rnn", target="dlkit.models.rnn:build")
+class RNNParams(RecurrentParams):
+    """Elman recurrent network (tanh)."""
+
+    arch: Literal["rnn"] = Field("rnn", description="Architecture name.")
+
+
+@ARCHITECTURES.register("lstm", target="dlkit.models.rnn:build")
+class LSTMParams(RecurrentParams):
+    """Long short-term memory network."""
+
+    arch: Literal["lstm"] = Field("lstm", description="Architecture name.")
+
+
+@ARCHITECTURES.register("gru", target="dlkit.models.rnn:build")
+class GRUParams(RecurrentParams):
+    """Gated recurrent unit network."""
+
+    arch: Literal["gru"] = Field("gru", description="Architecture name.")

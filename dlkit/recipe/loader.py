@@ -20,6 +20,8 @@ from dlkit.yaml_io import compose, parse
 
 # keys whose value may be written as a plain string for {discriminator: value}
 _SHORTHANDS = {"task": "kind"}
+# fields holding file paths: relative ones resolve against the recipe's folder (overrides: the working directory)
+PATH_FIELDS = (("data", "path"),)
 
 
 def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -48,19 +50,30 @@ def load(name_or_path: str | os.PathLike[str], overrides: list[str] | tuple[str,
         raise RecipeError(str(path), [f"{path}: not UTF-8 text; save the recipe as UTF-8"]) from None
     except OSError as e:
         raise RecipeNotFound(f"{path}: cannot read ({e.strerror})") from None
-    return load_text(text, source=str(path), overrides=overrides, default_name=path.stem)
+    return load_text(text, source=str(path), overrides=overrides, default_name=path.stem, base_dir=path.parent)
 
 
 def load_text(
-    text: str, *, source: str = "<recipe>", overrides: list[str] | tuple[str, ...] = (), default_name: str | None = None
+    text: str,
+    *,
+    source: str = "<recipe>",
+    overrides: list[str] | tuple[str, ...] = (),
+    default_name: str | None = None,
+    base_dir: Path | None = None,
 ) -> Any:
-    """Validate recipe YAML text with overrides applied; raises RecipeError listing every problem."""
+    """Validate recipe YAML text with overrides applied; raises RecipeError listing every problem.
+
+    Relative paths written in the recipe resolve against `base_dir` (the recipe's folder);
+    relative paths given as overrides resolve against the working directory.
+    """
     from dlkit.recipe.schema import Recipe
 
     raw, lines = _parse_yaml(text, source)
     raw = _normalise(raw)
     if default_name and "name" not in raw:
         raw["name"] = default_name
+    if base_dir is not None:
+        _resolve_paths(raw, base_dir)
     overridden = apply_overrides(raw, overrides, source)
     try:
         return Recipe.model_validate(raw)
@@ -69,6 +82,17 @@ def load_text(
         raise RecipeError(
             source, _unique(problems), hint="`dlkit recipes show NAME --explain` lists every field"
         ) from None
+
+
+def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
+    for keys in PATH_FIELDS:
+        node: Any = raw
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            value = Path(node[keys[-1]]).expanduser()
+            if not value.is_absolute():
+                node[keys[-1]] = str((base_dir / value).resolve())
 
 
 def _unique(items: list[str]) -> list[str]:

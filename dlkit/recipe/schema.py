@@ -152,6 +152,15 @@ class Recipe(Strict):
         return {"kind": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
+    def _task_fits_data(self) -> Recipe:
+        series = self.data.kind == "timeseries"
+        if series and self.task.kind != "forecasting":
+            raise ValueError(f"task.kind {self.task.kind} does not fit data.kind timeseries; set task: forecasting")
+        if self.task.kind == "forecasting" and not series:
+            raise ValueError(f"task.kind forecasting needs data.kind: timeseries, not {self.data.kind}")
+        return self
+
+    @model_validator(mode="after")
     def _monitored_metrics_are_logged(self) -> Recipe:
         task: TaskParams = self.task
         logged = [name for name in task.fit_metrics if not name.startswith("train/")]

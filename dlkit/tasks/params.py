@@ -61,3 +61,23 @@ class RegressionParams(TaskParams):
 
     fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_RMSE, m.VAL_MAE)
     test_metrics: ClassVar[tuple[str, ...]] = (m.TEST_LOSS, m.TEST_MSE, m.TEST_RMSE, m.TEST_MAE, m.TEST_R2)
+
+
+@TASKS.register("forecasting", target="dlkit.tasks.forecasting:ForecastingTask")
+class ForecastingParams(TaskParams):
+    """Forecasting the next `data.horizon` steps of a time series from the last `data.window` steps."""
+
+    kind: Literal["forecasting"] = Field("forecasting", description="Task name.")
+    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Training loss (on scaled values).")
+    huber_delta: PositiveFloat = Field(1.0, description="Threshold of the huber loss, in scaled units.")
+
+    fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_RMSE, m.VAL_MAE, m.VAL_RMSE_NAIVE)
+    test_metrics: ClassVar[tuple[str, ...]] = (
+        m.TEST_LOSS,
+        m.TEST_MSE,
+        m.TEST_RMSE,
+        m.TEST_MAE,
+        m.TEST_R2,
+        m.TEST_RMSE_NAIVE,
+        m.TEST_MAE_NAIVE,
+    )

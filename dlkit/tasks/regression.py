@@ -10,7 +10,7 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 
 from dlkit import metric_names as m
-from dlkit.data.base import DataInfo
+from dlkit.data.info import DataInfo
 from dlkit.tasks.base import Task
 
 
@@ -25,9 +25,10 @@ class RegressionTask(Task):
         params = recipe.task
         self.loss_name = params.loss
         self.huber_delta = params.huber_delta
-        mean, std = (info.target_mean, info.target_std) if params.scale_target else (0.0, 1.0)
-        self.register_buffer("target_mean", torch.tensor(mean), persistent=True)
-        self.register_buffer("target_std", torch.tensor(std), persistent=True)
+        scaled = getattr(params, "scale_target", True)
+        mean, std = (info.target_mean, info.target_std) if scaled else (0.0, 1.0)
+        self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32), persistent=True)
+        self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32), persistent=True)
         self.val_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
         self.test_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score()})
         self.test_outputs: dict[str, torch.Tensor] = {}
@@ -51,6 +52,10 @@ class RegressionTask(Task):
         out = self.backbone(x)
         self.val_loss.update(self.loss(out, y), len(y))
         self.val_metrics.update(self.predict_values(out).flatten(), y.flatten())
+        self.update_val_extras(x, y)
+
+    def update_val_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook for subclasses that track more validation metrics."""
 
     def compute_val_metrics(self) -> dict[str, torch.Tensor]:
         values = self.val_metrics.compute()
@@ -66,8 +71,15 @@ class RegressionTask(Task):
         self.test_loss.update(self.loss(out, y), len(y))
         pred = self.predict_values(out)
         self.test_metrics.update(pred.flatten(), y.flatten())
+        self.update_test_extras(x, y)
         self._preds.append(pred.detach())
         self._targets.append(y)
+
+    def update_test_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook for subclasses that track more test metrics."""
+
+    def compute_test_extras(self) -> dict[str, torch.Tensor]:
+        return {}
 
     def on_test_epoch_end(self) -> None:
         values = self.test_metrics.compute()
@@ -79,6 +91,7 @@ class RegressionTask(Task):
                 m.TEST_RMSE: values["mse"].sqrt(),
                 m.TEST_MAE: values["mae"],
                 m.TEST_R2: values["r2"],
+                **self.compute_test_extras(),
             },
             prog_bar=False,
         )

@@ -1,7 +1,13 @@
-"""`run()`: the one path from a validated recipe to a finished, tracked MLflow run."""
+"""`run()`: the one path from a validated recipe to a finished, tracked MLflow run.
+
+`run_cv()` repeats it over k folds under a parent run that holds the mean and
+standard deviation of every test metric.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import tempfile
 import time
@@ -16,6 +22,8 @@ from dlkit import metric_names as m
 from dlkit.errors import BadInput, DlkitError, TrainingFailed
 from dlkit.training.quiet import quiet_lightning
 
+Say = Callable[[str], None]
+
 
 @dataclass
 class RunResult:
@@ -28,6 +36,7 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: str | None = None
     seconds: float = 0.0
+    children: list[RunResult] = field(default_factory=list)
 
 
 class Interrupted(DlkitError):
@@ -76,83 +85,177 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
         raise
 
 
-def run(
-    recipe: Any,
-    *,
-    tracking_uri: str | None = None,
-    experiment: str | None = None,
-    say: Callable[[str], None] = print,
-    progress_bar: bool | None = None,
-) -> RunResult:
-    """Fit, test and record one recipe. Bad input raises before any MLflow run exists."""
-    started = time.perf_counter()
-    import lightning as L
-    import mlflow  # noqa: F401  (imported here so that quiet_lightning can lower its log level)
-    import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+def _imports() -> None:
+    """Heavy imports, then silence what they print on import."""
+    import lightning  # noqa: F401
+    import mlflow  # noqa: F401
 
     quiet_lightning()
 
+
+@dataclass
+class _Prepared:
+    datamodule: Any
+    task: Any
+    n_params: int
+
+
+def _prepare(recipe: Any, fold: tuple[int, int] | None) -> _Prepared:
+    """Data, backbone and task: every bad-input error surfaces here, before any run exists."""
+    import lightning as L
+    import torch
+
     from dlkit import data, models, tasks
-    from dlkit.tracking.mlflow_run import MlflowRun, flatten, git_commit
-    from dlkit.tracking.store import resolve_tracking_uri
-    from dlkit.training.callbacks import EpochRecorder, epoch_line
 
     t = recipe.trainer
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     L.seed_everything(t.seed, workers=True, verbose=False)
-
-    datamodule = data.build(recipe)
-    info = datamodule.info
-    backbone = models.build(recipe.model, info.input_shape, info.output_dim)
-    task = tasks.build(recipe, backbone, info)
+    datamodule = data.build(recipe, fold)
+    backbone = models.build(recipe.model, datamodule.info)
+    task = tasks.build(recipe, backbone, datamodule.info)
     n_params = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
+    return _Prepared(datamodule, task, n_params)
 
+
+def _tags(recipe: Any) -> dict[str, str]:
+    from dlkit.tracking.mlflow_run import git_commit
+
+    tags = {
+        "dlkit.version": __version__,
+        "dlkit.recipe": recipe.name,
+        "dlkit.arch": recipe.model.arch,
+        "dlkit.task": recipe.task.kind,
+        "dlkit.data": f"{recipe.data.kind}:{getattr(recipe.data, 'name', None) or getattr(recipe.data, 'path', '')}",
+        **recipe.tracking.tags,
+    }
+    commit = git_commit(Path.cwd())
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def run(
+    recipe: Any,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    say: Say = print,
+    progress_bar: bool | None = None,
+) -> RunResult:
+    """Fit, test and record one recipe. Bad input raises before any MLflow run exists."""
+    _imports()
+    from dlkit.tracking.store import resolve_tracking_uri
+
+    prepared = _prepare(recipe, None)
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    return _fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, parent=None)
+
+
+def run_cv(
+    recipe: Any,
+    folds: int,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    say: Say = print,
+    progress_bar: bool | None = None,
+) -> RunResult:
+    """k-fold cross-validation: a parent run with one child run per fold; mean and std of every test metric."""
+    import numpy as np
+
+    _imports()
+    from dlkit.tracking.mlflow_run import MlflowRun, flatten
+    from dlkit.tracking.store import resolve_tracking_uri
+
+    if folds < 2:
+        raise BadInput(f"--folds must be at least 2, not {folds}")
+    started = time.perf_counter()
+    first = _prepare(recipe, (0, folds))  # data errors (too few samples per class, ...) before any run
+    uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    name = experiment or recipe.tracking.experiment
+    parent = MlflowRun(
+        uri, name, f"{recipe.tracking.run_name or recipe.name}-cv{folds}", {**_tags(recipe), "dlkit.folds": str(folds)}
+    )
+    children: list[RunResult] = []
+    try:
+        parent.log_params({**flatten(recipe.model_dump(mode="json")), "cv.folds": str(folds)})
+        say(f"cross-validation run {parent.run_id}: {folds} folds in experiment '{name}' ({uri})")
+        for i in range(folds):
+            say(f"fold {i + 1}/{folds}")
+            prepared = first if i == 0 else _prepare(recipe, (i, folds))
+            children.append(_fit(recipe, prepared, uri, name, say, progress_bar, parent=(parent, i)))
+        summary: dict[str, float] = {}
+        for key in sorted(children[0].test_metrics):
+            values = np.asarray([c.test_metrics[key] for c in children if key in c.test_metrics], dtype=np.float64)
+            summary[f"cv/{key}_mean"] = float(values.mean())
+            summary[f"cv/{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        parent.log_metrics(summary, step=0)
+        parent.end("FINISHED")
+    except (KeyboardInterrupt, SystemExit, Interrupted):
+        parent.end("KILLED", "interrupted")
+        raise
+    except DlkitError as e:
+        parent.end("FAILED", e.message)
+        raise
+    except Exception as e:
+        parent.end("FAILED", f"{type(e).__name__}: {e}")
+        raise
+    return RunResult(
+        parent.run_id, parent.experiment_id, uri, summary, seconds=time.perf_counter() - started, children=children
+    )
+
+
+def _fit(
+    recipe: Any,
+    prepared: _Prepared,
+    uri: str,
+    experiment: str,
+    say: Say,
+    progress_bar: bool | None,
+    parent: tuple[Any, int] | None,
+) -> RunResult:
+    started = time.perf_counter()
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+
+    from dlkit.tracking.mlflow_run import MlflowRun
+    from dlkit.training.callbacks import EpochRecorder, epoch_line
+
+    t = recipe.trainer
+    datamodule, task = prepared.datamodule, prepared.task
+    info = datamodule.info
     interactive = sys.stdout.isatty() if progress_bar is None else progress_bar
     recorder = EpochRecorder(
         None, info.split_sizes["train"], None if interactive else epoch_line(t.max_epochs, t.monitor, say)
     )
-    mode = t.resolved_monitor_mode()
     callbacks: list[Any] = [recorder]
     if t.early_stopping is not None:
         es = t.early_stopping
         monitor = es.monitor or t.monitor
-        callbacks.append(
-            EarlyStopping(
-                monitor=monitor,
-                patience=es.patience,
-                min_delta=es.min_delta,
-                mode=es.mode or ("min" if m.lower_is_better(monitor) else "max"),
-            )
-        )
+        mode = es.mode or ("min" if m.lower_is_better(monitor) else "max")
+        callbacks.append(EarlyStopping(monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
     if interactive:
         callbacks.append(RichProgressBar(leave=True))
 
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     trainer = _make_trainer(recipe, callbacks, workdir, interactive)
+    for warning in info.warnings:
+        say(f"warning: {warning}")
 
     tracker: MlflowRun | None = None
     if trainer.is_global_zero:
-        tags = {
-            "dlkit.version": __version__,
-            "dlkit.recipe": recipe.name,
-            "dlkit.arch": recipe.model.arch,
-            "dlkit.task": recipe.task.kind,
-            "dlkit.data": f"{recipe.data.kind}:{getattr(recipe.data, 'name', '') or ''}",
-            **recipe.tracking.tags,
-        }
+        tags = _tags(recipe)
         device = trainer.strategy.root_device
         tags["dlkit.device"] = str(device)
         if device.type == "cuda":
             tags["dlkit.device"] += f" ({torch.cuda.get_device_name(device)})"
-        commit = git_commit(Path.cwd())
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-        tracker = MlflowRun(
-            uri, experiment or recipe.tracking.experiment, recipe.tracking.run_name or recipe.name, tags
-        )
+        run_name = recipe.tracking.run_name or recipe.name
+        if parent is not None:
+            tags["mlflow.parentRunId"] = parent[0].run_id
+            tags["dlkit.fold"] = str(parent[1])
+            run_name = f"{run_name}-fold{parent[1]}"
+        tracker = MlflowRun(uri, experiment, run_name, tags)
         recorder.tracker = tracker
 
     artifact_dir = _local_path(tracker.artifact_uri) if tracker else None
@@ -161,7 +264,7 @@ def run(
         dirpath=str(ckpt_dir),
         filename="best",
         monitor=t.monitor,
-        mode=mode,
+        mode=t.resolved_monitor_mode(),
         save_top_k=1,
         save_last=True,
         enable_version_counter=False,
@@ -170,11 +273,9 @@ def run(
 
     try:
         if tracker is not None:
-            _log_start(tracker, recipe, datamodule, n_params, flatten)
-            say(
-                f"run {tracker.run_id} in experiment '{experiment or recipe.tracking.experiment}' ({uri}) "
-                f"on {trainer.strategy.root_device}"
-            )
+            _log_start(tracker, recipe, datamodule, prepared.n_params, workdir)
+            if parent is None:
+                say(f"run {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
         trainer.fit(task, datamodule=datamodule)
         best = checkpoint.best_model_path or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
@@ -198,13 +299,11 @@ def run(
     except Exception as e:
         if tracker is not None:
             tracker.end("FAILED", f"{type(e).__name__}: {e}")
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise TrainingFailed(
-            f"training failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
-            hint="rerun with --debug for the traceback",
+            f"training failed: {type(e).__name__}: {first_line}", hint="rerun with --debug for the traceback"
         ) from e
     finally:
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)
     return RunResult(
         run_id=tracker.run_id if tracker else None,
@@ -217,17 +316,20 @@ def run(
     )
 
 
-def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, flatten: Any) -> None:
-    """Params (the flattened resolved recipe), the recipe file, the dataset inputs, model size."""
+def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, workdir: Path) -> None:
+    """Params (the flattened resolved recipe), the recipe file, preprocessing, the dataset inputs, model size."""
     import yaml
+
+    from dlkit.tracking.mlflow_run import flatten
 
     resolved = recipe.model_dump(mode="json")
     tracker.log_params(flatten(resolved))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "recipe.yaml"
-        path.write_text(f"# dlkit train {path.name}\n" + yaml.safe_dump(resolved, sort_keys=False))
-        tracker.log_artifact(path)
     info = datamodule.info
+    folder = workdir / "start"
+    folder.mkdir()
+    (folder / "recipe.yaml").write_text("# dlkit train recipe.yaml\n" + yaml.safe_dump(resolved, sort_keys=False))
+    (folder / "preprocessing.json").write_text(json.dumps(info.preprocessing, indent=1, default=str))
+    tracker.log_artifacts(folder)
     source = {"loader": info.source, "name": info.name}
     for split, (features, targets) in datamodule.splits.items():
         extra = {"dlkit.split_size": str(len(targets)), "dlkit.split": split}
@@ -243,6 +345,8 @@ def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, flatte
             extra=extra,
         )
     tracker.log_metrics({m.MODEL_PARAMS: float(n_params)}, step=0)
+    if info.warnings:
+        tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)[:5000]})
 
 
 def _log_reports(

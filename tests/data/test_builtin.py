@@ -45,8 +45,8 @@ def test_scaling_uses_training_rows_only() -> None:
     dm = data.build(load("breast-cancer-mlp"))
     x, _, _, _ = load_arrays("breast_cancer")
     train_rows = x[dm.index["train"]]
-    np.testing.assert_allclose(dm.info.scaler["shift"], train_rows.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(dm.info.scaler["scale"], train_rows.std(axis=0), rtol=1e-4)
+    np.testing.assert_allclose(dm.info.preprocessing["scaler"]["shift"], train_rows.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(dm.info.preprocessing["scaler"]["scale"], train_rows.std(axis=0), rtol=1e-4)
     scaled_train = dm.splits["train"][0].numpy()
     np.testing.assert_allclose(scaled_train.mean(axis=0), 0, atol=1e-4)
     assert np.abs(dm.splits["test"][0].numpy().mean(axis=0)).max() > 1e-3  # test rows were not used to fit
@@ -54,14 +54,14 @@ def test_scaling_uses_training_rows_only() -> None:
 
 def test_images_are_scaled_per_channel() -> None:
     dm = data.build(load("digits-cnn"))
-    assert np.asarray(dm.info.scaler["shift"]).shape == (1, 1, 1)
+    assert np.asarray(dm.info.preprocessing["scaler"]["shift"]).shape == (1, 1, 1)
 
 
 def test_constant_features_never_divide_by_zero() -> None:
     x = np.column_stack([np.zeros(20), np.arange(20.0)])
     for method in ("standard", "minmax"):
         scaler = fit_scaler(x, method)
-        assert scaler["constant_features"] == 1
+        assert scaler["constant"] == [0]
         assert np.isfinite(apply_scaler(x, scaler)).all()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput, UnknownName
 from dlkit.models import build, list_models
 from dlkit.models.params import ARCHITECTURES
@@ -13,10 +14,40 @@ from dlkit.schema_base import Strict
 
 IMAGE = (1, 8, 8)
 TABLE = (30,)
+SEQUENCE = (12, 3)
+TOKENS = (20,)
+VOCAB = 50
+
+KIND = {IMAGE: "image", TABLE: "dense", SEQUENCE: "sequence", TOKENS: "tokens"}
+RECURRENT = ("rnn", "lstm", "gru")
+
+
+def info(shape: tuple[int, ...], out: int) -> DataInfo:
+    return DataInfo(
+        name="t",
+        source="t",
+        task="classification",
+        input_shape=shape,
+        output_dim=out,
+        input_kind=KIND[shape],
+        vocab_size=VOCAB if shape == TOKENS else 0,
+    )  # type: ignore[arg-type]
 
 
 def input_shapes(arch: str) -> list[tuple[int, ...]]:
-    return [IMAGE] if arch == "cnn" else [IMAGE, TABLE]
+    if arch == "cnn":
+        return [IMAGE]
+    if arch in RECURRENT:
+        return [SEQUENCE, TOKENS, IMAGE]
+    return [IMAGE, TABLE]
+
+
+def sample(shape: tuple[int, ...], n: int) -> torch.Tensor:
+    if shape == TOKENS:
+        x = torch.randint(2, VOCAB, (n, *shape))
+        x[: n // 2, 15:] = 0  # padded tails
+        return x
+    return torch.randn(n, *shape)
 
 
 @pytest.mark.parametrize("arch", list_models())
@@ -24,8 +55,8 @@ def test_builds_from_defaults_with_finite_output_of_expected_shape(arch: str) ->
     params = ARCHITECTURES.get(arch).params()
     for shape in input_shapes(arch):
         torch.manual_seed(0)
-        model = build(params, shape, 5)
-        out = model(torch.randn(16, *shape))
+        model = build(params, info(shape, 5))
+        out = model(sample(shape, 16))
         assert out.shape == (16, 5)
         assert torch.isfinite(out).all()
 
@@ -34,9 +65,9 @@ def test_builds_from_defaults_with_finite_output_of_expected_shape(arch: str) ->
 def test_one_optimisation_step_lowers_the_loss(arch: str) -> None:
     torch.manual_seed(0)
     shape = input_shapes(arch)[0]
-    model = build(ARCHITECTURES.get(arch).params(), shape, 3)
+    model = build(ARCHITECTURES.get(arch).params(), info(shape, 3))
     model.eval()  # dropout off, batch norm fixed: the same function before and after the step
-    x, y = torch.randn(32, *shape), torch.randint(0, 3, (32,))
+    x, y = sample(shape, 32), torch.randint(0, 3, (32,))
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     before = torch.nn.functional.cross_entropy(model(x), y)
     before.backward()
@@ -47,20 +78,20 @@ def test_one_optimisation_step_lowers_the_loss(arch: str) -> None:
 
 def test_cnn_refuses_table_inputs() -> None:
     with pytest.raises(BadInput, match="needs image inputs"):
-        build(ARCHITECTURES.get("cnn").params(), TABLE, 2)
+        build(ARCHITECTURES.get("cnn").params(), info(TABLE, 2))
 
 
 def test_cnn_options_change_the_network() -> None:
     params = ARCHITECTURES.get("cnn").params
-    deep = build(params(channels=[8, 16, 32, 64], convs_per_block=2, pool="avg", global_pool=True), IMAGE, 10)
+    deep = build(params(channels=[8, 16, 32, 64], convs_per_block=2, pool="avg", global_pool=True), info(IMAGE, 10))
     assert deep(torch.randn(2, *IMAGE)).shape == (2, 10)
-    plain = build(params(batch_norm=False, pool="none", hidden=[]), IMAGE, 10)
+    plain = build(params(batch_norm=False, pool="none", hidden=[]), info(IMAGE, 10))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
 
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"])
 def test_every_activation_builds(act: str) -> None:
-    model = build(ARCHITECTURES.get("mlp").params(activation=act, batch_norm=True), TABLE, 2)
+    model = build(ARCHITECTURES.get("mlp").params(activation=act, batch_norm=True), info(TABLE, 2))
     assert model(torch.randn(4, *TABLE)).shape == (4, 2)
 
 
@@ -76,3 +107,31 @@ def test_registry_refuses_duplicates_and_suggests_unknown_names() -> None:
     with pytest.raises(UnknownName) as info:
         reg.get("nett")
     assert info.value.hint == "did you mean 'net'?"
+
+
+@pytest.mark.parametrize("arch", RECURRENT)
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_padding_does_not_change_a_recurrent_result(arch: str, pooling: str) -> None:
+    torch.manual_seed(0)
+    params = ARCHITECTURES.get(arch).params(pooling=pooling, bidirectional=True, num_layers=2)
+    model = build(params, info(TOKENS, 2)).eval()
+    short = torch.randint(2, VOCAB, (3, 20))
+    short[:, 12:] = 0
+    longer = torch.zeros(3, 40, dtype=torch.long)
+    longer[:, :20] = short
+    torch.testing.assert_close(model(short), model(longer))
+
+
+def test_recurrent_models_refuse_tables() -> None:
+    with pytest.raises(BadInput, match="needs sequences, text or images"):
+        build(ARCHITECTURES.get("lstm").params(), info(TABLE, 2))
+
+
+def test_mlp_embeds_categorical_columns() -> None:
+    spec = DataInfo(
+        name="t", source="t", task="classification", input_shape=(4,), output_dim=2, categorical=[(2, 5), (3, 3)]
+    )
+    model = build(ARCHITECTURES.get("mlp").params(hidden=[8]), spec)
+    x = torch.tensor([[0.5, -1.0, 4.0, 2.0], [0.1, 0.2, 0.0, 1.0]])
+    assert model(x).shape == (2, 2)
+    assert [e.num_embeddings for e in model.embeddings] == [5, 3]

@@ -28,3 +28,19 @@ def test_bundled_recipe_reaches_its_quality_bar(
 ) -> None:
     result = run(load(recipe), tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
     assert result.test_metrics[metric] >= floor, f"{recipe}: {metric} = {result.test_metrics[metric]:.4f} < {floor}"
+
+
+def test_sms_spam_lstm_finds_spam(workdir: Path, tracking_uri: str) -> None:
+    from tests.conftest import SHARED_DATA
+
+    recipe = load("sms-spam-lstm", [f"data.path={SHARED_DATA / 'sms-spam.tsv'}"])
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    assert result.test_metrics["test/f1/spam"] >= 0.90  # TF-IDF + linear SVM: 0.92
+
+
+def test_sunspots_gru_beats_the_naive_forecast(workdir: Path, tracking_uri: str) -> None:
+    from tests.conftest import SHARED_DATA
+
+    recipe = load("sunspots-gru", [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"])
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    assert result.test_metrics["test/rmse"] < result.test_metrics["test/rmse_naive"]

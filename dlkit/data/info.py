@@ -1,0 +1,40 @@
+"""What the model and task need to know about the data, and what tracking records (torch-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+InputKind = Literal["dense", "image", "sequence", "tokens"]
+
+
+@dataclass
+class DataInfo:
+    """Shapes, classes and fitted preprocessing of a dataset, as seen after splitting."""
+
+    name: str
+    source: str
+    task: str
+    input_shape: tuple[int, ...]
+    output_dim: int
+    input_kind: InputKind = "dense"
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    train_class_counts: list[int] | None = None
+    #: regression/forecasting: training statistics of the target (one value, or one per output)
+    target_mean: float | list[float] = 0.0
+    target_std: float | list[float] = 1.0
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    #: tokens: vocabulary size (index 0 pads, 1 is out-of-vocabulary)
+    vocab_size: int = 0
+    #: dense inputs with embedded categorical columns: (column position, number of codes)
+    categorical: list[tuple[int, int]] = field(default_factory=list)
+    #: forecasting: position of each target series among the window's features
+    target_features: list[int] = field(default_factory=list)
+    horizon: int = 0
+    #: everything needed to turn raw rows into model inputs again (saved with the run)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    #: problems worth telling the user that do not stop the run (constant columns, ...)
+    warnings: list[str] = field(default_factory=list)
+    #: what `mlflow.log_input` records besides the arrays (source path, schema)
+    source_path: str | None = None

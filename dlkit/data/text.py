@@ -1,0 +1,91 @@
+"""Short texts: a vocabulary built on the training split only, token ids padded or truncated."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from dlkit.data.base import TensorDataModule, build_module
+from dlkit.data.files import column, encode_labels, read_table
+from dlkit.data.info import DataInfo
+from dlkit.data.splits import assign
+from dlkit.errors import DataError
+
+PAD, OOV = "<pad>", "<unk>"
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def tokenize(text: str, tokenizer: str, lowercase: bool) -> list[str]:
+    """Words and punctuation marks, or characters."""
+    if lowercase:
+        text = text.lower()
+    return _WORD.findall(text) if tokenizer == "word" else list(text)
+
+
+def build_vocab(token_lists: Iterable[list[str]], min_freq: int, max_vocab: int) -> list[str]:
+    """Index 0 pads, 1 stands for tokens out of vocabulary; then the most frequent tokens (ties by first sight)."""
+    counts = Counter(token for tokens in token_lists for token in tokens)
+    kept = [t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq]
+    return [PAD, OOV, *kept[: max(0, max_vocab - 2)]]
+
+
+def encode(token_lists: Iterable[list[str]], vocab: list[str], max_length: int) -> np.ndarray:
+    """Token ids, truncated to max_length and right-padded with 0."""
+    lookup = {t: i for i, t in enumerate(vocab)}
+    rows = list(token_lists)
+    ids = np.zeros((len(rows), max_length), dtype=np.int64)
+    for r, tokens in enumerate(rows):
+        codes = [lookup.get(t, 1) for t in tokens[:max_length]]
+        ids[r, : len(codes)] = codes
+    return ids
+
+
+def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+    """The DataModule of a text classification file."""
+    p = recipe.data
+    if recipe.task.kind != "classification":
+        raise DataError(f"data.kind text supports task classification, not {recipe.task.kind}")
+    frame, path = read_table(p, header=p.header)
+    text_col = column(frame, p.text_column, "data.text_column")
+    target = column(frame, p.target, "data.target")
+    split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
+    texts = frame[text_col].fillna("").astype(str).tolist()
+    y, class_names = encode_labels(frame[target], "data.target")
+    labels = frame[split_col].to_numpy() if split_col else None
+    splits = assign(y, p, stratify=True, labels=labels, fold=fold, names=class_names)
+    tokens = [tokenize(t, p.tokenizer, p.lowercase) for t in texts]
+    vocab = build_vocab((tokens[i] for i in splits["train"]), p.min_freq, p.max_vocab)
+    ids = encode(tokens, vocab, p.max_length)
+    if not (ids > 1).any():
+        raise DataError(f"data.text_column: column '{text_col}' holds no usable text")
+    info = DataInfo(
+        name=path.stem,
+        source=str(path),
+        task=recipe.task.kind,
+        input_shape=(p.max_length,),
+        output_dim=0,
+        input_kind="tokens",
+        class_names=class_names,
+        vocab_size=len(vocab),
+        source_path=str(path),
+    )
+    lengths = np.asarray([len(t) for t in tokens])
+    truncated = float((lengths > p.max_length).mean())
+    if truncated > 0.2:
+        info.warnings.append(
+            f"{truncated:.0%} of the texts are longer than data.max_length={p.max_length} and are truncated"
+        )
+    info.preprocessing = {
+        "kind": "text",
+        "text_column": text_col,
+        "tokenizer": p.tokenizer,
+        "lowercase": p.lowercase,
+        "max_length": p.max_length,
+        "vocab": vocab,
+        "class_names": class_names,
+    }
+    return build_module(recipe, ids, y, splits, info, scale=False)

@@ -1,0 +1,53 @@
+"""Forecasting: regression over future steps, always compared with the naive last-value forecast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torchmetrics import MeanAbsoluteError, MeanSquaredError
+
+from dlkit import metric_names as m
+from dlkit.data.info import DataInfo
+from dlkit.tasks.regression import RegressionTask
+
+
+class ForecastingTask(RegressionTask):
+    """Predicts `horizon` future steps; logs the naive forecast's errors beside the model's."""
+
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
+        super().__init__(recipe, backbone, info)
+        self.target_features = list(info.target_features)
+        self.horizon = info.horizon
+        self.val_naive = MeanSquaredError()
+        self.test_naive_mse = MeanSquaredError()
+        self.test_naive_mae = MeanAbsoluteError()
+
+    def naive(self, x: torch.Tensor) -> torch.Tensor:
+        """The last observed value of each target, repeated over the horizon, in the target's units."""
+        last = x[:, -1, self.target_features].repeat(1, self.horizon)
+        return last * self.target_std + self.target_mean
+
+    def update_val_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.val_naive.update(self.naive(x).flatten(), y.flatten())
+
+    def compute_val_metrics(self) -> dict[str, torch.Tensor]:
+        values = super().compute_val_metrics()
+        values[m.VAL_RMSE_NAIVE] = self.val_naive.compute().sqrt()
+        self.val_naive.reset()
+        return values
+
+    def update_test_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        naive = self.naive(x).flatten()
+        self.test_naive_mse.update(naive, y.flatten())
+        self.test_naive_mae.update(naive, y.flatten())
+
+    def compute_test_extras(self) -> dict[str, torch.Tensor]:
+        values = {
+            m.TEST_RMSE_NAIVE: self.test_naive_mse.compute().sqrt(),
+            m.TEST_MAE_NAIVE: self.test_naive_mae.compute(),
+        }
+        self.test_naive_mse.reset()
+        self.test_naive_mae.reset()
+        return values

@@ -1,0 +1,187 @@
+"""Every bundled recipe runs; k-fold cross-validation; bad data is refused before any run exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from dlkit.recipe import load
+from dlkit.recipe.bundled import bundled_recipes
+from dlkit.training.run import run, run_cv
+from tests.conftest import SHARED_DATA, run_cli
+
+
+def file_overrides(name: str, workdir: Path) -> list[str]:
+    """What a user passes to the recipes that need their own files."""
+    if name == "sms-spam-lstm":
+        return [f"data.path={SHARED_DATA / 'sms-spam.tsv'}"]
+    if name == "sunspots-gru":
+        return [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"]
+    if name == "csv-mlp":
+        from sklearn.datasets import load_wine
+
+        frame = load_wine(as_frame=True).frame
+        frame["target"] = frame["target"].map({0: "a", 1: "b", 2: "c"})
+        path = workdir / "table.csv"
+        frame.to_csv(path, index=False)
+        return [f"data.path={path}", "data.target=target"]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(bundled_recipes()))
+def test_every_bundled_recipe_trains_one_epoch(name: str, workdir: Path, tracking_uri: str) -> None:
+    recipe = load(name, [*file_overrides(name, workdir), "trainer.max_epochs=1", "data.batch_size=128"])
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    client = MlflowClient(tracking_uri)
+    r = client.get_run(result.run_id)
+    assert r.info.status == "FINISHED"
+    assert any(k.startswith("test/") for k in r.data.metrics)
+    names = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"recipe.yaml", "preprocessing.json", "predictions.csv", "learning_curves.png"} <= names
+
+
+def test_forecasting_reports_the_naive_baseline(workdir: Path, tracking_uri: str) -> None:
+    recipe = load("sunspots-gru", [*file_overrides("sunspots-gru", workdir), "trainer.max_epochs=2"])
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    preds = pd.read_csv(MlflowClient(tracking_uri).download_artifacts(result.run_id, "predictions.csv", str(workdir)))
+    series = pd.read_csv(SHARED_DATA / "monthly-sunspots.csv")["Sunspots"].to_numpy()
+    naive = series[preds["index"].to_numpy() + 24 - 1]  # the last value each test window saw
+    assert result.test_metrics["test/rmse_naive"] == pytest.approx(
+        np.sqrt(np.mean((preds["true"] - naive) ** 2)), rel=1e-4
+    )
+    assert result.test_metrics["test/rmse"] == pytest.approx(
+        np.sqrt(np.mean((preds["true"] - preds["predicted"]) ** 2)), rel=1e-4
+    )
+
+
+def test_kfold_parent_and_children_in_mlflow(workdir: Path) -> None:
+    done = run_cli("train", "iris-mlp", "trainer.max_epochs=3", "--folds", "3", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "3-fold cross-validation" in done.stdout
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 3
+    parent = parents[0]
+    assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children)
+    assert sorted(c.data.tags["dlkit.fold"] for c in children) == ["0", "1", "2"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for metric in ("test/acc", "test/f1_macro"):
+        values = np.asarray([c.data.metrics[metric] for c in children])
+        assert parent.data.metrics[f"cv/{metric}_mean"] == pytest.approx(values.mean(), rel=1e-6)
+        assert parent.data.metrics[f"cv/{metric}_std"] == pytest.approx(values.std(ddof=1), rel=1e-6)
+    # the folds' test splits partition the data
+    tested = [
+        pd.read_csv(client.download_artifacts(c.info.run_id, "predictions.csv", str(workdir / c.info.run_id)))["index"]
+        for c in children
+    ]
+    assert sorted(pd.concat(tested)) == list(range(150))
+
+
+def test_kfold_in_process_returns_children(workdir: Path, tracking_uri: str) -> None:
+    result = run_cv(
+        load("wine-mlp", ["trainer.max_epochs=2"]), 2, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False
+    )
+    assert len(result.children) == 2 and "cv/test/acc_mean" in result.test_metrics
+
+
+def _no_runs(workdir: Path) -> None:
+    db = workdir / "mlflow.db"
+    if db.exists():
+        client = MlflowClient(f"sqlite:///{db}")
+        assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+
+
+def _bad_files(workdir: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (arguments after `dlkit train`, expected start of the error line)."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame
+    (workdir / "empty.csv").write_text("")
+    (workdir / "header_only.csv").write_text("a,b,target\n")
+    wine.to_csv(workdir / "wine.csv", index=False)
+    nan = wine.copy()
+    nan.loc[3, "alcohol"] = np.nan
+    nan.to_csv(workdir / "nan.csv", index=False)
+    inf = wine.copy()
+    inf.loc[5, "ash"] = np.inf
+    inf.to_csv(workdir / "inf.csv", index=False)
+    text = wine.copy()
+    text["colour"] = "red"
+    text.to_csv(workdir / "text.csv", index=False)
+    one = wine.copy()
+    one["target"] = 1
+    one.to_csv(workdir / "one.csv", index=False)
+    (workdir / "latin.tsv").write_bytes("Label\tSMS\nham\tcaf\xe9\n".encode("latin-1"))
+    (workdir / "imgs" / "a").mkdir(parents=True)
+    (workdir / "imgs" / "b").mkdir()
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        for i in range(4):
+            Image.new("L", (8, 8), color=i * 30).save(workdir / "imgs" / cls / f"{i}.png")
+    (workdir / "imgs" / "b" / "bad.png").write_bytes(b"garbage")
+    sunspots = pd.read_csv(SHARED_DATA / "monthly-sunspots.csv")
+    sunspots.drop(index=[10]).to_csv(workdir / "gap.csv", index=False)
+    csv = ["csv-mlp", "data.target=target"]
+    return {
+        "missing file": ([*csv, "data.path=nope.csv"], "error: data.path: nope.csv does not exist"),
+        "empty file": ([*csv, "data.path=empty.csv"], "error: data.path: empty.csv is empty"),
+        "header only": (
+            [*csv, "data.path=header_only.csv"],
+            "error: data.path: header_only.csv has a header but no rows",
+        ),
+        "wrong column": (
+            ["csv-mlp", "data.path=wine.csv", "data.target=tagret"],
+            "error: data.target: no column 'tagret'; did you mean 'target'?",
+        ),
+        "nan cell": (
+            [*csv, "data.path=nan.csv", "data.impute=null"],
+            "error: column 'alcohol' has 1 missing value(s) (data rows 4)",
+        ),
+        "infinite cell": ([*csv, "data.path=inf.csv"], "error: column 'ash' has an infinite value in data row 6"),
+        "text feature": ([*csv, "data.path=text.csv"], "error: column 'colour' is not numeric"),
+        "one class": ([*csv, "data.path=one.csv"], "error: the target has a single class ('1')"),
+        "too many folds": (
+            ["iris-mlp", "--folds", "60"],
+            "error: class 'setosa' has 50 sample(s); 60-fold cross-validation needs at least 60 per class",
+        ),
+        "not utf-8": (
+            ["sms-spam-lstm", "data.path=latin.tsv"],
+            "error: data.path: latin.tsv is not valid utf-8 text (line 2",
+        ),
+        "bad image": (
+            ["digits-cnn", "data={kind: images, path: imgs, channels: 1}"],
+            "error: image imgs/b/bad.png cannot be decoded",
+        ),
+        "window too long": (
+            ["sunspots-gru", f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}", "data.window=5000"],
+            "error: data.window 5000 + data.horizon 1 is longer than the series (2820 steps)",
+        ),
+        "gap in series": (
+            ["sunspots-gru", "data.path=gap.csv"],
+            "error: data.path: the series has gaps: 1 missing timestamp(s), first 1749-11-01",
+        ),
+        "cnn on a table": (["iris-mlp", "model={arch: cnn}"], "error: model.arch cnn needs image inputs"),
+    }
+
+
+def test_bad_data_is_refused_with_one_line_and_no_run(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dlkit.cli.app import main
+
+    cases = _bad_files(workdir)
+    for name, (args, expected) in cases.items():
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", *args])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, (name, err)
+        first = err.splitlines()[0] if err else ""
+        assert first.startswith(expected), (name, err)
+        assert "Traceback" not in err, name
+        assert len(err.strip().splitlines()) <= 2, (name, err)
+        _no_runs(workdir)
