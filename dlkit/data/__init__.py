@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from dlkit.data.params import DATA_KINDS
 
 if TYPE_CHECKING:
-    from dlkit.data.base import TensorDataModule
+    from dlkit.data.base import SplitDataModule
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Any, fold: tuple[int, int] | None = None) -> SplitDataModule:
     """Load, check, split and preprocess the recipe's data; raises DataError on bad data.
 
     `fold=(i, k)` makes fold i of a k-fold partition the test split.

@@ -17,7 +17,15 @@ import torch
 from dlkit.data.info import DataInfo
 from dlkit.errors import DataError
 
-__all__ = ["DataInfo", "TensorBatches", "TensorDataModule", "apply_scaler", "build_module", "fit_scaler"]
+__all__ = [
+    "DataInfo",
+    "SplitDataModule",
+    "TensorBatches",
+    "TensorDataModule",
+    "apply_scaler",
+    "build_module",
+    "fit_scaler",
+]
 
 
 class _EpochShuffle:
@@ -93,7 +101,26 @@ class TensorBatches:
                 yield tuple(t.index_select(0, sel) for t in self.tensors)
 
 
-class TensorDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """What every data module offers: the DataInfo, each split's row indices, augmentation of training batches."""
+
+    info: DataInfo
+    index: dict[str, np.ndarray]
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        trainer = self.trainer
+        if self.augment is not None and trainer is not None and trainer.training:
+            x, *rest = batch
+            return (self.augment(x), *rest)
+        return batch
+
+    def logged_splits(self) -> dict[str, tuple[Any, np.ndarray]]:
+        """split -> (features as an array or a table, targets), for `mlflow.log_input`."""
+        raise NotImplementedError
+
+
+class TensorDataModule(SplitDataModule):
     """Train/val/test tensors already split and preprocessed; optional augmentation of training batches."""
 
     def __init__(
@@ -134,12 +161,8 @@ class TensorDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> TensorBatches:
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        trainer = self.trainer
-        if self.augment is not None and trainer is not None and trainer.training:
-            x, *rest = batch
-            return (self.augment(x), *rest)
-        return batch
+    def logged_splits(self) -> dict[str, tuple[Any, np.ndarray]]:
+        return {split: (x.numpy(), y.numpy()) for split, (x, y) in self.splits.items()}
 
 
 def fit_scaler(x: np.ndarray, method: str) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
 
-from dlkit.data.base import TensorDataModule, build_module
+from dlkit.data.base import SplitDataModule, build_module
 from dlkit.data.files import existing
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
@@ -84,7 +85,7 @@ def augmenter(params: Any) -> Any:
     return augment
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Any, fold: tuple[int, int] | None = None) -> SplitDataModule:
     """The DataModule of an image folder."""
     p = recipe.data
     if recipe.task.kind != "classification":
@@ -100,22 +101,152 @@ def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
     else:
         size = (p.image_size[0], p.image_size[1])
     decoded_mb = len(files) * p.channels * size[0] * size[1] * 4 / 2**20
-    if decoded_mb > p.memory_budget_mb:
-        raise DataError(
-            f"the {len(files)} images take {decoded_mb:.0f} MiB decoded, over data.memory_budget_mb={p.memory_budget_mb}",
-            hint="raise data.memory_budget_mb or lower data.image_size",
-        )
-    x = np.stack([decode(f, size, p.channels) for f in files])
+    shape = (p.channels, size[0], size[1])
     info = DataInfo(
         name=folder.name,
         source=str(folder),
         task=recipe.task.kind,
-        input_shape=tuple(x.shape[1:]),
-        output_dim=0,
+        input_shape=shape,
+        output_dim=len(classes),
         input_kind="image",
         class_names=classes,
         source_path=str(folder),
     )
     info.preprocessing = {"kind": "images", "image_size": list(size), "channels": p.channels, "class_names": classes}
+    if decoded_mb > p.memory_budget_mb:
+        _verify(files)
+        splits = assign(y, p, stratify=True, fold=fold, names=classes)
+        return _streaming(recipe, files, y, splits, info, size)
+    x = np.stack([decode(f, size, p.channels) for f in files])
     splits = assign(y, p, stratify=True, fold=fold, names=classes)
     return build_module(recipe, x, y, splits, info, augment=augmenter(p.augment))
+
+
+class ImageFiles(Dataset[tuple[torch.Tensor, int]]):
+    """Images decoded one at a time (in DataLoader workers), normalised with training statistics."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        labels: np.ndarray,
+        size: tuple[int, int],
+        channels: int,
+        shift: np.ndarray,
+        scale: np.ndarray,
+    ) -> None:
+        self.files, self.labels, self.size, self.channels = files, labels, size, channels
+        self.shift, self.scale = shift.astype(np.float32), scale.astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x = (decode(self.files[i], self.size, self.channels) - self.shift) / self.scale
+        return torch.from_numpy(x), int(self.labels[i])
+
+
+class StreamingImageModule(SplitDataModule):
+    """Image folders too large for memory: DataLoaders with workers decode the files batch by batch."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        y: np.ndarray,
+        splits: dict[str, np.ndarray],
+        info: DataInfo,
+        params: Any,
+        size: tuple[int, int],
+        shift: np.ndarray,
+        scale: np.ndarray,
+    ) -> None:
+        super().__init__()
+        self.files, self.y, self.index, self.info = files, y, splits, info
+        self.params, self.size, self.shift, self.scale = params, size, shift, scale
+        self.augment = augmenter(params.augment)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader[Any]:
+        rows = self.index[split]
+        dataset = ImageFiles(
+            [self.files[i] for i in rows], self.y[rows], self.size, self.params.channels, self.shift, self.scale
+        )
+        workers = self.params.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(self.params.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        return self._loader("train", self.params.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        return self._loader("val", self.params.eval_batch_size or self.params.batch_size * 4, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        return self._loader("test", self.params.eval_batch_size or self.params.batch_size * 4, shuffle=False)
+
+    def logged_splits(self) -> dict[str, tuple[Any, np.ndarray]]:
+        import pandas as pd
+
+        return {
+            s: (pd.DataFrame({"file": [str(self.files[i]) for i in rows]}), self.y[rows])
+            for s, rows in self.index.items()
+        }
+
+
+def _verify(files: list[Path]) -> None:
+    """Every file opens as an image (cheap: headers and checksums, no full decode)."""
+    from PIL import Image, UnidentifiedImageError
+
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            raise DataError(
+                f"image {f} cannot be decoded ({type(e).__name__})", hint="remove or replace the file"
+            ) from None
+
+
+def _streaming(
+    recipe: Any, files: list[Path], y: np.ndarray, splits: dict[str, np.ndarray], info: DataInfo, size: tuple[int, int]
+) -> StreamingImageModule:
+    """Check every file opens, compute per-channel statistics over the training images in one pass."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = recipe.data
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            raise DataError(
+                f"image {f} cannot be decoded ({type(e).__name__})", hint="remove or replace the file"
+            ) from None
+    channels = p.channels
+    total, squares = np.zeros(channels), np.zeros(channels)
+    low, high = np.full(channels, np.inf), np.full(channels, -np.inf)
+    pixels = 0
+    for i in splits["train"]:
+        x = decode(files[i], size, channels).reshape(channels, -1).astype(np.float64)
+        total += x.sum(axis=1)
+        squares += (x**2).sum(axis=1)
+        low, high = np.minimum(low, x.min(axis=1)), np.maximum(high, x.max(axis=1))
+        pixels += x.shape[1]
+    if p.scale == "standard":
+        shift = total / pixels
+        scale = np.sqrt(np.maximum(squares / pixels - shift**2, 0.0))
+    elif p.scale == "minmax":
+        shift, scale = low, high - low
+    else:
+        shift, scale = np.zeros(channels), np.ones(channels)
+    scale = np.where(scale == 0, 1.0, scale)
+    shift, scale = shift.reshape(-1, 1, 1), scale.reshape(-1, 1, 1)
+    info.preprocessing["scaler"] = {"method": p.scale, "shift": shift.tolist(), "scale": scale.tolist(), "constant": []}
+    info.preprocessing["streamed"] = True
+    info.split_sizes = {s: len(rows) for s, rows in splits.items()}
+    info.train_class_counts = np.bincount(y[splits["train"]], minlength=len(info.class_names or [])).tolist()
+    return StreamingImageModule(files, y, splits, info, p, size, shift, scale)

@@ -112,9 +112,14 @@ class MlflowRun:
         """Record one split as an MLflow dataset input (name, digest, schema, profile)."""
         from mlflow.data.code_dataset_source import CodeDatasetSource
         from mlflow.data.numpy_dataset import from_numpy
+        from mlflow.data.pandas_dataset import from_pandas
         from mlflow.entities import DatasetInput, InputTag
 
-        dataset = from_numpy(features, targets=targets, name=name, source=CodeDatasetSource(source))
+        origin = CodeDatasetSource(source)
+        if hasattr(features, "columns"):  # a table of files (streamed images)
+            dataset: Any = from_pandas(features.assign(target=targets), source=origin, targets="target", name=name)
+        else:
+            dataset = from_numpy(features, targets=targets, name=name, source=origin)
         tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
 

@@ -294,3 +294,28 @@ def test_digits_rows_are_sequences() -> None:
     recipe = load("digits-mlp", ["data.name=digits_rows", "model={arch: lstm}"])
     dm = data.build(recipe)
     assert dm.info.input_kind == "sequence" and dm.info.input_shape == (8, 8)
+
+
+def test_large_image_folders_stream_with_the_same_statistics(
+    digits_folder: Path, workdir: Path, tracking_uri: str
+) -> None:
+    from dlkit.data.images import StreamingImageModule
+    from dlkit.training import run
+
+    in_memory = data.build(image_recipe(digits_folder, "data.image_size=64"))
+    streamed = data.build(image_recipe(digits_folder, "data.image_size=64", "data.memory_budget_mb=1"))
+    assert isinstance(streamed, StreamingImageModule)
+    for key in ("shift", "scale"):
+        np.testing.assert_allclose(
+            streamed.info.preprocessing["scaler"][key], in_memory.info.preprocessing["scaler"][key], rtol=1e-5
+        )
+    x, labels = next(iter(streamed.test_dataloader()))
+    assert torch.equal(labels, in_memory.splits["test"][1][: len(x)])
+    rows = in_memory.index["test"][: len(x)]
+    torch.testing.assert_close(x, in_memory.splits["test"][0][: len(x)], rtol=1e-5, atol=1e-5)
+    assert np.array_equal(streamed.index["test"][: len(x)], rows)
+    recipe = image_recipe(
+        digits_folder, "data.image_size=16", "data.memory_budget_mb=1", "data.num_workers=1", "trainer.max_epochs=1"
+    )
+    result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    assert "test/acc" in result.test_metrics
