@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -35,3 +36,15 @@ def dense_stack(
         width = h
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
+
+
+class RowReader(nn.Module):
+    """Reads an image (C, H, W) as H time steps of C*W values, for sequence models."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return self.inner(x.permute(0, 2, 1, 3).reshape(n, h, c * w))  # type: ignore[no-any-return]

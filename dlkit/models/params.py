@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from dlkit.registry import Registry
 from dlkit.schema_base import Strict
@@ -98,3 +98,55 @@ class GRUParams(RecurrentParams):
     """Gated recurrent unit network."""
 
     arch: Literal["gru"] = Field("gru", description="Architecture name.")
+
+
+@ARCHITECTURES.register("resnet", target="dlkit.models.resnet:build")
+class ResNetParams(Strict):
+    """Residual network for images: stages of residual blocks with batch norm and skip connections."""
+
+    arch: Literal["resnet"] = Field("resnet", description="Architecture name.")
+    widths: list[PositiveInt] = Field(
+        default_factory=lambda: [32, 64, 128],
+        min_length=1,
+        max_length=8,
+        description="Channels of each stage; every stage after the first halves the resolution.",
+    )
+    blocks: list[PositiveInt] = Field(
+        default_factory=lambda: [2, 2, 2],
+        min_length=1,
+        max_length=8,
+        description="Residual blocks in each stage (same length as widths).",
+    )
+    activation: Activation = Field("relu", description="Activation inside the blocks.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before the classifier.")
+
+    @model_validator(mode="after")
+    def _one_block_count_per_stage(self) -> ResNetParams:
+        if len(self.blocks) != len(self.widths):
+            raise ValueError(
+                f"blocks has {len(self.blocks)} entries but widths has {len(self.widths)}; give one per stage"
+            )
+        return self
+
+
+@ARCHITECTURES.register("transformer", target="dlkit.models.transformer:build")
+class TransformerParams(Strict):
+    """Transformer encoder over tokens, sequences or image rows, with padding masks and cls or mean pooling."""
+
+    arch: Literal["transformer"] = Field("transformer", description="Architecture name.")
+    d_model: PositiveInt = Field(64, le=16_384, description="Width of the token representations.")
+    heads: PositiveInt = Field(4, le=256, description="Attention heads (must divide d_model).")
+    layers: PositiveInt = Field(2, le=64, description="Encoder layers.")
+    ff_dim: PositiveInt = Field(128, le=65_536, description="Width of each layer's feed-forward block.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout in attention, feed-forward and embeddings.")
+    pooling: Literal["cls", "mean"] = Field(
+        "mean", description="cls: a learned summary token; mean: average of the unpadded positions."
+    )
+    positional: Literal["sinusoidal", "learned"] = Field("sinusoidal", description="Positional encoding.")
+    max_length: PositiveInt = Field(512, le=1_000_000, description="Longest sequence the learned positions cover.")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerParams:
+        if self.d_model % self.heads:
+            raise ValueError(f"heads {self.heads} must divide d_model {self.d_model}")
+        return self

@@ -13,7 +13,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
-from dlkit.models.layers import dense_stack
+from dlkit.models.layers import RowReader, dense_stack
 from dlkit.models.params import RecurrentParams
 
 _CELLS: dict[str, Any] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -76,20 +76,8 @@ def build(params: RecurrentParams, info: DataInfo) -> nn.Module:
     if info.input_kind == "sequence" and len(shape) == 2:
         return Recurrent(params, arch, shape[1], info.output_dim)
     if info.input_kind == "image" and len(shape) == 3:
-        return _RowReader(Recurrent(params, arch, shape[0] * shape[2], info.output_dim))
+        return RowReader(Recurrent(params, arch, shape[0] * shape[2], info.output_dim))
     raise BadInput(
         f"model.arch {arch} needs sequences, text or images; this data gives {info.input_kind} of shape {shape}",
         hint="use model.arch: mlp for tables",
     )
-
-
-class _RowReader(nn.Module):
-    """Reads an image (C, H, W) as H time steps of C*W values."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        return self.inner(x.permute(0, 2, 1, 3).reshape(n, h, c * w))  # type: ignore[no-any-return]

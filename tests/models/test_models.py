@@ -20,6 +20,7 @@ VOCAB = 50
 
 KIND = {IMAGE: "image", TABLE: "dense", SEQUENCE: "sequence", TOKENS: "tokens"}
 RECURRENT = ("rnn", "lstm", "gru")
+SEQUENCE_MODELS = (*RECURRENT, "transformer")
 
 
 def info(shape: tuple[int, ...], out: int) -> DataInfo:
@@ -35,9 +36,9 @@ def info(shape: tuple[int, ...], out: int) -> DataInfo:
 
 
 def input_shapes(arch: str) -> list[tuple[int, ...]]:
-    if arch == "cnn":
+    if arch in ("cnn", "resnet"):
         return [IMAGE]
-    if arch in RECURRENT:
+    if arch in SEQUENCE_MODELS:
         return [SEQUENCE, TOKENS, IMAGE]
     return [IMAGE, TABLE]
 
@@ -109,11 +110,21 @@ def test_registry_refuses_duplicates_and_suggests_unknown_names() -> None:
     assert info.value.hint == "did you mean 'net'?"
 
 
-@pytest.mark.parametrize("arch", RECURRENT)
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
-def test_padding_does_not_change_a_recurrent_result(arch: str, pooling: str) -> None:
+@pytest.mark.parametrize(
+    ("arch", "options"),
+    [
+        *(
+            (a, {"pooling": p, "bidirectional": True, "num_layers": 2})
+            for a in RECURRENT
+            for p in ("last", "mean", "max")
+        ),
+        ("transformer", {"pooling": "mean"}),
+        ("transformer", {"pooling": "cls", "positional": "learned"}),
+    ],
+)
+def test_padding_does_not_change_a_sequence_model_result(arch: str, options: dict[str, object]) -> None:
     torch.manual_seed(0)
-    params = ARCHITECTURES.get(arch).params(pooling=pooling, bidirectional=True, num_layers=2)
+    params = ARCHITECTURES.get(arch).params(**options)
     model = build(params, info(TOKENS, 2)).eval()
     short = torch.randint(2, VOCAB, (3, 20))
     short[:, 12:] = 0
@@ -135,3 +146,19 @@ def test_mlp_embeds_categorical_columns() -> None:
     x = torch.tensor([[0.5, -1.0, 4.0, 2.0], [0.1, 0.2, 0.0, 1.0]])
     assert model(x).shape == (2, 2)
     assert [e.num_embeddings for e in model.embeddings] == [5, 3]
+
+
+def test_resnet_depth_and_width_are_configurable() -> None:
+    params = ARCHITECTURES.get("resnet").params
+    small = build(params(widths=[8], blocks=[1]), info(IMAGE, 10))
+    big = build(params(widths=[16, 32, 64], blocks=[2, 3, 2]), info(IMAGE, 10))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(big) > 10 * count(small)
+    assert big(torch.randn(2, *IMAGE)).shape == (2, 10)
+    with pytest.raises(ValueError, match="blocks has 1 entries but widths has 2"):
+        params(widths=[8, 16], blocks=[1])
+
+
+def test_transformer_heads_must_divide_width() -> None:
+    with pytest.raises(ValueError, match="heads 3 must divide d_model 64"):
+        ARCHITECTURES.get("transformer").params(heads=3)

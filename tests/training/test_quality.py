@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow
         ("wine-mlp", "test/acc", 0.95),
         ("iris-mlp", "test/acc", 0.9),
         ("diabetes-mlp", "test/r2", 0.35),  # ridge regression: 0.34
+        ("digits-resnet", "test/acc", 0.98),
+        ("digits-rows-lstm", "test/acc", 0.95),
+        ("digits-rows-transformer", "test/acc", 0.95),
     ],
 )
 def test_bundled_recipe_reaches_its_quality_bar(
@@ -30,17 +33,19 @@ def test_bundled_recipe_reaches_its_quality_bar(
     assert result.test_metrics[metric] >= floor, f"{recipe}: {metric} = {result.test_metrics[metric]:.4f} < {floor}"
 
 
-def test_sms_spam_lstm_finds_spam(workdir: Path, tracking_uri: str) -> None:
+@pytest.mark.parametrize("name", ["sms-spam-lstm", "sms-spam-gru", "sms-spam-transformer"])
+def test_sms_spam_models_find_spam(name: str, workdir: Path, tracking_uri: str) -> None:
     from tests.conftest import SHARED_DATA
 
-    recipe = load("sms-spam-lstm", [f"data.path={SHARED_DATA / 'sms-spam.tsv'}"])
+    recipe = load(name, [f"data.path={SHARED_DATA / 'sms-spam.tsv'}"])
     result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
     assert result.test_metrics["test/f1/spam"] >= 0.90  # TF-IDF + linear SVM: 0.92
 
 
-def test_sunspots_gru_beats_the_naive_forecast(workdir: Path, tracking_uri: str) -> None:
+@pytest.mark.parametrize("name", ["sunspots-gru", "sunspots-lstm"])
+def test_sunspot_forecasts_beat_the_naive_forecast(name: str, workdir: Path, tracking_uri: str) -> None:
     from tests.conftest import SHARED_DATA
 
-    recipe = load("sunspots-gru", [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"])
+    recipe = load(name, [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"])
     result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
     assert result.test_metrics["test/rmse"] < result.test_metrics["test/rmse_naive"]

@@ -17,9 +17,9 @@ from tests.conftest import SHARED_DATA, run_cli
 
 def file_overrides(name: str, workdir: Path) -> list[str]:
     """What a user passes to the recipes that need their own files."""
-    if name == "sms-spam-lstm":
+    if name.startswith("sms-spam-"):
         return [f"data.path={SHARED_DATA / 'sms-spam.tsv'}"]
-    if name == "sunspots-gru":
+    if name.startswith("sunspots-"):
         return [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"]
     if name == "csv-mlp":
         from sklearn.datasets import load_wine
