@@ -38,6 +38,20 @@ TEST_RMSE_NAIVE = "test/rmse_naive"
 TEST_MAE_NAIVE = "test/mae_naive"
 VAL_RMSE_NAIVE = "val/rmse_naive"
 
+# reconstruction and anomaly detection
+VAL_MSE = "val/mse"
+TEST_ANOMALY_THRESHOLD = "test/anomaly_threshold"
+TEST_ANOMALY_PRECISION = "test/anomaly_precision"
+TEST_ANOMALY_RECALL = "test/anomaly_recall"
+TEST_ANOMALY_F1 = "test/anomaly_f1"
+TEST_ANOMALY_AUROC = "test/anomaly_auroc"
+
+# generation
+VAL_CLASS_FIDELITY = "val/class_fidelity"
+TEST_CLASS_FIDELITY = "test/class_fidelity"
+TRAIN_LOSS_G = "train/loss_g"
+TRAIN_LOSS_D = "train/loss_d"
+
 # model facts, logged by every run
 MODEL_PARAMS = "model/params"
 

@@ -42,7 +42,7 @@ def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
         raise DataError(f"data.path: X must be numeric, not {x.dtype}")
     x = x.astype(np.float32)
     check_finite(x, "data.path X")
-    classification = recipe.task.kind == "classification"
+    classification = recipe.task.labelled
     if classification:
         codes, names = encode_labels(y, "data.path y")
     else:

@@ -213,6 +213,21 @@ def check_finite(x: np.ndarray, what: str) -> None:
         )
 
 
+def _without_classes(
+    splits: dict[str, np.ndarray], y: np.ndarray, names: list[str], class_names: list[str] | None
+) -> dict[str, np.ndarray]:
+    """Training and validation splits without the given classes (normal-only training for anomaly detection)."""
+    known = class_names or []
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise DataError(f"task.anomaly_classes: no class '{unknown[0]}'; classes: {', '.join(known)}")
+    codes = np.asarray([known.index(n) for n in names])
+    out = dict(splits)
+    for split in ("train", "val"):
+        out[split] = splits[split][~np.isin(y[splits[split]], codes)]
+    return out
+
+
 def build_module(
     recipe: Any,
     x: np.ndarray,
@@ -230,7 +245,10 @@ def build_module(
     limits scaling to some columns of a table (the others, embedded category codes, stay as they are).
     """
     data = recipe.data
-    classification = recipe.task.kind == "classification"
+    classification = info.class_names is not None
+    anomalies = getattr(recipe.task, "anomaly_classes", [])
+    if anomalies:
+        splits = _without_classes(splits, y, anomalies, info.class_names)
     train = splits["train"]
     if scale:
         columns = scale_columns if scale_columns is not None else slice(None)

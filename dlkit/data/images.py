@@ -88,8 +88,8 @@ def augmenter(params: Any) -> Any:
 def build(recipe: Any, fold: tuple[int, int] | None = None) -> SplitDataModule:
     """The DataModule of an image folder."""
     p = recipe.data
-    if recipe.task.kind != "classification":
-        raise DataError(f"data.kind images supports task classification, not {recipe.task.kind}")
+    if not recipe.task.labelled:
+        raise DataError(f"data.kind images has class labels: task {recipe.task.kind} does not fit it")
     folder = existing(p.path, folder=True)
     files, y, classes = list_images(folder)
     size: tuple[int, int] | None

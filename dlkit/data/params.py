@@ -23,6 +23,13 @@ class SplitParams(Strict):
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of the rows held out for validation.")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the rows held out for the final test.")
     seed: int = Field(0, description="Seed of the train/val/test split (independent of the training seed).")
+    train_fraction: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of the training split actually used (a seeded, stratified subset): "
+        "for label-budget experiments; validation and test splits stay whole.",
+    )
     batch_size: PositiveInt = Field(64, le=1_000_000, description="Samples per training batch.")
     eval_batch_size: PositiveInt | None = Field(
         None, le=10_000_000, description="Samples per validation/test batch; defaults to 4x batch_size."

@@ -53,7 +53,35 @@ def assign(
 
     `labels` (values train/val/test) fix every row's split; `fold=(i, k)` makes fold i of a k-fold
     partition the test split; `n_fixed_test` marks the last rows as the test split (given test arrays).
+    `params.train_fraction` below 1 keeps a seeded (stratified) subset of the training rows.
     """
+    out = _assign(y, params, stratify=stratify, labels=labels, fold=fold, n_fixed_test=n_fixed_test, names=names)
+    fraction = getattr(params, "train_fraction", 1.0)
+    if fraction < 1.0:
+        from sklearn.model_selection import train_test_split
+
+        train = out["train"]
+        keep = max(round(len(train) * fraction), len(np.unique(y[train])) if stratify else 1)
+        try:
+            subset, _ = train_test_split(
+                train, train_size=keep, random_state=params.seed, stratify=y[train] if stratify else None
+            )
+        except ValueError as e:
+            raise DataError(f"data.train_fraction {fraction}: cannot keep {keep} training rows: {e}") from None
+        out["train"] = np.sort(subset)
+    return out
+
+
+def _assign(
+    y: np.ndarray,
+    params: Any,
+    *,
+    stratify: bool,
+    labels: np.ndarray | None = None,
+    fold: tuple[int, int] | None = None,
+    n_fixed_test: int = 0,
+    names: list[str] | None = None,
+) -> dict[str, np.ndarray]:
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
     index = np.arange(len(y))

@@ -56,7 +56,7 @@ def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
                 hint="declare it in data.categorical, or list it in data.drop",
             )
 
-    classification = recipe.task.kind == "classification"
+    classification = recipe.task.labelled
     if classification:
         y, class_names = encode_labels(frame[target], "data.target")
     else:

@@ -140,3 +140,84 @@ def learning_curves(history: list[dict[str, float]], monitor: str, path: Path) -
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def write_anomalies(
+    folder: Path,
+    index: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    labels: list[str] | None,
+    anomaly_classes: list[str],
+) -> dict[str, Path]:
+    """predictions.csv (score, flagged, label) and a histogram of the scores with the threshold."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"index": index, "score": scores, "anomaly": scores > threshold})
+    if labels is not None:
+        frame["label"] = labels
+        if anomaly_classes:
+            frame["is_anomaly_class"] = frame["label"].isin(anomaly_classes)
+    paths = {"predictions": folder / "predictions.csv"}
+    frame.to_csv(paths["predictions"], index=False)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if anomaly_classes and labels is not None:
+        mask = frame["is_anomaly_class"].to_numpy()
+        ax.hist(scores[~mask], bins=40, alpha=0.7, label="normal classes")
+        ax.hist(scores[mask], bins=40, alpha=0.7, label="anomaly classes")
+        ax.legend()
+    else:
+        ax.hist(scores, bins=40, alpha=0.8)
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
+    ax.set(xlabel="reconstruction error", ylabel="test samples", title=f"Anomaly scores (threshold {threshold:.3g})")
+    fig.tight_layout()
+    paths["scores"] = folder / "anomaly_scores.png"
+    fig.savefig(paths["scores"], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def reconstructions(inputs: np.ndarray, outputs: np.ndarray, path: Path) -> Path:
+    """Inputs (top row) beside their reconstructions (bottom row)."""
+    plt = _pyplot()
+    n = len(inputs)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 2.8), squeeze=False)
+    for i in range(n):
+        for row, array in enumerate((inputs[i], outputs[i])):
+            ax = axes[row][i]
+            if array.ndim == 3:
+                image = array[0] if array.shape[0] == 1 else np.clip(array.transpose(1, 2, 0), -3, 3)
+                ax.imshow(image, cmap="gray" if array.shape[0] == 1 else None)
+            else:
+                ax.plot(array.ravel(), linewidth=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0][i].set_title(str(i), fontsize=8)
+    axes[0][0].set_ylabel("input")
+    axes[1][0].set_ylabel("output")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def sample_grid(images: np.ndarray, rows: int, path: Path, title: str, row_labels: list[str] | None = None) -> Path:
+    """Generated samples on a grid (one row per class when conditional)."""
+    plt = _pyplot()
+    cols = int(np.ceil(len(images) / rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(0.9 * cols + 0.6, 0.9 * rows + 0.5), squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k < len(images):
+            image = images[k]
+            ax.imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0).clip(0, 1), cmap="gray")
+    if row_labels:
+        for r, label in enumerate(row_labels[:rows]):
+            axes[r][0].set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -19,8 +19,22 @@ ARCHITECTURES: Registry[type] = Registry("architecture")
 Activation = Literal["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"]
 
 
+class ArchParams(Strict):
+    """Fields every architecture has: transfer learning from an earlier run."""
+
+    init_from: str | None = Field(
+        None,
+        description="A run id or checkpoint path whose matching weights (same name and shape) initialise this "
+        "model; a tensor of the same name but another shape is an error.",
+    )
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="Modules (by name, e.g. encoder) whose weights stay fixed; see trainer.unfreeze_at_epoch.",
+    )
+
+
 @ARCHITECTURES.register("mlp", target="dlkit.models.mlp:build")
-class MLPParams(Strict):
+class MLPParams(ArchParams):
     """Multi-layer perceptron: dense layers on flattened inputs."""
 
     arch: Literal["mlp"] = Field("mlp", description="Architecture name.")
@@ -35,7 +49,7 @@ class MLPParams(Strict):
 
 
 @ARCHITECTURES.register("cnn", target="dlkit.models.cnn:build")
-class CNNParams(Strict):
+class CNNParams(ArchParams):
     """Convolutional network: conv blocks (conv, batch norm, activation, pooling), then a dense head."""
 
     arch: Literal["cnn"] = Field("cnn", description="Architecture name.")
@@ -63,7 +77,7 @@ class CNNParams(Strict):
     )
 
 
-class RecurrentParams(Strict):
+class RecurrentParams(ArchParams):
     """Recurrent network over sequences (rows of an image, windows of a series, token ids)."""
 
     hidden_size: PositiveInt = Field(128, le=65_536, description="Units of each recurrent layer (per direction).")
@@ -101,7 +115,7 @@ class GRUParams(RecurrentParams):
 
 
 @ARCHITECTURES.register("resnet", target="dlkit.models.resnet:build")
-class ResNetParams(Strict):
+class ResNetParams(ArchParams):
     """Residual network for images: stages of residual blocks with batch norm and skip connections."""
 
     arch: Literal["resnet"] = Field("resnet", description="Architecture name.")
@@ -130,7 +144,7 @@ class ResNetParams(Strict):
 
 
 @ARCHITECTURES.register("transformer", target="dlkit.models.transformer:build")
-class TransformerParams(Strict):
+class TransformerParams(ArchParams):
     """Transformer encoder over tokens, sequences or image rows, with padding masks and cls or mean pooling."""
 
     arch: Literal["transformer"] = Field("transformer", description="Architecture name.")
@@ -150,3 +164,50 @@ class TransformerParams(Strict):
         if self.d_model % self.heads:
             raise ValueError(f"heads {self.heads} must divide d_model {self.d_model}")
         return self
+
+
+@ARCHITECTURES.register("autoencoder", target="dlkit.models.autoencoder:build")
+class AutoencoderParams(ArchParams):
+    """Autoencoder (dense or convolutional): with task reconstruction it rebuilds its input; with other
+    tasks its encoder feeds a prediction head (e.g. fine-tuned from a pretrained autoencoder)."""
+
+    arch: Literal["autoencoder"] = Field("autoencoder", description="Architecture name.")
+    kind: Literal["dense", "conv"] = Field(
+        "dense", description="Dense layers on flattened inputs, or convolutions on images."
+    )
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [128, 64],
+        max_length=16,
+        description="dense: encoder widths (the decoder mirrors them).",
+    )
+    channels: list[PositiveInt] = Field(
+        default_factory=lambda: [16, 32],
+        min_length=1,
+        max_length=8,
+        description="conv: encoder channels, each block halving the image (the decoder mirrors them).",
+    )
+    latent: PositiveInt = Field(16, le=65_536, description="Size of the code between encoder and decoder.")
+    activation: Activation = Field("relu", description="Activation between layers.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before the prediction head (other tasks).")
+
+
+@ARCHITECTURES.register("gan", target="dlkit.models.gan:build")
+class GANParams(ArchParams):
+    """Generative adversarial network: a generator and a discriminator, dense or DCGAN-style, optionally conditional."""
+
+    arch: Literal["gan"] = Field("gan", description="Architecture name.")
+    kind: Literal["dense", "dcgan"] = Field(
+        "dcgan", description="Dense networks, or (transposed) convolutions for images."
+    )
+    latent: PositiveInt = Field(32, le=4096, description="Size of the random input of the generator.")
+    conditional: bool = Field(True, description="Generate a requested class (both networks see the label).")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 256], max_length=8, description="dense: widths of both networks' hidden layers."
+    )
+    channels: list[PositiveInt] = Field(
+        default_factory=lambda: [64, 32],
+        min_length=1,
+        max_length=6,
+        description="dcgan: generator channels from the smallest map up (the discriminator mirrors them).",
+    )
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="Dropout in the discriminator.")

@@ -21,7 +21,7 @@ from dlkit.yaml_io import compose, parse
 # keys whose value may be written as a plain string for {discriminator: value}
 _SHORTHANDS = {"task": "kind"}
 # fields holding file paths: relative ones resolve against the recipe's folder (overrides: the working directory)
-PATH_FIELDS = (("data", "path"),)
+PATH_FIELDS = (("data", "path"), ("model", "init_from"))
 
 
 def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -91,7 +91,8 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
             value = Path(node[keys[-1]]).expanduser()
-            if not value.is_absolute():
+            # a run id is not a path: only what exists beside the recipe, or looks like a file, is resolved
+            if not value.is_absolute() and ((base_dir / value).exists() or value.suffix or len(value.parts) > 1):
                 node[keys[-1]] = str((base_dir / value).resolve())
 
 

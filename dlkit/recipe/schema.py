@@ -109,6 +109,9 @@ class Trainer(Strict):
     )
     seed: int = Field(42, description="Seed of weights initialisation, shuffling and dropout.")
     deterministic: bool = Field(False, description="Use deterministic algorithms (reproducible, sometimes slower).")
+    unfreeze_at_epoch: int | None = Field(
+        None, ge=0, description="Epoch (from 0) at which the modules in model.freeze start training too."
+    )
     num_threads: PositiveInt | None = Field(
         None, le=1024, description="CPU threads torch may use; defaults to the machine's cores (at most 8)."
     )
@@ -158,6 +161,28 @@ class Recipe(Strict):
             raise ValueError(f"task.kind {self.task.kind} does not fit data.kind timeseries; set task: forecasting")
         if self.task.kind == "forecasting" and not series:
             raise ValueError(f"task.kind forecasting needs data.kind: timeseries, not {self.data.kind}")
+        return self
+
+    @model_validator(mode="after")
+    def _task_fits_model(self) -> Recipe:
+        needs = {"reconstruction": "autoencoder", "generation": "gan"}
+        arch, task = self.model.arch, self.task.kind
+        if task in needs and arch != needs[task]:
+            raise ValueError(f"model.arch {arch} cannot do task {task}; use model.arch: {needs[task]}")
+        if arch == "gan" and task != "generation":
+            raise ValueError(f"model.arch gan is for task generation, not {task}")
+        if task == "generation" and self.trainer.gradient_clip_val is not None:
+            raise ValueError(
+                "trainer.gradient_clip_val is not supported for task generation (two optimisers); remove it"
+            )
+        if task == "generation" and self.optim.scheduler.name != "none":
+            raise ValueError("optim.scheduler.name must be none for task generation")
+        return self
+
+    @model_validator(mode="after")
+    def _unfreeze_needs_freeze(self) -> Recipe:
+        if self.trainer.unfreeze_at_epoch is not None and not self.model.freeze:
+            raise ValueError("trainer.unfreeze_at_epoch needs model.freeze to name the modules to unfreeze")
         return self
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from dlkit.recipe.schema import Recipe
 
 
-def build(recipe: Recipe, backbone: nn.Module, info: DataInfo) -> L.LightningModule:
-    """Wrap `backbone` in the LightningModule of the recipe's task."""
+def build(recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> L.LightningModule:
+    """Wrap `backbone` in the LightningModule of the recipe's task (`tracking_uri` finds runs it refers to)."""
     module_cls: Any = TASKS.get(recipe.task.kind).load()
-    return module_cls(recipe, backbone, info)  # type: ignore[no-any-return]
+    return module_cls(recipe, backbone, info, tracking_uri)  # type: ignore[no-any-return]

@@ -6,9 +6,11 @@ logged once at its end: no host synchronisation per step.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,10 +40,23 @@ class LossMeter(nn.Module):
         return value
 
 
+def make_optimizer(params: Any, o: Any, lr: float) -> torch.optim.Optimizer:
+    """The optimiser named in the recipe's `optim` section, over `params`."""
+    optimizers = {
+        "sgd": lambda: torch.optim.SGD(
+            params, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+        ),
+        "adam": lambda: torch.optim.Adam(params, lr=lr, betas=o.betas, weight_decay=o.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(params, lr=lr, betas=o.betas, weight_decay=o.weight_decay),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay),
+    }
+    return optimizers[o.name]()  # type: ignore[no-any-return]
+
+
 class Task(L.LightningModule):
     """Base LightningModule: subclasses define `loss`, the metric updates and the epoch-end logs."""
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.recipe = recipe
@@ -50,6 +65,14 @@ class Task(L.LightningModule):
         self.val_loss = LossMeter()
         self.test_loss = LossMeter()
         self._l1 = recipe.optim.l1
+        #: plain data saved in every checkpoint (recipe, data description, run id): set by the runner
+        self.checkpoint_meta: dict[str, Any] = {}
+        #: test the checkpoint that was best on trainer.monitor (else the last one)
+        self.select_best = True
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.checkpoint_meta:
+            checkpoint["dlkit"] = self.checkpoint_meta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)  # type: ignore[no-any-return]
@@ -84,18 +107,13 @@ class Task(L.LightningModule):
     def compute_val_metrics(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
+        """Write the test-split files of this task (predictions, figures) into `folder`."""
+        raise NotImplementedError
+
     def configure_optimizers(self) -> Any:
         o = self.recipe.optim
-        params = self.parameters()
-        optimizers = {
-            "sgd": lambda: torch.optim.SGD(
-                params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
-            ),
-            "adam": lambda: torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay),
-            "adamw": lambda: torch.optim.AdamW(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay),
-            "rmsprop": lambda: torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay),
-        }
-        optimizer = optimizers[o.name]()
+        optimizer = make_optimizer(self.parameters(), o, o.lr)
         s = o.scheduler
         if s.name == "none":
             return optimizer

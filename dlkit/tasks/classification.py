@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,8 +30,8 @@ class ClassificationTask(Task):
 
     class_weights: torch.Tensor | None
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
-        super().__init__(recipe, backbone, info)
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+        super().__init__(recipe, backbone, info, tracking_uri)
         assert info.class_names is not None
         k = len(info.class_names)
         self.num_classes = k
@@ -123,3 +125,11 @@ class ClassificationTask(Task):
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return self.backbone(x).float().softmax(dim=-1)
+
+    def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
+        from dlkit.evaluation import reports
+
+        out = self.test_outputs
+        reports.write_classification(
+            folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or []
+        )

@@ -16,8 +16,8 @@ from dlkit.tasks.regression import RegressionTask
 class ForecastingTask(RegressionTask):
     """Predicts `horizon` future steps; logs the naive forecast's errors beside the model's."""
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
-        super().__init__(recipe, backbone, info)
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+        super().__init__(recipe, backbone, info, tracking_uri)
         self.target_features = list(info.target_features)
         self.horizon = info.horizon
         self.val_naive = MeanSquaredError()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from dlkit import metric_names as m
 from dlkit.registry import Registry
@@ -17,6 +17,8 @@ class TaskParams(Strict):
     """Common base of task parameters."""
 
     kind: str
+    #: whether the data's target holds class labels (classification, and label-aware unsupervised tasks)
+    labelled: ClassVar[bool] = False
     #: metrics logged once per epoch during fit (candidates for monitor, early stopping, tuning)
     fit_metrics: ClassVar[tuple[str, ...]] = ()
     #: metrics logged on the test split
@@ -28,6 +30,7 @@ class ClassificationParams(TaskParams):
     """Binary or multiclass classification with cross-entropy."""
 
     kind: Literal["classification"] = Field("classification", description="Task name.")
+    labelled: ClassVar[bool] = True
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss.")
     class_weights: Literal["balanced"] | list[PositiveFloat] | None = Field(
         None,
@@ -81,3 +84,67 @@ class ForecastingParams(TaskParams):
         m.TEST_RMSE_NAIVE,
         m.TEST_MAE_NAIVE,
     )
+
+
+@TASKS.register("reconstruction", target="dlkit.tasks.reconstruction:ReconstructionTask")
+class ReconstructionParams(TaskParams):
+    """Reconstruct the inputs (autoencoder); per-sample errors are anomaly scores."""
+
+    kind: Literal["reconstruction"] = Field("reconstruction", description="Task name.")
+    labelled: ClassVar[bool] = True
+    loss: Literal["mse", "mae"] = Field("mse", description="Reconstruction loss (on scaled inputs).")
+    noise_std: float = Field(
+        0.0, ge=0.0, le=10.0, description="Denoising: Gaussian noise added to training inputs (scaled units); 0 is off."
+    )
+    threshold_quantile: float = Field(
+        0.99, gt=0.0, lt=1.0, description="The anomaly threshold is this quantile of the validation scores."
+    )
+    anomaly_classes: list[str] = Field(
+        default_factory=list,
+        description="Classes that count as anomalies: left out of training and validation, and scored on the "
+        "test split (precision, recall, F1, AUROC).",
+    )
+
+    fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_MSE)
+    test_metrics: ClassVar[tuple[str, ...]] = (
+        m.TEST_LOSS,
+        m.TEST_MSE,
+        m.TEST_MAE,
+        m.TEST_ANOMALY_THRESHOLD,
+        m.TEST_ANOMALY_PRECISION,
+        m.TEST_ANOMALY_RECALL,
+        m.TEST_ANOMALY_F1,
+        m.TEST_ANOMALY_AUROC,
+    )
+
+
+@TASKS.register("generation", target="dlkit.tasks.generation:GenerationTask")
+class GenerationParams(TaskParams):
+    """Generate new samples with a GAN (optionally of a requested class)."""
+
+    kind: Literal["generation"] = Field("generation", description="Task name.")
+    labelled: ClassVar[bool] = True
+    lr_discriminator: PositiveFloat | None = Field(
+        None, description="Learning rate of the discriminator (default: optim.lr)."
+    )
+    label_smoothing: float = Field(
+        0.1, ge=0.0, lt=0.5, description="One-sided label smoothing of real samples for the discriminator."
+    )
+    judge: str | None = Field(
+        None,
+        description="A dlkit classifier (run id or checkpoint) trained on the same data: the share of generated "
+        "samples it assigns to the requested class is val/ and test/class_fidelity.",
+    )
+    samples_per_class: PositiveInt = Field(
+        100, le=100_000, description="Generated samples per class for class_fidelity."
+    )
+    sample_every: PositiveInt = Field(5, description="Log a grid of generated samples every this many epochs.")
+
+    fit_metrics: ClassVar[tuple[str, ...]] = (
+        m.TRAIN_LOSS,
+        m.TRAIN_LOSS_G,
+        m.TRAIN_LOSS_D,
+        m.VAL_LOSS,
+        m.VAL_CLASS_FIDELITY,
+    )
+    test_metrics: ClassVar[tuple[str, ...]] = (m.TEST_LOSS, m.TEST_CLASS_FIDELITY)

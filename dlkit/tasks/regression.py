@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,8 +22,8 @@ class RegressionTask(Task):
     target_mean: torch.Tensor
     target_std: torch.Tensor
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo) -> None:
-        super().__init__(recipe, backbone, info)
+    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+        super().__init__(recipe, backbone, info, tracking_uri)
         params = recipe.task
         self.loss_name = params.loss
         self.huber_delta = params.huber_delta
@@ -101,3 +103,9 @@ class RegressionTask(Task):
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return self.predict_values(self.backbone(x))
+
+    def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
+        from dlkit.evaluation import reports
+
+        out = self.test_outputs
+        reports.write_regression(folder, test_index, out["target"].numpy(), out["pred"].numpy())

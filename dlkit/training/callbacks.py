@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
@@ -48,8 +51,18 @@ class EpochRecorder(Callback):
             return
         if self.tracker is not None:
             self.tracker.log_metrics({k: v for k, v in values.items() if math.isfinite(v)}, step=epoch)
+            self._log_task_artifacts(epoch, pl_module)
         if self.report is not None:
             self.report(epoch, values)
+
+    def _log_task_artifacts(self, epoch: int, pl_module: L.LightningModule) -> None:
+        """Files a task makes during training (e.g. a GAN's sample grids), logged under samples/."""
+        make = getattr(pl_module, "epoch_artifacts", None)
+        if make is None or self.tracker is None:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in make(epoch, Path(tmp)):
+                self.tracker.log_artifact(path, "samples")
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self.interrupted = isinstance(exception, KeyboardInterrupt)
@@ -69,3 +82,16 @@ def epoch_line(max_epochs: int, monitor: str, emit: Callable[[str], None]) -> Ca
         emit(f"epoch {epoch + 1:>{width}}/{max_epochs}  {shown}  ({values.get('perf/epoch_seconds', 0):.1f} s)")
 
     return report
+
+
+class UnfreezeAt(Callback):
+    """Lets frozen parameters train from a given epoch on (gradual fine-tuning)."""
+
+    def __init__(self, epoch: int, params: list[Any]) -> None:
+        self.epoch = epoch
+        self.params = params
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            for param in self.params:
+                param.requires_grad = True

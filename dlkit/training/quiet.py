@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 
@@ -11,6 +12,8 @@ def quiet_lightning() -> None:
 
     Call it after importing them: both set their own log level on import.
     """
+    # MLflow draws a progress bar for every artifact download
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in (
         "lightning",
         "lightning.pytorch",

@@ -98,14 +98,17 @@ class _Prepared:
     datamodule: Any
     task: Any
     n_params: int
+    frozen: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _prepare(recipe: Any, fold: tuple[int, int] | None) -> _Prepared:
-    """Data, backbone and task: every bad-input error surfaces here, before any run exists."""
+def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
+    """Data, backbone (with transferred weights) and task: every bad-input error surfaces here, before any run."""
     import lightning as L
     import torch
 
     from dlkit import data, models, tasks
+    from dlkit.training import trained
 
     t = recipe.trainer
     if t.num_threads:
@@ -113,9 +116,13 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None) -> _Prepared:
     L.seed_everything(t.seed, workers=True, verbose=False)
     datamodule = data.build(recipe, fold)
     backbone = models.build(recipe.model, datamodule.info)
-    task = tasks.build(recipe, backbone, datamodule.info)
-    n_params = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
-    return _Prepared(datamodule, task, n_params)
+    notes = []
+    if recipe.model.init_from:
+        notes.append(trained.init_from(backbone, recipe.model.init_from, uri))
+    frozen = trained.freeze(backbone, recipe.model.freeze)
+    task = tasks.build(recipe, backbone, datamodule.info, uri)
+    n_params = sum(p.numel() for p in backbone.parameters())
+    return _Prepared(datamodule, task, n_params, frozen, notes)
 
 
 def _tags(recipe: Any) -> dict[str, str]:
@@ -147,8 +154,8 @@ def run(
     _imports()
     from dlkit.tracking.store import resolve_tracking_uri
 
-    prepared = _prepare(recipe, None)
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    prepared = _prepare(recipe, None, uri)
     return _fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, parent=None)
 
 
@@ -171,8 +178,8 @@ def run_cv(
     if folds < 2:
         raise BadInput(f"--folds must be at least 2, not {folds}")
     started = time.perf_counter()
-    first = _prepare(recipe, (0, folds))  # data errors (too few samples per class, ...) before any run
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    first = _prepare(recipe, (0, folds), uri)  # data errors (too few samples per class, ...) before any run
     name = experiment or recipe.tracking.experiment
     parent = MlflowRun(
         uri, name, f"{recipe.tracking.run_name or recipe.name}-cv{folds}", {**_tags(recipe), "dlkit.folds": str(folds)}
@@ -183,7 +190,7 @@ def run_cv(
         say(f"cross-validation run {parent.run_id}: {folds} folds in experiment '{name}' ({uri})")
         for i in range(folds):
             say(f"fold {i + 1}/{folds}")
-            prepared = first if i == 0 else _prepare(recipe, (i, folds))
+            prepared = first if i == 0 else _prepare(recipe, (i, folds), uri)
             children.append(_fit(recipe, prepared, uri, name, say, progress_bar, parent=(parent, i)))
         summary: dict[str, float] = {}
         for key in sorted(children[0].test_metrics):
@@ -220,7 +227,8 @@ def _fit(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
     from dlkit.tracking.mlflow_run import MlflowRun
-    from dlkit.training.callbacks import EpochRecorder, epoch_line
+    from dlkit.training.callbacks import EpochRecorder, UnfreezeAt, epoch_line
+    from dlkit.training.trained import checkpoint_metadata
 
     t = recipe.trainer
     datamodule, task = prepared.datamodule, prepared.task
@@ -237,11 +245,23 @@ def _fit(
         callbacks.append(EarlyStopping(monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
     if interactive:
         callbacks.append(RichProgressBar(leave=True))
+    if t.unfreeze_at_epoch is not None:
+        callbacks.append(UnfreezeAt(t.unfreeze_at_epoch, prepared.frozen))
 
+    # Given at construction, they replace Lightning's default checkpoint callback; their folder is set
+    # once the run exists (the run's artifact folder for a local store). The last checkpoint has a
+    # callback of its own: ModelCheckpoint's save_last only writes when the best one improves.
+    checkpoint = ModelCheckpoint(
+        filename="best", monitor=t.monitor, mode=t.resolved_monitor_mode(), save_top_k=1, enable_version_counter=False
+    )
+    last = ModelCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+    callbacks += [checkpoint, last]
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     trainer = _make_trainer(recipe, callbacks, workdir, interactive)
     for warning in info.warnings:
         say(f"warning: {warning}")
+    for note in prepared.notes:
+        say(note)
 
     tracker: MlflowRun | None = None
     if trainer.is_global_zero:
@@ -255,21 +275,15 @@ def _fit(
             tags["mlflow.parentRunId"] = parent[0].run_id
             tags["dlkit.fold"] = str(parent[1])
             run_name = f"{run_name}-fold{parent[1]}"
+        if recipe.model.init_from:
+            tags["dlkit.init_from"] = recipe.model.init_from
         tracker = MlflowRun(uri, experiment, run_name, tags)
         recorder.tracker = tracker
+    task.checkpoint_meta = checkpoint_metadata(recipe, info, tracker.run_id if tracker else None)
 
     artifact_dir = _local_path(tracker.artifact_uri) if tracker else None
     ckpt_dir = (artifact_dir / "checkpoints") if artifact_dir else workdir / "checkpoints"
-    checkpoint = ModelCheckpoint(
-        dirpath=str(ckpt_dir),
-        filename="best",
-        monitor=t.monitor,
-        mode=t.resolved_monitor_mode(),
-        save_top_k=1,
-        save_last=True,
-        enable_version_counter=False,
-    )
-    trainer.callbacks.append(checkpoint)
+    checkpoint.dirpath = last.dirpath = str(ckpt_dir)
 
     try:
         if tracker is not None:
@@ -277,7 +291,7 @@ def _fit(
             if parent is None:
                 say(f"run {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
         trainer.fit(task, datamodule=datamodule)
-        best = checkpoint.best_model_path or None
+        best = (checkpoint.best_model_path if task.select_best else last.best_model_path) or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         if tracker is not None:
@@ -356,14 +370,7 @@ def _log_reports(
 
     folder = workdir / "reports"
     folder.mkdir()
-    outputs = task.test_outputs
-    index = datamodule.index["test"]
-    if datamodule.info.class_names:
-        reports.write_classification(
-            folder, index, outputs["target"].numpy(), outputs["probs"].numpy(), datamodule.info.class_names
-        )
-    else:
-        reports.write_regression(folder, index, outputs["target"].numpy(), outputs["pred"].numpy())
+    task.write_reports(folder, datamodule.index["test"])
     if history:
         reports.learning_curves(history, monitor, folder / "learning_curves.png")
     tracker.log_artifacts(folder)

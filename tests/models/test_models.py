@@ -23,24 +23,40 @@ RECURRENT = ("rnn", "lstm", "gru")
 SEQUENCE_MODELS = (*RECURRENT, "transformer")
 
 
-def info(shape: tuple[int, ...], out: int) -> DataInfo:
+def info(shape: tuple[int, ...], out: int, task: str = "classification") -> DataInfo:
     return DataInfo(
         name="t",
         source="t",
-        task="classification",
+        task=task,
         input_shape=shape,
         output_dim=out,
-        input_kind=KIND[shape],
+        input_kind=KIND[shape],  # type: ignore[arg-type]
         vocab_size=VOCAB if shape == TOKENS else 0,
-    )  # type: ignore[arg-type]
+        class_names=[str(i) for i in range(out)],
+    )
 
 
 def input_shapes(arch: str) -> list[tuple[int, ...]]:
-    if arch in ("cnn", "resnet"):
+    if arch in ("cnn", "resnet", "gan"):
         return [IMAGE]
     if arch in SEQUENCE_MODELS:
         return [SEQUENCE, TOKENS, IMAGE]
     return [IMAGE, TABLE]
+
+
+def natural_task(arch: str) -> str:
+    return {"gan": "generation"}.get(arch, "classification")
+
+
+def expected_shape(arch: str, n: int, out: int) -> tuple[int, ...]:
+    return (n,) if arch == "gan" else (n, out)  # a GAN's forward scores samples (discriminator logits)
+
+
+def objective(arch: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss one step should lower: cross-entropy, or the discriminator's for a GAN."""
+    if arch == "gan":
+        return torch.nn.functional.binary_cross_entropy_with_logits(model(x, y), torch.ones(len(x)))
+    return torch.nn.functional.cross_entropy(model(x), y)
 
 
 def sample(shape: tuple[int, ...], n: int) -> torch.Tensor:
@@ -56,9 +72,10 @@ def test_builds_from_defaults_with_finite_output_of_expected_shape(arch: str) ->
     params = ARCHITECTURES.get(arch).params()
     for shape in input_shapes(arch):
         torch.manual_seed(0)
-        model = build(params, info(shape, 5))
-        out = model(sample(shape, 16))
-        assert out.shape == (16, 5)
+        model = build(params, info(shape, 5, natural_task(arch)))
+        x = sample(shape, 16)
+        out = model(x, torch.randint(0, 5, (16,))) if arch == "gan" else model(x)
+        assert out.shape == expected_shape(arch, 16, 5)
         assert torch.isfinite(out).all()
 
 
@@ -66,15 +83,14 @@ def test_builds_from_defaults_with_finite_output_of_expected_shape(arch: str) ->
 def test_one_optimisation_step_lowers_the_loss(arch: str) -> None:
     torch.manual_seed(0)
     shape = input_shapes(arch)[0]
-    model = build(ARCHITECTURES.get(arch).params(), info(shape, 3))
+    model = build(ARCHITECTURES.get(arch).params(), info(shape, 3, natural_task(arch)))
     model.eval()  # dropout off, batch norm fixed: the same function before and after the step
     x, y = sample(shape, 32), torch.randint(0, 3, (32,))
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    before = torch.nn.functional.cross_entropy(model(x), y)
+    before = objective(arch, model, x, y)
     before.backward()
     opt.step()
-    after = torch.nn.functional.cross_entropy(model(x), y)
-    assert after < before
+    assert objective(arch, model, x, y) < before
 
 
 def test_cnn_refuses_table_inputs() -> None:
@@ -162,3 +178,25 @@ def test_resnet_depth_and_width_are_configurable() -> None:
 def test_transformer_heads_must_divide_width() -> None:
     with pytest.raises(ValueError, match="heads 3 must divide d_model 64"):
         ARCHITECTURES.get("transformer").params(heads=3)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_autoencoder_reconstructs_or_predicts_from_the_same_encoder(kind: str) -> None:
+    params = ARCHITECTURES.get("autoencoder").params(kind=kind, channels=[4, 8], hidden=[32], latent=6)
+    ae = build(params, info(IMAGE, 10, "reconstruction"))
+    clf = build(params, info(IMAGE, 10, "classification"))
+    x = torch.randn(5, *IMAGE)
+    assert ae(x).shape == x.shape and clf(x).shape == (5, 10)
+    ae_keys = {k for k in ae.state_dict() if k.startswith("encoder.")}
+    assert ae_keys and ae_keys == {k for k in clf.state_dict() if k.startswith("encoder.")}
+
+
+@pytest.mark.parametrize("kind", ["dense", "dcgan"])
+def test_gan_generates_samples_of_the_data_shape_for_each_class(kind: str) -> None:
+    model = build(ARCHITECTURES.get("gan").params(kind=kind), info(IMAGE, 10, "generation"))
+    labels = torch.arange(10).repeat(2)
+    samples = model.generate(labels)
+    assert samples.shape == (20, *IMAGE) and torch.isfinite(samples).all()
+    assert model(samples, labels).shape == (20,)
+    with pytest.raises(BadInput, match="need image sides divisible by 16, not 8x8"):
+        build(ARCHITECTURES.get("gan").params(channels=[8, 8, 8, 8]), info(IMAGE, 10, "generation"))

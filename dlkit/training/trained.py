@@ -1,0 +1,173 @@
+"""Trained models: self-describing checkpoints, safe loading, and transfer of weights between models.
+
+Every checkpoint dlkit writes carries, beside the weights, the resolved recipe, the
+data description (shapes, classes, fitted preprocessing) and the run id, as plain
+data: `torch.load(..., weights_only=True)` reads it and never unpickles code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlkit import __version__
+from dlkit.data.info import DataInfo
+from dlkit.errors import BadInput
+
+META_KEY = "dlkit"
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def recipe_hash(recipe: Any) -> str:
+    """SHA-256 of the resolved recipe (canonical JSON)."""
+    text = json.dumps(recipe.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def checkpoint_metadata(recipe: Any, info: DataInfo, run_id: str | None) -> dict[str, Any]:
+    """What a checkpoint carries besides the weights (plain data only)."""
+    return {
+        "version": __version__,
+        "run_id": run_id,
+        "recipe": recipe.model_dump(mode="json"),
+        "recipe_sha256": recipe_hash(recipe),
+        "data_info": dataclasses.asdict(info),
+    }
+
+
+def info_from_dict(data: dict[str, Any]) -> DataInfo:
+    """Rebuild a DataInfo saved with `dataclasses.asdict`."""
+    fields = {f.name for f in dataclasses.fields(DataInfo)}
+    values = {k: v for k, v in data.items() if k in fields}
+    values["input_shape"] = tuple(values["input_shape"])
+    values["categorical"] = [tuple(c) for c in values.get("categorical", [])]
+    return DataInfo(**values)
+
+
+def find_checkpoint(ref: str, tracking_uri: str, field: str) -> Path:
+    """A checkpoint file: the path itself, or the best checkpoint of an MLflow run id."""
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise BadInput(f"{field}: {ref} is a folder; give a checkpoint file or a run id")
+    if not _RUN_ID.match(ref):
+        raise BadInput(f"{field}: '{ref}' is neither an existing checkpoint file nor an MLflow run id")
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri)
+    try:
+        client.get_run(ref)
+        folder = Path(tempfile.mkdtemp(prefix="dlkit-ckpt-"))
+        return Path(client.download_artifacts(ref, "checkpoints/best.ckpt", str(folder)))
+    except MlflowException as e:
+        raise BadInput(
+            f"{field}: run {ref} not found in {tracking_uri} ({str(e).splitlines()[0]})",
+            hint="pass --tracking-uri of the store that holds the run",
+        ) from None
+    except OSError:
+        raise BadInput(f"{field}: run {ref} has no checkpoints/best.ckpt artifact") from None
+
+
+def read_checkpoint(path: Path, field: str) -> dict[str, Any]:
+    """Load a checkpoint as plain data and tensors only: pickled code is refused, never run."""
+    import pickle
+
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadInput(
+            f"{field}: {path} is not a safe checkpoint: {first[:200]}",
+            hint="only checkpoints holding tensors and plain data load; objects and code are refused",
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise BadInput(f"{field}: {path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint  # type: ignore[no-any-return]
+
+
+def backbone_state(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The backbone's tensors from a task checkpoint, with their names inside the backbone."""
+    prefix = "backbone."
+    return {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+
+
+@dataclass
+class Trained:
+    """A trained backbone with the recipe and data description it was trained with."""
+
+    recipe: Any
+    info: DataInfo
+    backbone: Any
+    run_id: str | None
+    path: Path
+
+
+def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trained:
+    """Rebuild the backbone of a dlkit run (id) or checkpoint (path), weights loaded, in eval mode."""
+    from dlkit import models
+    from dlkit.recipe.schema import Recipe
+
+    path = find_checkpoint(ref, tracking_uri, field)
+    checkpoint = read_checkpoint(path, field)
+    meta = checkpoint.get(META_KEY)
+    if not isinstance(meta, dict):
+        raise BadInput(f"{field}: {path} was not written by dlkit (no recipe inside)")
+    recipe = Recipe.model_validate(meta["recipe"])
+    info = info_from_dict(meta["data_info"])
+    backbone = models.build(recipe.model, info)
+    backbone.load_state_dict(backbone_state(checkpoint))
+    backbone.eval()
+    return Trained(recipe, info, backbone, meta.get("run_id"), path)
+
+
+def init_from(backbone: Any, ref: str, tracking_uri: str) -> str:
+    """Copy every tensor of the same name and shape from `ref` into `backbone`; returns a report line.
+
+    A tensor of the same name but another shape is an error: it means the architectures differ.
+    """
+    field = "model.init_from"
+    source = backbone_state(read_checkpoint(find_checkpoint(ref, tracking_uri, field), field))
+    target = backbone.state_dict()
+    loaded = [k for k in target if k in source and tuple(source[k].shape) == tuple(target[k].shape)]
+    mismatched = [k for k in target if k in source and k not in loaded]
+    if mismatched:
+        k = mismatched[0]
+        raise BadInput(
+            f"{field}: {len(mismatched)} tensor(s) differ in shape, first {k}: "
+            f"{tuple(source[k].shape)} in the checkpoint, {tuple(target[k].shape)} here",
+            hint="make the architecture match the one that was trained",
+        )
+    if not loaded:
+        raise BadInput(
+            f"{field}: no tensor of {ref} matches this model by name",
+            hint="the models share no module (e.g. encoder) with the same layout",
+        )
+    backbone.load_state_dict({k: source[k] for k in loaded}, strict=False)
+    loaded_groups = sorted({k.split(".")[0] for k in loaded})
+    fresh = sorted({k.split(".")[0] for k in target if k not in loaded})
+    report = f"model.init_from: loaded {len(loaded)} of {len(target)} tensors ({', '.join(loaded_groups)}) from {ref}"
+    return report + (f"; initialised fresh: {', '.join(fresh)}" if fresh else "")
+
+
+def freeze(backbone: Any, names: list[str]) -> list[Any]:
+    """Stop the named modules' weights from training; returns their parameters (to unfreeze later)."""
+    modules = dict(backbone.named_modules())
+    frozen: list[Any] = []
+    for name in names:
+        if name not in modules or not name:
+            top = sorted(n for n in modules if n and "." not in n)
+            raise BadInput(f"model.freeze: no module '{name}'; this model has {', '.join(top)}")
+        for param in modules[name].parameters():
+            param.requires_grad = False
+            frozen.append(param)
+    return frozen
