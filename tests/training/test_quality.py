@@ -49,3 +49,34 @@ def test_sunspot_forecasts_beat_the_naive_forecast(name: str, workdir: Path, tra
     recipe = load(name, [f"data.path={SHARED_DATA / 'monthly-sunspots.csv'}"])
     result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
     assert result.test_metrics["test/rmse"] < result.test_metrics["test/rmse_naive"]
+
+
+def test_digits_gan_draws_the_requested_classes(workdir: Path, tracking_uri: str) -> None:
+    judge = run(load("digits-cnn"), tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    result = run(
+        load("digits-gan", [f"task.judge={judge.run_id}"]),
+        tracking_uri=tracking_uri,
+        say=lambda _: None,
+        progress_bar=False,
+    )
+    assert result.test_metrics["test/class_fidelity"] >= 0.80
+
+
+def test_finetuning_from_the_autoencoder_beats_training_from_scratch(workdir: Path, tracking_uri: str) -> None:
+    pretrained = run(load("digits-autoencoder"), tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+    finetuned = run(
+        load("digits-finetune-from-autoencoder", [f"model.init_from={pretrained.run_id}"]),
+        tracking_uri=tracking_uri,
+        say=lambda _: None,
+        progress_bar=False,
+    )
+    scratch = run(
+        load("digits-finetune-from-autoencoder", ["model.freeze=[]", "trainer.unfreeze_at_epoch=null"]),
+        tracking_uri=tracking_uri,
+        say=lambda _: None,
+        progress_bar=False,
+    )
+    assert finetuned.test_metrics["test/acc"] > scratch.test_metrics["test/acc"], (
+        finetuned.test_metrics["test/acc"],
+        scratch.test_metrics["test/acc"],
+    )
