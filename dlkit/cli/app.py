@@ -15,6 +15,7 @@ from dlkit import __version__
 from dlkit.cli import models as models_cmd
 from dlkit.cli import recipes as recipes_cmd
 from dlkit.cli import train as train_cmd
+from dlkit.cli import tune as tune_cmd
 
 app = typer.Typer(
     name="dlkit",
@@ -43,6 +44,7 @@ def root(
 
 
 app.command("train", context_settings={"allow_extra_args": False})(train_cmd.train)
+app.command("tune")(tune_cmd.tune)
 app.command("models")(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes")
 

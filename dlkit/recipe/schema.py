@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dlkit import metric_names
 from dlkit.data.params import DATA_KINDS
 from dlkit.models.params import ARCHITECTURES
 from dlkit.schema_base import Strict
 from dlkit.tasks.params import TASKS, TaskParams
+from dlkit.tuning.params import CategoricalParam, TuneConfig
 
 
 def _union(registry: Any, tag: str) -> Any:
@@ -148,6 +158,7 @@ class Recipe(Strict):
     optim: Optim = Field(default_factory=Optim, description="Optimiser, regularisation and schedule.")
     trainer: Trainer = Field(default_factory=Trainer, description="Epochs, hardware, precision, seeds, clipping.")
     tracking: Tracking = Field(default_factory=Tracking, description="MLflow experiment and run settings.")
+    tune: TuneConfig | None = Field(None, description="Search space and settings of `dlkit tune`.")
 
     @field_validator("task", mode="before")
     @classmethod
@@ -177,6 +188,35 @@ class Recipe(Strict):
             )
         if task == "generation" and self.optim.scheduler.name != "none":
             raise ValueError("optim.scheduler.name must be none for task generation")
+        return self
+
+    @model_validator(mode="after")
+    def _tune_space_fits_the_recipe(self) -> Recipe:
+        """Every searched field exists and accepts the ends of its range (or each choice)."""
+        if self.tune is None:
+            return self
+        task: TaskParams = self.task
+        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
+        if self.tune.metric not in logged:
+            raise ValueError(
+                f"tune.metric '{self.tune.metric}' is not logged by task {task.kind}; choose one of {', '.join(logged)}"
+            )
+        from dlkit.recipe.loader import apply_overrides
+
+        base = self.model_dump(mode="json", exclude={"tune"})
+        for key, spec in self.tune.space.items():
+            values = spec.choices if isinstance(spec, CategoricalParam) else [spec.low, spec.high]
+            for value in values:
+                raw = json.loads(json.dumps(base))
+                try:
+                    apply_overrides(raw, [f"{key}={json.dumps(value)}"], "tune.space")
+                    Recipe.model_validate(raw)
+                except ValidationError as e:
+                    first = e.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    raise ValueError(f"tune.space.{key} value {value!r} is refused: {where}: {first['msg']}") from None
+                except Exception as e:  # an override that cannot be applied (unknown key path)
+                    raise ValueError(f"tune.space.{key}: {getattr(e, 'message', e)}") from None
         return self
 
     @model_validator(mode="after")

@@ -43,7 +43,10 @@ def git_commit(cwd: Path) -> str | None:
 class MlflowRun:
     """An MLflow run, driven through MlflowClient (no global active-run state)."""
 
-    def __init__(self, tracking_uri: str, experiment: str, run_name: str, tags: dict[str, str]) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: str, run_name: str, tags: dict[str, str], reuse_tags: tuple[str, ...] = ()
+    ) -> None:
+        """Create a run; with `reuse_tags`, continue the latest run whose tags of those names match instead."""
         check_writable(tracking_uri)
         from mlflow import MlflowClient
 
@@ -51,7 +54,11 @@ class MlflowRun:
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.experiment_id = self._experiment(experiment)
-            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+            run = self._existing(tags, reuse_tags) if reuse_tags else None
+            if run is not None:
+                self.client.update_run(run.info.run_id, status="RUNNING")
+            else:
+                run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         except TrackingError:
             raise
         except Exception as e:  # the store's own errors vary by backend
@@ -61,6 +68,13 @@ class MlflowRun:
         self.run_id: str = run.info.run_id
         self.artifact_uri: str = run.info.artifact_uri
         self.ended = False
+
+    def _existing(self, tags: dict[str, str], keys: tuple[str, ...]) -> Any:
+        query = " and ".join(f"tags.`{k}` = '{tags[k]}'" for k in keys)
+        found = self.client.search_runs(
+            [self.experiment_id], query, max_results=1, order_by=["attributes.start_time DESC"]
+        )
+        return found[0] if found else None
 
     def _experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)

@@ -85,12 +85,25 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
         raise
 
 
-def _imports() -> None:
+def heavy_imports() -> None:
     """Heavy imports, then silence what they print on import."""
     import lightning  # noqa: F401
     import mlflow  # noqa: F401
 
     quiet_lightning()
+
+
+@dataclass
+class Nested:
+    """A child run: its parent, a suffix of its name, its tags; callbacks and clean stops of its owner."""
+
+    parent_run_id: str
+    suffix: str
+    tags: dict[str, str] = field(default_factory=dict)
+    callbacks: list[Any] = field(default_factory=list)
+    stop_on: tuple[type[BaseException], ...] = ()
+    #: filled in once the child run exists
+    run_id: str | None = None
 
 
 @dataclass
@@ -149,14 +162,19 @@ def run(
     experiment: str | None = None,
     say: Say = print,
     progress_bar: bool | None = None,
+    nested: Nested | None = None,
 ) -> RunResult:
-    """Fit, test and record one recipe. Bad input raises before any MLflow run exists."""
-    _imports()
+    """Fit, test and record one recipe. Bad input raises before any MLflow run exists.
+
+    `nested` makes the run a child of another (a fold, a tuning trial), with extra callbacks
+    and exceptions that end the run as FINISHED instead of FAILED (a pruned trial).
+    """
+    heavy_imports()
     from dlkit.tracking.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
     prepared = _prepare(recipe, None, uri)
-    return _fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, parent=None)
+    return _fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, nested)
 
 
 def run_cv(
@@ -171,7 +189,7 @@ def run_cv(
     """k-fold cross-validation: a parent run with one child run per fold; mean and std of every test metric."""
     import numpy as np
 
-    _imports()
+    heavy_imports()
     from dlkit.tracking.mlflow_run import MlflowRun, flatten
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -191,7 +209,8 @@ def run_cv(
         for i in range(folds):
             say(f"fold {i + 1}/{folds}")
             prepared = first if i == 0 else _prepare(recipe, (i, folds), uri)
-            children.append(_fit(recipe, prepared, uri, name, say, progress_bar, parent=(parent, i)))
+            nested = Nested(parent.run_id, f"-fold{i}", {"dlkit.fold": str(i)})
+            children.append(_fit(recipe, prepared, uri, name, say, progress_bar, nested))
         summary: dict[str, float] = {}
         for key in sorted(children[0].test_metrics):
             values = np.asarray([c.test_metrics[key] for c in children if key in c.test_metrics], dtype=np.float64)
@@ -220,7 +239,7 @@ def _fit(
     experiment: str,
     say: Say,
     progress_bar: bool | None,
-    parent: tuple[Any, int] | None,
+    nested: Nested | None,
 ) -> RunResult:
     started = time.perf_counter()
     import torch
@@ -247,6 +266,8 @@ def _fit(
         callbacks.append(RichProgressBar(leave=True))
     if t.unfreeze_at_epoch is not None:
         callbacks.append(UnfreezeAt(t.unfreeze_at_epoch, prepared.frozen))
+    if nested is not None:
+        callbacks += nested.callbacks
 
     # Given at construction, they replace Lightning's default checkpoint callback; their folder is set
     # once the run exists (the run's artifact folder for a local store). The last checkpoint has a
@@ -271,14 +292,15 @@ def _fit(
         if device.type == "cuda":
             tags["dlkit.device"] += f" ({torch.cuda.get_device_name(device)})"
         run_name = recipe.tracking.run_name or recipe.name
-        if parent is not None:
-            tags["mlflow.parentRunId"] = parent[0].run_id
-            tags["dlkit.fold"] = str(parent[1])
-            run_name = f"{run_name}-fold{parent[1]}"
+        if nested is not None:
+            tags.update({"mlflow.parentRunId": nested.parent_run_id, **nested.tags})
+            run_name += nested.suffix
         if recipe.model.init_from:
             tags["dlkit.init_from"] = recipe.model.init_from
         tracker = MlflowRun(uri, experiment, run_name, tags)
         recorder.tracker = tracker
+        if nested is not None:
+            nested.run_id = tracker.run_id
     task.checkpoint_meta = checkpoint_metadata(recipe, info, tracker.run_id if tracker else None)
 
     artifact_dir = _local_path(tracker.artifact_uri) if tracker else None
@@ -288,7 +310,7 @@ def _fit(
     try:
         if tracker is not None:
             _log_start(tracker, recipe, datamodule, prepared.n_params, workdir)
-            if parent is None:
+            if nested is None:
                 say(f"run {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
         trainer.fit(task, datamodule=datamodule)
         best = (checkpoint.best_model_path if task.select_best else last.best_model_path) or None
@@ -306,17 +328,15 @@ def _fit(
         if recorder.interrupted or isinstance(e, KeyboardInterrupt):
             raise Interrupted("interrupted; the run is marked KILLED") from None
         raise
-    except DlkitError as e:
-        if tracker is not None:
-            tracker.end("FAILED", e.message)
-        raise
     except Exception as e:
+        if nested is None or not isinstance(e, nested.stop_on):
+            _end_failed(tracker, e)
+            if isinstance(e, DlkitError):
+                raise
+            raise _as_dlkit_error(e) from e
         if tracker is not None:
-            tracker.end("FAILED", f"{type(e).__name__}: {e}")
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise TrainingFailed(
-            f"training failed: {type(e).__name__}: {first_line}", hint="rerun with --debug for the traceback"
-        ) from e
+            tracker.end("FINISHED")
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return RunResult(
@@ -327,6 +347,20 @@ def _fit(
         history=recorder.history,
         best_checkpoint=str(ckpt_dir / "best.ckpt") if artifact_dir else None,
         seconds=time.perf_counter() - started,
+    )
+
+
+def _end_failed(tracker: Any, e: BaseException) -> None:
+    if tracker is not None:
+        tracker.end("FAILED", e.message if isinstance(e, DlkitError) else f"{type(e).__name__}: {e}")
+
+
+def _as_dlkit_error(e: Exception) -> DlkitError:
+    if isinstance(e, DlkitError):
+        return e
+    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return TrainingFailed(
+        f"training failed: {type(e).__name__}: {first_line}", hint="rerun with --debug for the traceback"
     )
 
 

@@ -1,0 +1,1 @@
+"""Hyperparameter search with Optuna over a recipe's `tune` section."""

@@ -1,0 +1,80 @@
+"""The recipe's `tune` section: search space, objective, sampler, pruner (torch-free)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, PositiveInt, model_validator
+
+from dlkit.schema_base import Strict
+
+
+class FloatParam(Strict):
+    """A float between low and high (log scale for learning rates)."""
+
+    type: Literal["float"] = Field(description="Parameter type.")
+    low: float = Field(description="Smallest value.")
+    high: float = Field(description="Largest value.")
+    log: bool = Field(False, description="Sample on a log scale (low must be positive).")
+    step: float | None = Field(None, gt=0, description="Discretisation step (not with log).")
+
+    @model_validator(mode="after")
+    def _range(self) -> FloatParam:
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("log: true needs low > 0")
+        if self.log and self.step is not None:
+            raise ValueError("step cannot be combined with log")
+        return self
+
+
+class IntParam(Strict):
+    """An integer between low and high, inclusive."""
+
+    type: Literal["int"] = Field(description="Parameter type.")
+    low: int = Field(description="Smallest value.")
+    high: int = Field(description="Largest value (inclusive).")
+    step: PositiveInt = Field(1, description="Step between values.")
+    log: bool = Field(False, description="Sample on a log scale (low must be positive).")
+
+    @model_validator(mode="after")
+    def _range(self) -> IntParam:
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("log: true needs low > 0")
+        return self
+
+
+class CategoricalParam(Strict):
+    """One of a list of values (numbers, strings, lists such as layer widths)."""
+
+    type: Literal["categorical"] = Field(description="Parameter type.")
+    choices: list[Any] = Field(min_length=1, description="The values to choose from.")
+
+
+SpaceParam = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]  # noqa: UP007
+
+
+class TuneConfig(Strict):
+    """What `dlkit tune` searches, how, and by which metric."""
+
+    space: dict[str, SpaceParam] = Field(
+        min_length=1, description="Dotted recipe fields (e.g. optim.lr) and the range each one is searched in."
+    )
+    metric: str = Field("val/loss", description="Validation metric the search optimises (best epoch of each trial).")
+    direction: Literal["minimize", "maximize"] | None = Field(
+        None, description="minimize or maximize; inferred from the metric name when unset."
+    )
+    sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc"] = Field("tpe", description="Optuna sampler.")
+    pruner: Literal["median", "hyperband", "successive_halving", "percentile", "none"] = Field(
+        "median", description="Optuna pruner: stops unpromising trials early."
+    )
+    trials: PositiveInt = Field(20, le=100_000, description="Trials in total (complete plus pruned), across restarts.")
+    seed: int = Field(0, description="Seed of the sampler.")
+    startup_trials: int = Field(
+        5, ge=0, description="Trials before the sampler and pruner start using earlier results."
+    )
+    warmup_epochs: int = Field(2, ge=0, description="Epochs of each trial that are never pruned.")
+    percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner: prune below this percentile.")
