@@ -75,6 +75,12 @@ class TrackingError(DlkitError):
     exit_code = 2
 
 
+class Interrupted(DlkitError):
+    """The user stopped the run (Ctrl-C)."""
+
+    exit_code = 130
+
+
 class TrainingFailed(DlkitError):
     """Training started and then failed."""
 

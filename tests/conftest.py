@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # parallel test workers share the cores: one thread each, or torch's thread pools fight over them
+    import torch
+
+    torch.set_num_threads(1)
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

@@ -103,5 +103,7 @@ def _render_model(model: BaseModel, indent: int, explain: bool, lines: list[str]
 
 
 def _scalar(value: Any) -> str:
+    if isinstance(value, BaseModel):  # e.g. one range of tune.space, written inline
+        value = value.model_dump(mode="json")
     text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000).strip()
     return text.removesuffix("...").strip()

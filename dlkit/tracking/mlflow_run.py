@@ -137,6 +137,20 @@ class MlflowRun:
         tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
 
+    def __enter__(self) -> MlflowRun:
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        """End the run by how the block ended: FINISHED, KILLED (interrupted) or FAILED (reason tagged)."""
+        from dlkit.errors import DlkitError, Interrupted
+
+        if error is None:
+            self.end("FINISHED")
+        elif isinstance(error, KeyboardInterrupt | SystemExit | Interrupted):
+            self.end("KILLED", "interrupted")
+        else:
+            self.end("FAILED", error.message if isinstance(error, DlkitError) else f"{type(error).__name__}: {error}")
+
     def end(self, status: str, reason: str | None = None) -> None:
         """Set the final status (FINISHED, FAILED or KILLED) once."""
         if self.ended:

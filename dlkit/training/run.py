@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from dlkit import __version__
 from dlkit import metric_names as m
-from dlkit.errors import BadInput, DlkitError, TrainingFailed
+from dlkit.errors import BadInput, DlkitError, Interrupted, TrainingFailed
 from dlkit.training.quiet import quiet_lightning
 
 Say = Callable[[str], None]
@@ -37,12 +37,6 @@ class RunResult:
     best_checkpoint: str | None = None
     seconds: float = 0.0
     children: list[RunResult] = field(default_factory=list)
-
-
-class Interrupted(DlkitError):
-    """The user stopped the run (Ctrl-C)."""
-
-    exit_code = 130
 
 
 def _local_path(uri: str) -> Path | None:
@@ -203,7 +197,7 @@ def run_cv(
         uri, name, f"{recipe.tracking.run_name or recipe.name}-cv{folds}", {**_tags(recipe), "dlkit.folds": str(folds)}
     )
     children: list[RunResult] = []
-    try:
+    with parent:
         parent.log_params({**flatten(recipe.model_dump(mode="json")), "cv.folds": str(folds)})
         say(f"cross-validation run {parent.run_id}: {folds} folds in experiment '{name}' ({uri})")
         for i in range(folds):
@@ -217,16 +211,6 @@ def run_cv(
             summary[f"cv/{key}_mean"] = float(values.mean())
             summary[f"cv/{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         parent.log_metrics(summary, step=0)
-        parent.end("FINISHED")
-    except (KeyboardInterrupt, SystemExit, Interrupted):
-        parent.end("KILLED", "interrupted")
-        raise
-    except DlkitError as e:
-        parent.end("FAILED", e.message)
-        raise
-    except Exception as e:
-        parent.end("FAILED", f"{type(e).__name__}: {e}")
-        raise
     return RunResult(
         parent.run_id, parent.experiment_id, uri, summary, seconds=time.perf_counter() - started, children=children
     )

@@ -19,7 +19,7 @@ import optuna
 from lightning.pytorch.callbacks import Callback
 
 from dlkit import metric_names
-from dlkit.errors import BadInput, DlkitError, TrainingFailed
+from dlkit.errors import BadInput, TrainingFailed
 from dlkit.tuning.params import CategoricalParam, FloatParam, IntParam, TuneConfig
 
 DEFAULT_JOURNAL = "optuna-studies.journal"
@@ -224,7 +224,7 @@ def tune(
             say(f"trial {trial.number}: {state} {json.dumps(values)}")
 
     remaining = budget - _count(study)
-    try:
+    with parent:
         if remaining > 0:
             study.optimize(
                 objective,
@@ -232,18 +232,7 @@ def tune(
                 catch=(TrainingFailed,),
                 callbacks=[optuna.study.MaxTrialsCallback(budget, states=FINISHED)],
             )
-        result = _finish(study, recipe, cfg, parent, export, say)
-        parent.end("FINISHED")
-        return result
-    except (KeyboardInterrupt, SystemExit):
-        parent.end("KILLED", "interrupted")
-        raise
-    except DlkitError as e:
-        parent.end("FAILED", e.message)
-        raise
-    except Exception as e:
-        parent.end("FAILED", f"{type(e).__name__}: {e}")
-        raise
+        return _finish(study, recipe, cfg, parent, export, say)
 
 
 def _count(study: optuna.Study) -> int:

@@ -11,10 +11,9 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from dlkit.errors import TrainingFailed
+from dlkit.errors import Interrupted, TrainingFailed
 from dlkit.recipe import load
 from dlkit.training import run
-from dlkit.training.run import Interrupted
 from tests.conftest import run_cli
 
 ARTIFACTS = {
