@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
-
 OVERRIDES_HELP = "Recipe overrides as dotted key=value pairs, values in YAML: optim.lr=3e-4 model.channels=[16,32]."
 
 
@@ -14,7 +12,3 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
-
-
-def echo(text: str) -> None:
-    typer.echo(text)

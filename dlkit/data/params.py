@@ -11,7 +11,6 @@ from dlkit.schema_base import Strict
 
 DATA_KINDS: Registry[type] = Registry("data kind")
 
-BUILTIN_DATASETS = ("digits", "digits_rows", "breast_cancer", "wine", "iris", "diabetes")
 
 Column = str | int
 COLUMN_HELP = "a column name, or an integer position (negative counts from the end)"

@@ -73,9 +73,6 @@ class Autoencoder(nn.Module):
             )
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)  # type: ignore[no-any-return]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         code = self.encoder(x)
         if self.decoder is not None:

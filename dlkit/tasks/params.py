@@ -50,13 +50,18 @@ class ClassificationParams(TaskParams):
     )
 
 
+class PointLossParams(TaskParams):
+    """The loss fields shared by regression and forecasting."""
+
+    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Training loss (on standardised targets).")
+    huber_delta: PositiveFloat = Field(1.0, description="Threshold of the huber loss, in standardised target units.")
+
+
 @TASKS.register("regression", target="dlkit.tasks.regression:RegressionTask")
-class RegressionParams(TaskParams):
+class RegressionParams(PointLossParams):
     """Regression of one or more continuous targets."""
 
     kind: Literal["regression"] = Field("regression", description="Task name.")
-    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Training loss.")
-    huber_delta: PositiveFloat = Field(1.0, description="Threshold of the huber loss, in standardised target units.")
     scale_target: bool = Field(
         True,
         description="Standardise the target with training-split statistics while fitting (metrics stay in original units).",
@@ -67,12 +72,12 @@ class RegressionParams(TaskParams):
 
 
 @TASKS.register("forecasting", target="dlkit.tasks.forecasting:ForecastingTask")
-class ForecastingParams(TaskParams):
+class ForecastingParams(PointLossParams):
     """Forecasting the next `data.horizon` steps of a time series from the last `data.window` steps."""
 
     kind: Literal["forecasting"] = Field("forecasting", description="Task name.")
-    loss: Literal["mse", "mae", "huber"] = Field("mse", description="Training loss (on scaled values).")
-    huber_delta: PositiveFloat = Field(1.0, description="Threshold of the huber loss, in scaled units.")
+    #: series are always fitted on values scaled like the model's inputs (the naive forecast needs it)
+    scale_target: ClassVar[bool] = True
 
     fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_RMSE, m.VAL_MAE, m.VAL_RMSE_NAIVE)
     test_metrics: ClassVar[tuple[str, ...]] = (

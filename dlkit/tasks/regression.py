@@ -27,8 +27,7 @@ class RegressionTask(Task):
         params = recipe.task
         self.loss_name = params.loss
         self.huber_delta = params.huber_delta
-        scaled = getattr(params, "scale_target", True)
-        mean, std = (info.target_mean, info.target_std) if scaled else (0.0, 1.0)
+        mean, std = (info.target_mean, info.target_std) if params.scale_target else (0.0, 1.0)
         self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32), persistent=True)
         self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32), persistent=True)
         self.val_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
