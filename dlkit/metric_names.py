@@ -54,6 +54,8 @@ TRAIN_LOSS_D = "train/loss_d"
 
 # model facts, logged by every run
 MODEL_PARAMS = "model/params"
+MODEL_LATENCY_MS = "model/latency_ms"
+MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,11 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "dlkit", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Callable[[str], str]]:
+    """A PostgreSQL server of this test session; call the fixture's value with a name to get a fresh database URL."""
+    from tests.postgres import postgres_server
+
+    yield from postgres_server()

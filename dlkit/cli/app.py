@@ -45,6 +45,7 @@ def root(
 
 app.command("train", context_settings={"allow_extra_args": False})(train_cmd.train)
 app.command("tune")(tune_cmd.tune)
+app.command("studies")(tune_cmd.studies)
 app.command("models")(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes")
 

@@ -9,6 +9,11 @@ OVERRIDES_HELP = "Recipe overrides as dotted key=value pairs, values in YAML: op
 
 def console(stderr: bool = False) -> Any:
     """A rich console (imported on first use)."""
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # piped into a file or a CI log, rich would squeeze tables into 80 columns
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)

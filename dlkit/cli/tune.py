@@ -33,17 +33,38 @@ def tune(
         str | None,
         typer.Option("--study", help="Study name (default: the recipe name); the same name continues the study."),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes on this machine, sharing the study and the cores."),
+    ] = 1,
     export: Annotated[Path | None, typer.Option("--export", help="Write the best trial's recipe to this file.")] = None,
+    pick: Annotated[
+        str,
+        typer.Option(
+            "--pick",
+            help="Which trial is 'best': best (first metric) or, for multi-objective searches, "
+            "smallest-within:D (best on the other metrics within D of the best first metric).",
+        ),
+    ] = "best",
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Rich progress display (default: on a terminal).")
+    ] = None,
+    worker_of: Annotated[str | None, typer.Option("--worker-of", hidden=True)] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment.")] = None,
 ) -> None:
     """Search hyperparameters with Optuna: a parent MLflow run per study, a child run per trial."""
+    import sys
+
+    from dlkit.cli.common import console
     from dlkit.recipe import load
 
     resolved = load(recipe, overrides or [])
+    from dlkit.tuning.display import top_trials_table
     from dlkit.tuning.study import tune as run_study
 
-    run_study(
+    interactive = sys.stdout.isatty() if progress is None else progress
+    result = run_study(
         resolved,
         trials=trials,
         timeout=timeout,
@@ -52,5 +73,45 @@ def tune(
         tracking_uri=tracking_uri,
         experiment=experiment,
         export=export,
+        pick=pick,
+        jobs=jobs,
+        worker_of=worker_of,
+        progress=interactive and worker_of is None,
         say=typer.echo,
     )
+    if worker_of is None and result.best_recipe is not None:
+        cfg = resolved.tune
+        console().print(top_trials_table(result.study, [m for m, _ in cfg.objectives], [d for _, d in cfg.objectives]))
+
+
+def studies(
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage", help="Optuna storage: a journal file (default ./optuna-studies.journal) or an RDB URL."
+        ),
+    ] = None,
+) -> None:
+    """List the studies in an Optuna storage: trial counts by state and the best value."""
+    from rich.table import Table
+
+    from dlkit.cli.common import console
+    from dlkit.tuning.study import DEFAULT_JOURNAL, summaries
+
+    rows = summaries(storage)
+    if not rows:
+        typer.echo(f"no studies in {storage or DEFAULT_JOURNAL}")
+        return
+    table = Table(title=f"studies in {storage or DEFAULT_JOURNAL}")
+    for column in ("study", "metrics", "complete", "pruned", "failed", "running", "best", "started"):
+        table.add_column(column, justify="right" if column in ("complete", "pruned", "failed", "running") else "left")
+    for row in rows:
+        started = row["started"].strftime("%Y-%m-%d %H:%M") if row["started"] else ""
+        table.add_row(
+            row["study"],
+            ", ".join(f"{m} ({d[:3]})" for m, d in zip(row["metrics"], row["directions"], strict=False)),
+            *(str(row[k]) for k in ("complete", "pruned", "failed", "running")),
+            row["best"],
+            started,
+        )
+    console().print(table)

@@ -197,10 +197,16 @@ class Recipe(Strict):
             return self
         task: TaskParams = self.task
         logged = [name for name in task.fit_metrics if not name.startswith("train/")]
-        if self.tune.metric not in logged:
-            raise ValueError(
-                f"tune.metric '{self.tune.metric}' is not logged by task {task.kind}; choose one of {', '.join(logged)}"
-            )
+        for field_name, metric in (
+            [("metric", self.tune.objectives[0][0])]
+            if not self.tune.multi
+            else [(f"metrics[{i}]", name) for i, name in enumerate(self.tune.metrics or [])]
+        ):
+            allowed = logged + list(metric_names.MODEL_METRICS) if self.tune.multi else logged
+            if metric not in allowed:
+                raise ValueError(
+                    f"tune.{field_name} '{metric}' is not logged by task {task.kind}; choose one of {', '.join(allowed)}"
+                )
         from dlkit.recipe.loader import apply_overrides
 
         base = self.model_dump(mode="json", exclude={"tune"})

@@ -80,6 +80,10 @@ class Task(L.LightningModule):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def infer(self, batch: Any) -> torch.Tensor:
+        """What serving one batch computes (timed for model/latency_ms)."""
+        return self(batch[0])  # type: ignore[no-any-return]
+
     def _l1_penalty(self) -> torch.Tensor:
         return sum(
             (p.abs().sum() for p in self.backbone.parameters() if p.ndim > 1), torch.zeros((), device=self.device)

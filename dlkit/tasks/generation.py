@@ -80,6 +80,11 @@ class GenerationTask(Task):
         shift, scale = _scaler_tensors(judge.info.preprocessing.get("scaler", {}), info.input_shape)
         self.judge_shift, self.judge_scale = shift, scale
 
+    def infer(self, batch: Any) -> torch.Tensor:
+        """Serving a GAN means generating: one sample per label of the batch."""
+        gan: Any = self.backbone
+        return gan.generate(batch[1])  # type: ignore[no-any-return]
+
     # --- training -----------------------------------------------------------------------
 
     def configure_optimizers(self) -> Any:

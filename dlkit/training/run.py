@@ -37,6 +37,8 @@ class RunResult:
     best_checkpoint: str | None = None
     seconds: float = 0.0
     children: list[RunResult] = field(default_factory=list)
+    #: model/params and model/latency_ms
+    model_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _local_path(uri: str) -> Path | None:
@@ -98,6 +100,8 @@ class Nested:
     stop_on: tuple[type[BaseException], ...] = ()
     #: filled in once the child run exists
     run_id: str | None = None
+    #: told the child run's id as soon as it exists (a tuning trial records it in the study)
+    on_created: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -285,6 +289,8 @@ def _fit(
         recorder.tracker = tracker
         if nested is not None:
             nested.run_id = tracker.run_id
+            if nested.on_created is not None:
+                nested.on_created(tracker.run_id)
     task.checkpoint_meta = checkpoint_metadata(recipe, info, tracker.run_id if tracker else None)
 
     artifact_dir = _local_path(tracker.artifact_uri) if tracker else None
@@ -300,8 +306,12 @@ def _fit(
         best = (checkpoint.best_model_path if task.select_best else last.best_model_path) or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        model_metrics = {m.MODEL_PARAMS: float(prepared.n_params)}
+        latency = _latency_ms(task, datamodule)
+        if latency is not None:
+            model_metrics[m.MODEL_LATENCY_MS] = latency
         if tracker is not None:
-            tracker.log_metrics(test_metrics, step=trainer.current_epoch)
+            tracker.log_metrics({**test_metrics, **model_metrics}, step=trainer.current_epoch)
             _log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
             if recipe.tracking.log_checkpoint and best and artifact_dir is None:
                 tracker.log_artifact(Path(best), "checkpoints")
@@ -331,7 +341,34 @@ def _fit(
         history=recorder.history,
         best_checkpoint=str(ckpt_dir / "best.ckpt") if artifact_dir else None,
         seconds=time.perf_counter() - started,
+        model_metrics=model_metrics,
     )
+
+
+def _latency_ms(task: Any, datamodule: Any, repeats: int = 5) -> float | None:
+    """Inference time per sample in milliseconds: the median of a few passes over one test batch."""
+    import torch
+
+    batch = next(iter(datamodule.test_dataloader()), None)
+    if batch is None:
+        return None
+    batch = task.transfer_batch_to_device(batch, task.device, 0)
+    n = len(batch[1])
+    was_training = task.training
+    task.eval()
+    times = []
+    with torch.inference_mode():
+        task.infer(batch)  # warm-up
+        for _ in range(repeats):
+            if task.device.type == "cuda":
+                torch.cuda.synchronize(task.device)
+            start = time.perf_counter()
+            task.infer(batch)
+            if task.device.type == "cuda":
+                torch.cuda.synchronize(task.device)
+            times.append(time.perf_counter() - start)
+    task.train(was_training)
+    return 1000.0 * sorted(times)[len(times) // 2] / max(1, n)
 
 
 def _end_failed(tracker: Any, e: BaseException) -> None:

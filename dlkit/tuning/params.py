@@ -54,6 +54,8 @@ class CategoricalParam(Strict):
     choices: list[Any] = Field(min_length=1, description="The values to choose from.")
 
 
+Direction = Literal["minimize", "maximize"]
+
 SpaceParam = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]  # noqa: UP007
 
 
@@ -63,13 +65,28 @@ class TuneConfig(Strict):
     space: dict[str, SpaceParam] = Field(
         min_length=1, description="Dotted recipe fields (e.g. optim.lr) and the range each one is searched in."
     )
-    metric: str = Field("val/loss", description="Validation metric the search optimises (best epoch of each trial).")
-    direction: Literal["minimize", "maximize"] | None = Field(
+    metric: str | None = Field(
+        None, description="Validation metric the search optimises (best epoch of each trial); default val/loss."
+    )
+    direction: Direction | None = Field(
         None, description="minimize or maximize; inferred from the metric name when unset."
     )
-    sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc"] = Field("tpe", description="Optuna sampler.")
-    pruner: Literal["median", "hyperband", "successive_halving", "percentile", "none"] = Field(
-        "median", description="Optuna pruner: stops unpromising trials early."
+    metrics: list[str] | None = Field(
+        None,
+        min_length=2,
+        max_length=3,
+        description="Multi-objective search instead of `metric`: two or three metrics, e.g. "
+        "[val/f1_macro, model/params] (model/params and model/latency_ms are logged by every run).",
+    )
+    directions: list[Direction] | None = Field(
+        None, description="One direction per entry of `metrics`; inferred from the metric names when unset."
+    )
+    sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = Field(
+        "tpe", description="Optuna sampler (nsga2: genetic, for multi-objective searches)."
+    )
+    pruner: Literal["median", "hyperband", "successive_halving", "percentile", "none"] | None = Field(
+        None,
+        description="Optuna pruner: stops unpromising trials early (single-objective searches only; default median).",
     )
     trials: PositiveInt = Field(20, le=100_000, description="Trials in total (complete plus pruned), across restarts.")
     seed: int = Field(0, description="Seed of the sampler.")
@@ -78,3 +95,41 @@ class TuneConfig(Strict):
     )
     warmup_epochs: int = Field(2, ge=0, description="Epochs of each trial that are never pruned.")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner: prune below this percentile.")
+
+    @model_validator(mode="after")
+    def _objectives(self) -> TuneConfig:
+        if self.metrics is None:
+            if self.directions is not None:
+                raise ValueError("directions goes with metrics (multi-objective); use direction with metric")
+            return self
+        if self.metric is not None or self.direction is not None:
+            raise ValueError("give either metric (one objective) or metrics (several), not both")
+        if len(set(self.metrics)) != len(self.metrics):
+            raise ValueError(f"metrics lists a metric twice: {self.metrics}")
+        if self.directions is not None and len(self.directions) != len(self.metrics):
+            raise ValueError(f"directions needs one entry per metric ({len(self.metrics)})")
+        if self.pruner not in (None, "none"):
+            raise ValueError("Optuna prunes single-objective searches only: remove pruner or set it to none")
+        if self.sampler == "cmaes":
+            raise ValueError("the cmaes sampler is single-objective: use tpe, nsga2, gp, random, qmc or grid")
+        return self
+
+    @property
+    def multi(self) -> bool:
+        return self.metrics is not None
+
+    @property
+    def objectives(self) -> list[tuple[str, Direction]]:
+        """(metric, direction) for each objective, directions inferred from names where unset."""
+        from dlkit import metric_names
+
+        names = self.metrics or [self.metric or "val/loss"]
+        given: list[Direction | None] = [*self.directions] if self.directions else [self.direction] * len(names)
+        return [
+            (name, d or ("minimize" if metric_names.lower_is_better(name) else "maximize"))
+            for name, d in zip(names, given, strict=True)
+        ]
+
+    @property
+    def effective_pruner(self) -> str:
+        return "none" if self.multi else (self.pruner or "median")

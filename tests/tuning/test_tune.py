@@ -100,3 +100,113 @@ def test_cli_tune_without_a_tune_section_is_bad_input(workdir: Path, capsys: pyt
         main(["tune", "iris-mlp"])
     assert info.value.code == 2
     assert "recipe iris-mlp has no tune section" in capsys.readouterr().err
+
+
+MULTI = """\
+name: iris-size
+task: classification
+data: {kind: builtin, name: iris, batch_size: 16}
+model: {arch: mlp, hidden: [16]}
+trainer: {max_epochs: 8, monitor: val/acc}
+optim: {lr: 0.03}
+tune:
+  space:
+    model.hidden: {type: categorical, choices: [[2], [4], [16], [64, 32], [128]]}
+    optim.lr: {type: categorical, choices: [0.003, 0.03]}
+  metrics: [val/acc, model/params]
+  sampler: random
+  seed: 3
+"""
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    """a dominates b: accuracy (maximised) and parameters (minimised) no worse, one strictly better."""
+    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
+
+
+def test_multi_objective_pareto_front_and_pick(workdir: Path, tracking_uri: str) -> None:
+    import csv
+
+    recipe = load_text(MULTI)
+    export = workdir / "small.yaml"
+    result = tune(
+        recipe,
+        trials=8,
+        storage=str(workdir / "s.journal"),
+        tracking_uri=tracking_uri,
+        export=export,
+        pick="smallest-within:0.05",
+        say=quiet,
+    )
+    complete = result.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 8  # no pruning in multi-objective searches
+
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(result.parent_run_id)
+    folder = Path(client.download_artifacts(parent.info.run_id, "", str(workdir / "art")))
+    assert (folder / "pareto_front.png").stat().st_size > 0
+    with (folder / "pareto.csv").open() as f:
+        front = [[float(row["val/acc"]), float(row["model/params"])] for row in csv.DictReader(f)]
+    everyone = [list(t.values) for t in complete]
+    assert front and all(not any(_dominates(other, member) for other in everyone) for member in front)
+    # and every trial off the front is dominated by a member of it
+    assert all(p in front or any(_dominates(m, p) for m in front) for p in everyone)
+
+    # the pick: fewest parameters among trials within 0.05 of the best accuracy
+    best_acc = max(v[0] for v in everyone)
+    smallest = min(v[1] for v in everyone if v[0] >= best_acc - 0.05)
+    assert result.best_values is not None and result.best_values[1] == smallest
+    assert parent.data.metrics["best/model/params"] == smallest
+    again = run(load(export), tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    assert max(row["val/acc"] for row in again.history) == pytest.approx(result.best_values[0], abs=1e-6)
+
+    # every run measures its size and its latency
+    child = client.search_runs([parent.info.experiment_id], "tags.dlkit.trial = '0'")[0]
+    assert child.data.metrics["model/params"] > 0 and child.data.metrics["model/latency_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("tune.pruner=hyperband", "Optuna prunes single-objective searches only"),
+        ("tune.sampler=cmaes", "the cmaes sampler is single-objective"),
+        ("tune.metrics=[val/acc, val/rmse]", "tune.metrics[1]: 'val/rmse' is not logged"),
+        ("tune.directions=[maximize]", "directions needs one entry per metric"),
+        ("tune.metric=val/loss", "either metric (one objective) or metrics"),
+    ],
+)
+def test_multi_objective_settings_are_checked(override: str, message: str) -> None:
+    with pytest.raises(RecipeError) as info:
+        load_text(MULTI, overrides=(override,))
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pick", "message"),
+    [
+        ("smallest-within:0.01", "needs a multi-objective search"),
+        ("largest", "use best or smallest-within:TOLERANCE"),
+    ],
+)
+def test_bad_picks_are_refused_before_any_trial(workdir: Path, pick: str, message: str) -> None:
+    from dlkit.errors import BadInput
+
+    with pytest.raises(BadInput) as info:
+        tune(load_text(RECIPE), pick=pick, storage=str(workdir / "s.journal"), say=quiet)
+    assert message in info.value.message
+    assert not (workdir / "s.journal").exists()
+
+
+def test_studies_lists_counts_and_best(workdir: Path, tracking_uri: str) -> None:
+    from tests.conftest import run_cli
+
+    assert "no studies in" in run_cli("studies", cwd=workdir).stdout
+    recipe = load_text(RECIPE, overrides=("tune.pruner=none",))
+    result = tune(
+        recipe, trials=2, storage=str(workdir / "optuna-studies.journal"), tracking_uri=tracking_uri, say=quiet
+    )
+    listed = run_cli("studies", cwd=workdir)
+    assert listed.returncode == 0
+    row = next(line for line in listed.stdout.splitlines() if "iris-tune" in line)
+    assert "val/acc (max)" in row and f"{result.best_value:.4f}" in row
+    assert [cell.strip() for cell in row.split("│")][3:7] == ["2", "0", "0", "0"]

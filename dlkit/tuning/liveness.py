@@ -1,0 +1,127 @@
+"""Which worker owns a running trial, and recovery of trials whose worker died.
+
+Optuna's heartbeats exist for RDB storages only; the journal file storage has none. dlkit
+records its own on every storage: the owner's host and process id when a trial starts, and
+a heartbeat timestamp every few seconds while it runs. A RUNNING trial is dead when its
+owner's process is gone (same host: known at once) or its heartbeat is older than the grace
+period (another machine). A dead trial is marked FAIL, its MLflow child run is ended, and
+the same parameters are queued again so the study still reaches its budget.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+HEARTBEAT_S = 10.0
+GRACE_S = 60.0
+
+HOST = "dlkit:host"
+PID = "dlkit:pid"
+BEAT = "dlkit:heartbeat"
+MLFLOW_RUN = "dlkit:mlflow_run_id"
+RETRY_OF = "dlkit:retry_of"
+SURPLUS = "dlkit:surplus"
+FAIL_REASON = "dlkit:fail_reason"
+
+
+def claim(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Record this process as the owner of `trial`."""
+    storage = study._storage
+    storage.set_trial_system_attr(trial._trial_id, HOST, socket.gethostname())
+    storage.set_trial_system_attr(trial._trial_id, PID, os.getpid())
+    storage.set_trial_system_attr(trial._trial_id, BEAT, time.time())
+
+
+class Heartbeat:
+    """A thread that refreshes the trial's heartbeat until the trial ends."""
+
+    def __init__(self, study: optuna.Study, trial: optuna.Trial, interval: float = HEARTBEAT_S) -> None:
+        self.storage = study._storage
+        self.trial_id = trial._trial_id
+        self.interval = interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="dlkit-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self.storage.set_trial_system_attr(self.trial_id, BEAT, time.time())
+            except Exception:  # the trial ended meanwhile, or the storage hiccuped: the next beat retries
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child (killed, not yet reaped by its parent) is dead too
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def is_dead(trial: optuna.trial.FrozenTrial, now: float, grace: float = GRACE_S) -> bool:
+    attrs = trial.system_attrs
+    pid = attrs.get(PID)
+    if attrs.get(HOST) == socket.gethostname() and isinstance(pid, int) and (pid == os.getpid() or not _alive(pid)):
+        return True  # this process starts no trial before recovering, so one of its pid is a previous life
+    beat = attrs.get(BEAT)
+    if beat is None:
+        started = trial.datetime_start
+        beat = started.timestamp() if started is not None else now
+    return now - float(beat) > grace
+
+
+def recover_dead(study: optuna.Study, tracking_uri: str | None, say: Any) -> list[int]:
+    """Fail the RUNNING trials whose worker died, end their MLflow runs, and queue their parameters again."""
+    storage = study._storage
+    recovered: list[int] = []
+    now = time.time()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not is_dead(trial, now):
+            continue
+        try:
+            storage.set_trial_system_attr(trial._trial_id, FAIL_REASON, "its worker stopped (no heartbeat)")
+            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                continue
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            continue  # another worker recovered it first
+        recovered.append(trial.number)
+        study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number}, skip_if_exists=False)
+        run_id = trial.system_attrs.get(MLFLOW_RUN)
+        if run_id and tracking_uri:
+            _end_child_run(tracking_uri, str(run_id))
+        say(f"trial {trial.number}: its worker died; marked FAIL and queued again")
+    return recovered
+
+
+def _end_child_run(tracking_uri: str, run_id: str) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        client.set_tag(run_id, "dlkit.trial_state", "FAIL")
+        client.set_tag(run_id, "dlkit.failure", "worker_died")
+        client.set_terminated(run_id, "KILLED")
+    except Exception:  # a run that no longer exists: nothing left to end
+        return

@@ -1,0 +1,170 @@
+"""Studies shared by worker processes, and recovered after a worker is killed: real processes, real storages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from dlkit.tuning import liveness
+from dlkit.tuning.study import storage_for
+from tests.conftest import run_cli
+
+# about two seconds a trial on one thread: long enough to be killed in the middle of one
+RECIPE = """\
+name: iris-workers
+task: classification
+data: {kind: builtin, name: iris, batch_size: 4}
+model: {arch: mlp, hidden: [16]}
+trainer: {max_epochs: 30, monitor: val/acc, num_threads: 1}
+tune:
+  space:
+    optim.lr: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
+    model.dropout: {type: float, low: 0.0, high: 0.3}
+  metric: val/acc
+  pruner: none
+"""
+
+
+@pytest.fixture
+def recipe(workdir: Path) -> Path:
+    path = workdir / "iris-workers.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def _study(storage: str) -> optuna.Study:
+    store, _ = storage_for(storage)
+    return optuna.load_study(study_name="iris-workers", storage=store)
+
+
+def _check_shared_study(storage: str, tracking_uri: str, budget: int) -> list[optuna.trial.FrozenTrial]:
+    """Exactly `budget` finished trials, no trial left running, numbers unique, and an MLflow child run per trial."""
+    trials = _study(storage).get_trials()
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert len([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]) == budget
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    ran = [t for t in trials if not t.system_attrs.get(liveness.SURPLUS)]
+
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert all(r.info.status != "RUNNING" for r in runs)
+    assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in children)
+    by_trial = {int(c.data.tags["dlkit.trial"]): c for c in children}
+    assert len(by_trial) == len(children) == len(ran)  # one child per trial that ran, none duplicated
+    for t in ran:
+        assert by_trial[t.number].data.tags["dlkit.trial_state"] == t.state.name
+    return trials
+
+
+def test_a_killed_worker_trial_is_failed_and_retried(workdir: Path, tracking_uri: str, recipe: Path) -> None:
+    journal = str(workdir / "study.journal")
+    args = ["tune", str(recipe), "--trials", "3", "--storage", journal, "--tracking-uri", tracking_uri]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlkit", *args], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    victim = None
+    deadline = time.time() + 180
+    while victim is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        try:
+            trials = _study(journal).get_trials(states=(TrialState.RUNNING,))
+        except KeyError:  # the study does not exist yet
+            continue
+        # the second trial, once its MLflow run exists, so that it dies with half its epochs logged
+        victim = next((t for t in trials if t.number == 1 and liveness.MLFLOW_RUN in t.system_attrs), None)
+    assert victim is not None, proc.communicate()[0]
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    again = run_cli(*args, cwd=workdir)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "trial 1: its worker died; marked FAIL and queued again" in again.stdout
+    trials = _check_shared_study(journal, tracking_uri, 3)
+    dead = next(t for t in trials if t.number == 1)
+    assert dead.state == TrialState.FAIL and "no heartbeat" in dead.system_attrs[liveness.FAIL_REASON]
+    retries = [t for t in trials if t.user_attrs.get(liveness.RETRY_OF) == 1]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE and retries[0].params == dead.params
+    killed_run = MlflowClient(tracking_uri).get_run(victim.system_attrs[liveness.MLFLOW_RUN])
+    assert killed_run.info.status == "KILLED" and killed_run.data.tags["dlkit.trial_state"] == "FAIL"
+
+
+def test_two_workers_share_one_study_on_the_embedded_storage(workdir: Path, tracking_uri: str, recipe: Path) -> None:
+    journal = str(workdir / "study.journal")
+    done = run_cli(
+        "tune", str(recipe), "--trials", "6", "--jobs", "2", "--storage", journal, "--tracking-uri", tracking_uri,
+        cwd=workdir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = _check_shared_study(journal, tracking_uri, 6)
+    # both processes ran trials
+    assert len({t.system_attrs[liveness.PID] for t in trials if t.state == TrialState.COMPLETE}) == 2
+    assert "top 6 of 6 complete trials" in done.stdout
+
+
+def test_two_workers_share_one_study_on_postgresql(
+    workdir: Path, tracking_uri: str, recipe: Path, postgres: Callable[[str], str]
+) -> None:
+    url = postgres("study_two_workers")
+    done = run_cli(
+        "tune", str(recipe), "--trials", "5", "--jobs", "2", "--storage", url, "--tracking-uri", tracking_uri,
+        cwd=workdir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = _check_shared_study(url, tracking_uri, 5)
+    assert len({t.system_attrs[liveness.PID] for t in trials if t.state == TrialState.COMPLETE}) == 2
+    listed = run_cli("studies", "--storage", url, cwd=workdir)
+    assert listed.returncode == 0 and "iris-workers" in listed.stdout and "val/acc" in listed.stdout
+
+
+def test_budget_is_exact_when_workers_claim_the_last_trial_together(workdir: Path, tracking_uri: str) -> None:
+    """Two workers that ask for the last trial of the budget at once: one runs it, the other stops."""
+    from dlkit.recipe import load_text
+
+    recipe_obj = load_text(RECIPE)
+    store, _ = storage_for(str(workdir / "s.journal"))
+    study = optuna.create_study(study_name="iris-workers", storage=store, direction="maximize")
+    for value in (0.5, 0.6):
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=value))
+    first, second = study.ask(), study.ask()
+    for t in (first, second):
+        liveness.claim(study, t)
+    from dlkit.tuning.study import _surplus
+
+    assert recipe_obj.tune is not None
+    assert not _surplus(study, first, budget=3)
+    assert _surplus(study, second, budget=3)
+
+
+def test_dead_trials_are_found_by_process_and_by_heartbeat() -> None:
+    now = time.time()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+
+    def running(attrs: dict[str, object]) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(state=TrialState.RUNNING, params={}, distributions={}, system_attrs=attrs)
+
+    import socket
+
+    here = socket.gethostname()
+    assert liveness.is_dead(running({liveness.HOST: here, liveness.PID: gone.pid, liveness.BEAT: now}), now)
+    assert not liveness.is_dead(running({liveness.HOST: here, liveness.PID: os.getppid(), liveness.BEAT: now}), now)
+    # another machine: only its heartbeat tells
+    elsewhere = {liveness.HOST: "elsewhere", liveness.PID: 1}
+    assert not liveness.is_dead(running({**elsewhere, liveness.BEAT: now - 5}), now)
+    assert liveness.is_dead(running({**elsewhere, liveness.BEAT: now - liveness.GRACE_S - 1}), now)
