@@ -12,10 +12,14 @@ from typing import Annotated
 import typer
 
 from dlkit import __version__
+from dlkit.cli import evaluate as evaluate_cmd
 from dlkit.cli import models as models_cmd
+from dlkit.cli import predict as predict_cmd
 from dlkit.cli import recipes as recipes_cmd
+from dlkit.cli import runs as runs_cmd
 from dlkit.cli import train as train_cmd
 from dlkit.cli import tune as tune_cmd
+from dlkit.cli import ui as ui_cmd
 
 app = typer.Typer(
     name="dlkit",
@@ -46,8 +50,13 @@ def root(
 app.command("train", context_settings={"allow_extra_args": False})(train_cmd.train)
 app.command("tune")(tune_cmd.tune)
 app.command("studies")(tune_cmd.studies)
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("predict")(predict_cmd.predict)
 app.command("models")(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes")
+app.add_typer(runs_cmd.app, name="runs")
+app.command("compare")(runs_cmd.compare)
+app.command("ui")(ui_cmd.ui)
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:

@@ -28,16 +28,29 @@ def train(
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Rich progress bar (default: on a terminal).")
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Register the run's MLflow model under this name in the model registry."),
+    ] = None,
 ) -> None:
     """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow."""
     from dlkit.recipe import load
 
     resolved = load(recipe, overrides or [])
     from dlkit.cli.summary import print_cv_summary, print_summary
+    from dlkit.errors import BadInput
     from dlkit.training.run import run, run_cv
 
+    if register is not None and (folds or not resolved.tracking.log_model):
+        raise BadInput("--register needs one run with tracking.log_model: true (not --folds)")
     options = {"tracking_uri": tracking_uri, "experiment": experiment, "progress_bar": progress, "say": typer.echo}
     if folds:
         print_cv_summary(resolved, run_cv(resolved, folds, **options))  # type: ignore[arg-type]
-    else:
-        print_summary(resolved, run(resolved, **options))  # type: ignore[arg-type]
+        return
+    result = run(resolved, **options)  # type: ignore[arg-type]
+    print_summary(resolved, result)
+    if register is not None and result.run_id:
+        from dlkit.tracking.pyfunc import register_model
+
+        version = register_model(result.tracking_uri, result.run_id, register)
+        typer.echo(f"registered model '{register}' version {version} (models:/{register}/{version})")

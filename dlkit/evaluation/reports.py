@@ -46,6 +46,40 @@ def write_classification(
     )
     paths["report"] = folder / "classification_report.json"
     paths["report"].write_text(json.dumps(report, indent=2))
+    paths.update(roc_pr_curves(folder, target, probs, class_names))
+    return paths
+
+
+def roc_pr_curves(folder: Path, target: np.ndarray, probs: np.ndarray, class_names: list[str]) -> dict[str, Path]:
+    """ROC and precision-recall curves (the positive class when binary, one-vs-rest otherwise), with their areas."""
+    import pandas as pd
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    classes = [1] if len(class_names) == 2 else list(range(len(class_names)))
+    plt = _pyplot()
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    rows = []
+    for c in classes:
+        truth = (target == c).astype(int)
+        if truth.min() == truth.max():  # a class absent from the split has no curve
+            continue
+        fpr, tpr, _ = roc_curve(truth, probs[:, c])
+        precision, recall, _ = precision_recall_curve(truth, probs[:, c])
+        roc_auc, ap = float(auc(fpr, tpr)), float(average_precision_score(truth, probs[:, c]))
+        rows.append({"class": class_names[c], "roc_auc": roc_auc, "average_precision": ap})
+        roc_ax.plot(fpr, tpr, linewidth=1.2, label=f"{class_names[c]} ({roc_auc:.3f})")
+        pr_ax.plot(recall, precision, linewidth=1.2, label=f"{class_names[c]} ({ap:.3f})")
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (area)")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (average precision)")
+    for ax in (roc_ax, pr_ax):
+        if len(rows) <= 12:
+            ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
+    fig.tight_layout()
+    paths = {"roc_pr_png": folder / "roc_pr_curves.png", "roc_pr_csv": folder / "roc_pr_auc.csv"}
+    fig.savefig(paths["roc_pr_png"], dpi=110)
+    plt.close(fig)
+    pd.DataFrame(rows, columns=["class", "roc_auc", "average_precision"]).to_csv(paths["roc_pr_csv"], index=False)
     return paths
 
 

@@ -19,4 +19,4 @@ def bundled_recipes() -> dict[str, Path]:
     folder = recipes_dir()
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"), key=lambda p: p.stem)}

@@ -145,6 +145,11 @@ class Tracking(Strict):
     run_name: str | None = Field(None, description="Run name; defaults to the recipe name.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags set on the run.")
     log_checkpoint: bool = Field(True, description="Store the best checkpoint as a run artifact.")
+    log_model: bool = Field(
+        True,
+        description="Store an MLflow pyfunc model (network and fitted preprocessing) under the run's `model` "
+        "artifact path, for mlflow.pyfunc.load_model and mlflow models serve (table, text and series data).",
+    )
 
 
 class Recipe(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dlkit.errors import TrackingError
+from dlkit.errors import BadInput, TrackingError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -41,4 +41,14 @@ def check_writable(uri: str) -> None:
     if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
         raise TrackingError(
             f"tracking store {uri}: {folder} is not writable", hint="pass --tracking-uri to a writable place"
+        )
+
+
+def check_readable(uri: str) -> None:
+    """A store to read from must exist: reading never creates an empty SQLite store by accident."""
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        raise BadInput(
+            f"no MLflow store at {path} ({uri})",
+            hint="run dlkit where you trained, or pass --tracking-uri / set MLFLOW_TRACKING_URI",
         )

@@ -315,6 +315,11 @@ def _fit(
             _log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
             if recipe.tracking.log_checkpoint and best and artifact_dir is None:
                 tracker.log_artifact(Path(best), "checkpoints")
+            if recipe.tracking.log_model and best and nested is None:
+                from dlkit.tracking.pyfunc import log_model
+
+                if log_model(tracker, Path(best), recipe, info):
+                    tracker.set_tags({"dlkit.model": "runs:/" + tracker.run_id + "/model"})
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         if tracker is not None:

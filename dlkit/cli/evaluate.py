@@ -1,0 +1,44 @@
+"""`dlkit evaluate RUN [--data FILE] [key=value ...]`: score a finished run, recorded as a linked MLflow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dlkit.cli.predict import RUN_HELP, TRACKING_HELP
+
+
+def evaluate(
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Overrides of the run's recipe, e.g. data.path=moved/file.csv.", show_default=False),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="A new labelled file in the training format (default: the run's test split)."),
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Experiment of the evaluation run (default: the run's).")
+    ] = None,
+) -> None:
+    """Metrics, confusion matrix, ROC/PR curves or residuals of a run on held-out or new data."""
+    from rich.table import Table
+
+    from dlkit.cli.common import console
+    from dlkit.evaluation.evaluate import evaluate as run_evaluation
+
+    result = run_evaluation(
+        run, data_path=data, overrides=overrides or [], tracking_uri=tracking_uri, experiment=experiment, say=typer.echo
+    )
+    table = Table(title=result.source)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    shown = {k: v for k, v in result.metrics.items() if k.count("/") == 1}
+    for key, value in sorted(shown.items()):
+        table.add_row(key, f"{value:.4f}")
+    console().print(table)
+    typer.echo(f"evaluation run {result.run_id} (tag dlkit.evaluated_run={result.evaluated_run})")

@@ -1,0 +1,46 @@
+"""`dlkit predict RUN --input FILE --output FILE.csv`: predictions of a finished run for new data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+RUN_HELP = "An MLflow run id of a dlkit training run, or a dlkit checkpoint file."
+TRACKING_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+
+
+def predict(
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="New data in the format the run trained on: a CSV/TSV table or text file (the target column "
+            "may be absent), a series, an image or a folder of images, a .npy/.npz array.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the predictions (CSV).")],
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+) -> None:
+    """Predict new data through the run's fitted preprocessing and best checkpoint.
+
+    Columns: row (or path, or last_input_time for series), then for classification prediction,
+    probability and prob_<class>; regression prediction; forecasting <target>_t+<h>; autoencoders
+    anomaly_score.
+    """
+    from dlkit.evaluation.predict import Predictor
+    from dlkit.evaluation.raw import from_file
+    from dlkit.tracking.store import resolve_tracking_uri
+    from dlkit.training.run import heavy_imports
+    from dlkit.training.trained import write_atomically
+
+    heavy_imports()
+    uri = resolve_tracking_uri(tracking_uri, None)
+    predictor = Predictor.load(run, uri)
+    raw = from_file(input, predictor.recipe, predictor.info)
+    table = predictor.frame(raw)
+    write_atomically(output, table.to_csv(index=False).encode(), "--output")
+    typer.echo(f"{len(table)} predictions written to {output}")

@@ -1,0 +1,133 @@
+"""`dlkit runs ls` and `dlkit compare`: runs read back from the MLflow store, in the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dlkit.cli.predict import TRACKING_HELP
+
+app = typer.Typer(help="Runs in the MLflow store.", no_args_is_help=True)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+
+
+@app.command("ls")
+def ls(
+    experiment: Annotated[str | None, typer.Option("--experiment", help="Only this experiment.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to read.")] = 200,
+) -> None:
+    """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
+    from rich.table import Table
+
+    from dlkit.cli.common import console
+    from dlkit.tracking.query import list_runs
+    from dlkit.tracking.store import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri, None)
+    rows = list_runs(uri, experiment, limit)
+    if not rows:
+        typer.echo(f"no runs in {uri}")
+        return
+    table = Table(title=f"runs in {uri}")
+    for column in ("run id", "name", "experiment", "status", "recipe", "key metric", "value", "duration"):
+        table.add_column(column, justify="right" if column in ("value", "duration") else "left", no_wrap=True)
+
+    def add(row: Any, depth: int) -> None:
+        value = "" if row.value is None else f"{row.value:.4f}"
+        indent = "  " * depth + ("└ " if depth else "")
+        table.add_row(
+            indent + row.run_id, row.name, row.experiment, row.status, row.recipe, row.metric, value,
+            _duration(row.seconds),
+        )  # fmt: skip
+        for child in row.children:
+            add(child, depth + 1)
+
+    for row in rows:
+        add(row, 0)
+    console().print(table)
+
+
+def compare(
+    run_ids: Annotated[list[str] | None, typer.Argument(help="Run ids to compare.", show_default=False)] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Compare the top-level runs of this experiment.")
+    ] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="Only this metric (and the bar chart's).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write compare.html (a table) or compare.png (bars).")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+) -> None:
+    """Runs side by side: the parameters that differ and the metrics, as the MLflow UI shows them."""
+    from rich.table import Table
+
+    from dlkit.cli.common import console
+    from dlkit.errors import BadInput
+    from dlkit.tracking.query import compare as compare_runs
+    from dlkit.tracking.store import resolve_tracking_uri
+
+    if not run_ids and experiment is None:
+        raise BadInput("compare needs run ids or --experiment NAME")
+    if output is not None and output.suffix.lower() not in (".html", ".png"):
+        raise BadInput(f"--output {output}: use a .html or .png file")
+    uri = resolve_tracking_uri(tracking_uri, None)
+    result = compare_runs(uri, run_ids or [], experiment, metric)
+    headers = [f"{r.info.run_name or ''}\n{r.info.run_id[:8]}" for r in result.runs]
+    table = Table(title=f"{len(result.runs)} runs")
+    table.add_column("")
+    for header in headers:
+        table.add_column(header, justify="right")
+    for key, values in result.params.items():
+        table.add_row(key, *values)
+    if result.params:
+        table.add_section()
+    for key, numbers in result.metrics.items():
+        table.add_row(key, *("" if v is None else f"{v:.4f}" for v in numbers))
+    console().print(table)
+    if output is not None:
+        _write(output, result, headers, metric)
+        typer.echo(f"written to {output}")
+
+
+def _write(output: Path, result: Any, headers: list[str], metric: str | None) -> None:
+    import pandas as pd
+
+    from dlkit.training.trained import write_atomically
+
+    columns = [h.replace("\n", " ") for h in headers]
+    frame = pd.DataFrame(
+        {**{k: v for k, v in result.params.items()}, **{k: v for k, v in result.metrics.items()}}, index=columns
+    ).T
+    if output.suffix.lower() == ".html":
+        write_atomically(output, frame.to_html(na_rep="", float_format=lambda v: f"{v:.4f}").encode(), "--output")
+        return
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = metric or next(iter(result.metrics), None)
+    if name is None:
+        from dlkit.errors import BadInput
+
+        raise BadInput("--output: the runs share no metric to draw")
+    values = [v if v is not None else 0.0 for v in result.metrics[name]]
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(values)), 4))
+    ax.bar(columns, values, color="tab:blue")
+    ax.set(title=name, ylabel=name)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    write_atomically(output, buffer.getvalue(), "--output")

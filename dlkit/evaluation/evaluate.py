@@ -1,0 +1,142 @@
+"""`evaluate()`: score a finished run on its test split or on a new labelled file, as a linked MLflow run.
+
+On the test split the data is rebuilt from the run's recipe (same seed, same split, same fitted
+preprocessing, which is checked against the one saved in the checkpoint) and the task's own test
+loop computes the metrics, so they equal the training run's test metrics. A new file goes through
+the saved preprocessing (`raw.from_file`).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlkit.errors import DataError, RecipeError
+
+
+@dataclass
+class Evaluation:
+    run_id: str
+    evaluated_run: str | None
+    metrics: dict[str, float]
+    source: str
+
+
+def _with_overrides(recipe: Any, overrides: list[str]) -> Any:
+    from pydantic import ValidationError
+
+    from dlkit.recipe.loader import apply_overrides
+    from dlkit.recipe.schema import Recipe
+
+    if not overrides:
+        return recipe
+    raw = recipe.model_dump(mode="json")
+    apply_overrides(raw, overrides, "override")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
+        raise RecipeError("overrides", problems) from None
+
+
+def _rebuilt_split(recipe: Any, saved: Any, say: Callable[[str], None]) -> Any:
+    """The run's data module rebuilt from its recipe; warns when the fitted preprocessing came out different."""
+    from dlkit import data
+
+    module = data.build(recipe)
+    fresh = json.dumps(module.info.preprocessing, sort_keys=True, default=str)
+    if fresh != json.dumps(saved.preprocessing, sort_keys=True, default=str):
+        say("warning: the data differs from what the run was trained on (its fitted preprocessing changed)")
+    return module
+
+
+def evaluate(
+    ref: str,
+    *,
+    data_path: Path | None = None,
+    overrides: list[str] | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    say: Callable[[str], None] = print,
+) -> Evaluation:
+    """Score run `ref` (a run id or a checkpoint file) and record an evaluation run linked to it."""
+    import lightning as L
+    import torch
+
+    from dlkit.data.base import TensorDataModule
+    from dlkit.evaluation.predict import Predictor
+    from dlkit.evaluation.raw import from_file
+    from dlkit.tracking.mlflow_run import MlflowRun
+    from dlkit.tracking.store import resolve_tracking_uri
+    from dlkit.training.quiet import quiet_lightning
+    from dlkit.training.run import heavy_imports
+
+    heavy_imports()
+    uri = resolve_tracking_uri(tracking_uri, None)
+    predictor = Predictor.load(ref, uri, "RUN")
+    recipe = _with_overrides(predictor.recipe, overrides or [])
+    info = predictor.info
+    if data_path is None:
+        module = _rebuilt_split(recipe, info, say)
+        source = "test split"
+    else:
+        raw = from_file(data_path, recipe, info, "--data")
+        if raw.y is None:
+            target = info.preprocessing.get("target") or getattr(recipe.data, "target", "target")
+            raise DataError(
+                f"--data: {data_path} has no target column '{target}'",
+                hint="evaluate needs labels; dlkit predict handles unlabelled data",
+            )
+        y = torch.from_numpy(raw.y if info.class_names else raw.y.reshape(len(raw.y), -1).astype(np.float32))
+        splits = {"test": (torch.from_numpy(raw.x), y)}
+        if recipe.task.kind == "reconstruction":  # the anomaly threshold is a quantile of validation scores
+            splits["val"] = _rebuilt_split(recipe, info, say).splits["val"]
+        bs = recipe.data.eval_batch_size or recipe.data.batch_size * 4
+        module = TensorDataModule(splits, {"test": np.arange(len(raw.x))}, info, bs, bs, recipe.data.seed)
+        source = str(data_path)
+
+    task = predictor.task
+    quiet_lightning()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.test(task, datamodule=module, verbose=False)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+
+    evaluated = predictor.run_id
+    tags = {
+        "dlkit.evaluated_run": evaluated or "",
+        "dlkit.recipe": recipe.name,
+        "dlkit.task": recipe.task.kind,
+        "dlkit.eval_data": source,
+        "dlkit.checkpoint_sha256": _sha256(predictor.checkpoint),
+    }
+    tracker = MlflowRun(uri, experiment or recipe.tracking.experiment, f"{recipe.name}-eval", tags)
+    with tracker:
+        tracker.log_metrics(metrics, step=0)
+        with tempfile.TemporaryDirectory(prefix="dlkit-eval-") as tmp:
+            folder = Path(tmp)
+            task.write_reports(folder, module.index["test"])
+            tracker.log_artifacts(folder)
+    return Evaluation(tracker.run_id, evaluated, metrics, source)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,142 @@
+"""Runs read back from the store: listings with their parent/child structure, and side-by-side comparisons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlkit.errors import BadInput, TrackingError
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    name: str
+    experiment: str
+    status: str
+    recipe: str
+    metric: str
+    value: float | None
+    seconds: float | None
+    parent: str | None
+    children: list[RunRow] = field(default_factory=list)
+
+
+def client_for(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    from dlkit.tracking.store import check_readable
+
+    check_readable(tracking_uri)
+    return MlflowClient(tracking_uri)
+
+
+def experiments(client: Any, name: str | None) -> dict[str, str]:
+    """Experiment id -> name: the one named, or every experiment in the store."""
+    if name is not None:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            known = ", ".join(e.name for e in client.search_experiments()) or "none"
+            raise BadInput(f"--experiment: no experiment named '{name}' (experiments: {known})")
+        return {found.experiment_id: found.name}
+    return {e.experiment_id: e.name for e in client.search_experiments()}
+
+
+def key_metric(run: Any) -> tuple[str, float | None]:
+    """The number that sums a run up: the best value of a study, the test value of the monitored metric, ..."""
+    metrics = run.data.metrics
+    tags = run.data.tags
+    if "dlkit.study" in tags and "dlkit.trial" not in tags:
+        first = tags.get("dlkit.metric", "").split(", ")[0]
+        return f"best/{first}", metrics.get(f"best/{first}")
+    monitor = run.data.params.get("trainer.monitor", "")
+    if monitor.startswith("val/") and f"test/{monitor[4:]}" in metrics:
+        return f"test/{monitor[4:]}", metrics[f"test/{monitor[4:]}"]
+    if monitor in metrics:
+        return monitor, metrics[monitor]
+    for name in ("test/acc", "test/rmse", "test/mse", "cv/test/acc_mean", "test/class_fidelity"):
+        if name in metrics:
+            return name, metrics[name]
+    return "", None
+
+
+def list_runs(tracking_uri: str, experiment: str | None = None, limit: int = 200) -> list[RunRow]:
+    """Top-level runs, newest first, each with its child runs (folds, trials)."""
+    client = client_for(tracking_uri)
+    names = experiments(client, experiment)
+    if not names:
+        return []
+    try:
+        runs = client.search_runs(list(names), max_results=limit, order_by=["attributes.start_time DESC"])
+    except Exception as e:
+        raise TrackingError(f"tracking store {tracking_uri}: {str(e).splitlines()[0]}") from None
+    rows: dict[str, RunRow] = {}
+    for run in runs:
+        info = run.info
+        metric, value = key_metric(run)
+        seconds = (info.end_time - info.start_time) / 1000 if info.end_time and info.start_time else None
+        rows[info.run_id] = RunRow(
+            info.run_id,
+            info.run_name or "",
+            names.get(info.experiment_id, info.experiment_id),
+            info.status,
+            run.data.tags.get("dlkit.recipe", ""),
+            metric,
+            value,
+            seconds,
+            run.data.tags.get("mlflow.parentRunId"),
+        )
+    top: list[RunRow] = []
+    for row in rows.values():
+        parent = rows.get(row.parent) if row.parent else None
+        if parent is not None:
+            parent.children.append(row)
+        else:
+            top.append(row)
+    for row in rows.values():
+        row.children.sort(key=lambda r: r.name)
+    return top
+
+
+@dataclass
+class Comparison:
+    runs: list[Any]
+    params: dict[str, list[str]]
+    metrics: dict[str, list[float | None]]
+
+
+def compare(
+    tracking_uri: str, run_ids: list[str], experiment: str | None = None, metric: str | None = None
+) -> Comparison:
+    """Parameters that differ between the runs, and their metrics (the latest value, as the MLflow UI shows)."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(tracking_uri)
+    if run_ids:
+        runs = []
+        for run_id in run_ids:
+            try:
+                runs.append(client.get_run(run_id))
+            except MlflowException:
+                raise BadInput(f"run {run_id} not found in {tracking_uri}") from None
+    else:
+        ids = list(experiments(client, experiment))
+        runs = [
+            r
+            for r in client.search_runs(ids, max_results=50, order_by=["attributes.start_time DESC"])
+            if "mlflow.parentRunId" not in r.data.tags
+        ]
+    if len(runs) < 2:
+        raise BadInput("compare needs at least two runs", hint="give run ids or an --experiment with two runs")
+    keys = sorted({k for r in runs for k in r.data.params})
+    params = {k: [r.data.params.get(k, "") for r in runs] for k in keys}
+    differing = {k: v for k, v in params.items() if len(set(v)) > 1}
+    names = sorted({k for r in runs for k in r.data.metrics})
+    if metric is not None:
+        if metric not in names:
+            raise BadInput(f"--metric: no run logged '{metric}'; logged: {', '.join(names[:15])}")
+        names = [metric]
+    else:
+        names = [n for n in names if n.count("/") == 1 and not n.startswith(("train/", "val/"))] or names
+    metrics = {n: [r.data.metrics.get(n) for r in runs] for n in names}
+    return Comparison(runs, differing, metrics)
