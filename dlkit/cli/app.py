@@ -13,6 +13,7 @@ import typer
 
 from dlkit import __version__
 from dlkit.cli import evaluate as evaluate_cmd
+from dlkit.cli import explain as explain_cmd
 from dlkit.cli import models as models_cmd
 from dlkit.cli import predict as predict_cmd
 from dlkit.cli import recipes as recipes_cmd
@@ -52,6 +53,7 @@ app.command("tune")(tune_cmd.tune)
 app.command("studies")(tune_cmd.studies)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("predict")(predict_cmd.predict)
+app.command("explain")(explain_cmd.explain)
 app.command("models")(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes")
 app.add_typer(runs_cmd.app, name="runs")

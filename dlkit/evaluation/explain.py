@@ -1,0 +1,267 @@
+"""`explain()`: captum attributions of a run's predictions for new inputs, as figures and tables.
+
+Tables get a bar chart and a CSV of mean absolute attribution per feature; images a grid of
+heatmaps beside the inputs; texts an HTML page with every token shaded by its attribution
+(integrated gradients through the embedding layer, since token ids have no gradient); series
+a heatmap over time steps and features. Everything is also logged to the run under `explain/`.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlkit.errors import BadInput
+
+METHODS = ("integrated_gradients", "saliency", "input_x_gradient", "deeplift", "gradient_shap")
+
+
+@dataclass
+class Explanation:
+    attributions: np.ndarray  # same shape as the inputs (tokens: one value per token)
+    targets: np.ndarray
+    files: list[Path]
+
+
+def _method(name: str, forward: Callable[..., Any], module: Any, embedding: Any | None) -> Any:
+    from captum import attr
+
+    if embedding is not None:  # token ids: attribute through the embedding layer's output
+        if name not in ("integrated_gradients", "gradient_shap"):
+            raise BadInput(f"--method {name}: text models are explained with integrated_gradients or gradient_shap")
+        return attr.LayerIntegratedGradients(forward, embedding)
+    classes: dict[str, Any] = {
+        "integrated_gradients": attr.IntegratedGradients,
+        "saliency": attr.Saliency,
+        "input_x_gradient": attr.InputXGradient,
+        "deeplift": attr.DeepLift,
+        "gradient_shap": attr.GradientShap,
+    }
+    return classes[name](module if name == "deeplift" else forward)
+
+
+def attribute(predictor: Any, x: np.ndarray, method: str, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Attributions (shaped like `x`; per token for text) and the explained output index of each sample."""
+    import torch
+    from torch import nn
+
+    if method not in METHODS:
+        raise BadInput(f"--method {method}: choose one of {', '.join(METHODS)}")
+    task = predictor.task
+    backbone = task.backbone
+    kind = predictor.recipe.task.kind
+    if kind not in ("classification", "regression", "forecasting"):
+        raise BadInput(f"explain covers classification, regression and forecasting runs, not {kind}")
+    inputs = torch.from_numpy(np.ascontiguousarray(x))
+    with torch.no_grad():
+        outputs = backbone(inputs)
+    if kind == "classification":
+        names = predictor.info.class_names or []
+        if target is None:
+            targets = outputs.argmax(dim=-1)
+        elif target in names:
+            targets = torch.full((len(x),), names.index(target), dtype=torch.long)
+        else:
+            raise BadInput(f"--target '{target}' is not a class of this run ({', '.join(names[:10])})")
+    else:
+        targets = torch.zeros(len(x), dtype=torch.long)
+
+    tokens = predictor.info.input_kind == "tokens"
+    embedding = next((m for m in backbone.modules() if isinstance(m, nn.Embedding)), None) if tokens else None
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        return backbone(batch).float().reshape(len(batch), -1)  # type: ignore[no-any-return]
+
+    explainer = _method(method, forward, _Wrapped(backbone), embedding)
+    backbone.eval()
+    rnn = any(isinstance(m, nn.RNNBase) for m in backbone.modules())
+    with torch.backends.cudnn.flags(enabled=not rnn), warnings.catch_warnings():  # RNN backward: no cuDNN
+        warnings.simplefilter("ignore", UserWarning)  # captum's notes on the hooks it sets and removes
+        if tokens:
+            baseline = torch.zeros_like(inputs)  # all padding
+            values = explainer.attribute(inputs, baselines=baseline, target=targets, n_steps=32)
+            values = values.sum(dim=-1)  # one number per token
+        else:
+            kwargs: dict[str, Any] = {"target": targets}
+            if method == "gradient_shap":
+                kwargs["baselines"] = torch.zeros_like(inputs[:1])
+            elif method == "integrated_gradients":
+                kwargs["n_steps"] = 32
+            inputs.requires_grad_(True)
+            values = explainer.attribute(inputs, **kwargs)
+    return values.detach().numpy().astype(np.float64), targets.numpy()
+
+
+class _Wrapped:
+    """DeepLift wants a module whose output is 2-D."""
+
+    def __new__(cls, backbone: Any) -> Any:
+        from torch import nn
+
+        class Flat(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = backbone
+
+            def forward(self, x: Any) -> Any:
+                return self.inner(x).float().reshape(len(x), -1)
+
+        return Flat()
+
+
+def explain(
+    ref: str,
+    input_path: Path,
+    *,
+    method: str = "integrated_gradients",
+    target: str | None = None,
+    limit: int = 200,
+    output: Path | None = None,
+    tracking_uri: str | None = None,
+    say: Callable[[str], None] = print,
+) -> Explanation:
+    """Attribute run `ref`'s predictions on `input_path`; write the figures to `output` and log them to the run."""
+    from dlkit.evaluation.predict import Predictor
+    from dlkit.evaluation.raw import from_file
+    from dlkit.tracking.store import resolve_tracking_uri
+    from dlkit.training.run import heavy_imports
+
+    heavy_imports()
+    uri = resolve_tracking_uri(tracking_uri, None)
+    predictor = Predictor.load(ref, uri, "RUN")
+    raw = from_file(input_path, predictor.recipe, predictor.info, "--input")
+    x = raw.x[:limit]
+    values, targets = attribute(predictor, x, method, target)
+    folder = output or Path(f"explain-{(predictor.run_id or 'checkpoint')[:8]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    info = predictor.info
+    names = info.class_names
+    labels = [names[t] for t in targets] if names else [str(t) for t in targets]
+    if info.input_kind == "tokens":
+        files = [_text_html(raw, x, values, labels, info.preprocessing["vocab"], folder / f"{method}.html")]
+    elif values.ndim == 2:
+        files = _table(values, _feature_names(info, values.shape[1]), folder, method)
+    elif values.ndim == 4:
+        files = [_image_grid(x, values, labels, folder / f"{method}.png")]
+    else:
+        files = _sequence(values, info, folder, method)
+    if predictor.run_id:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(uri)
+        for f in files:
+            client.log_artifact(predictor.run_id, str(f), f"explain/{method}")
+        say(f"logged to run {predictor.run_id} under explain/{method}/")
+    return Explanation(values, targets, files)
+
+
+def _feature_names(info: Any, count: int) -> list[str]:
+    names = info.feature_names or []
+    if info.preprocessing.get("kind") == "builtin" and not names:
+        from dlkit.data.builtin import load_arrays
+
+        names = load_arrays(info.preprocessing["name"])[3]
+    return list(names) if len(names) == count else [f"feature_{i}" for i in range(count)]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _table(values: np.ndarray, names: list[str], folder: Path, method: str) -> list[Path]:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "feature": names,
+            "mean_abs_attribution": np.abs(values).mean(axis=0),
+            "mean_attribution": values.mean(axis=0),
+        }
+    ).sort_values("mean_abs_attribution", ascending=False)
+    csv = folder / f"{method}.csv"
+    frame.to_csv(csv, index=False)
+    top = frame.head(25).iloc[::-1]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(top) + 1)))
+    ax.barh(top["feature"], top["mean_abs_attribution"], color="tab:blue")
+    ax.set(xlabel="mean |attribution|", title=f"Feature attributions ({method})")
+    fig.tight_layout()
+    png = folder / f"{method}.png"
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return [png, csv]
+
+
+def _image_grid(x: np.ndarray, values: np.ndarray, labels: list[str], path: Path, count: int = 8) -> Path:
+    plt = _pyplot()
+    n = min(count, len(x))
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
+    for i in range(n):
+        image = x[i].mean(axis=0)
+        heat = np.abs(values[i]).sum(axis=0)
+        axes[0][i].imshow(image, cmap="gray")
+        axes[0][i].set_title(labels[i], fontsize=8)
+        axes[1][i].imshow(heat, cmap="hot")
+        for row in (0, 1):
+            axes[row][i].axis("off")
+    fig.suptitle("inputs (predicted class) and |attribution|", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _sequence(values: np.ndarray, info: Any, folder: Path, method: str) -> list[Path]:
+    import pandas as pd
+
+    mean = np.abs(values).mean(axis=0)  # (time, features)
+    columns = info.preprocessing.get("columns") or [f"feature_{j}" for j in range(mean.shape[1])]
+    if len(columns) != mean.shape[1]:
+        columns = [f"feature_{j}" for j in range(mean.shape[1])]
+    csv = folder / f"{method}.csv"
+    pd.DataFrame(mean, columns=columns).rename_axis("step").to_csv(csv)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    image = ax.imshow(mean.T, aspect="auto", cmap="hot")
+    ax.set(xlabel="time step (oldest to newest)", yticks=range(len(columns)), yticklabels=columns)
+    ax.set_title(f"mean |attribution| ({method})")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    png = folder / f"{method}.png"
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return [png, csv]
+
+
+def _text_html(raw: Any, ids: np.ndarray, values: np.ndarray, labels: list[str], vocab: list[str], path: Path) -> Path:
+    rows = []
+    for i in range(len(ids)):
+        scale = float(np.abs(values[i]).max()) or 1.0
+        spans = []
+        for token, value in zip(ids[i], values[i], strict=True):
+            if token == 0:
+                continue
+            word = html.escape(vocab[token] if token < len(vocab) else "?")
+            alpha = min(1.0, abs(float(value)) / scale)
+            colour = f"rgba(220,40,40,{alpha:.2f})" if value > 0 else f"rgba(40,90,220,{alpha:.2f})"
+            spans.append(f'<span style="background:{colour}" title="{value:.4f}">{word}</span>')
+        rows.append(f"<tr><td>{html.escape(labels[i])}</td><td>{' '.join(spans)}</td></tr>")
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>token attributions</title>"
+        "<style>body{font-family:sans-serif}td{padding:4px;vertical-align:top}</style>"
+        "<p>Red: towards the explained class; blue: against it.</p>"
+        f"<table><tr><th>explained class</th><th>text</th></tr>{''.join(rows)}</table>"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
