@@ -297,3 +297,46 @@ trainer: {{max_epochs: 2}}
                    cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(out)) == 30
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "embedding"])
+def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preprocessing(
+    encoding: str, store: Path
+) -> None:
+    """Predictions on the training file itself equal the test-split predictions the run logged."""
+    rng = np.random.default_rng(1)
+    n = 300
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    size = rng.normal(10, 3, size=n)
+    frame = pd.DataFrame({"colour": colour, "size": size, "weight": rng.normal(size=n)})
+    frame["label"] = np.where((colour == "red") | (size > 12), "yes", "no")
+    frame.loc[::17, "size"] = np.nan  # gaps, filled with the training median
+    path = store / f"table-{encoding}.csv"
+    frame.to_csv(path, index=False)
+    uri = f"sqlite:///{store / 'csv.db'}"
+    recipe = load(
+        "csv-mlp",
+        [f"data.path={path}", "data.categorical=[colour]", f"data.categorical_encoding={encoding}",
+         "trainer.max_epochs=4"],
+    )  # fmt: skip
+    trained = run(recipe, tracking_uri=uri, say=quiet, progress_bar=False)
+    out = store / f"pred-{encoding}.csv"
+    unlabelled = store / f"unlabelled-{encoding}.csv"
+    frame.drop(columns=["label"]).to_csv(unlabelled, index=False)
+    done = run_cli("predict", trained.run_id, "-i", str(unlabelled), "-o", str(out), "--tracking-uri", uri, cwd=store)
+    assert done.returncode == 0, done.stderr
+    predicted = pd.read_csv(out)
+    client = MlflowClient(uri)
+    logged = pd.read_csv(client.download_artifacts(trained.run_id, "predictions.csv", str(store / encoding)))
+    rows = predicted.iloc[logged["index"].to_numpy()]
+    assert list(rows["prediction"]) == list(logged["predicted"])
+    np.testing.assert_allclose(rows["prob_yes"].to_numpy(), logged["prob_yes"].to_numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_evaluate_a_regression_run_reproduces_its_metrics_and_plots_residuals(store: Path) -> None:
+    uri = f"sqlite:///{store / 'regression.db'}"
+    trained = run(load("diabetes-mlp", ["trainer.max_epochs=3"]), tracking_uri=uri, say=quiet, progress_bar=False)
+    result = evaluate(trained.run_id, tracking_uri=uri, say=quiet)
+    for key, value in trained.test_metrics.items():
+        assert result.metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    assert "residuals.png" in {a.path for a in MlflowClient(uri).list_artifacts(result.run_id)}
