@@ -81,7 +81,21 @@ class Interrupted(DlkitError):
     exit_code = 130
 
 
+class Terminated(Interrupted):
+    """The run was stopped with SIGTERM (a scheduler, `kill`)."""
+
+    exit_code = 143
+
+
 class TrainingFailed(DlkitError):
     """Training started and then failed."""
 
     exit_code = 1
+    #: a short code for the run's `dlkit.failure` tag (the message goes to `dlkit.failure_message`)
+    failure_code: str | None = None
+
+
+class NonFiniteLoss(TrainingFailed):
+    """The training loss became NaN or infinite."""
+
+    failure_code = "nonfinite_loss"

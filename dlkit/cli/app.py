@@ -68,12 +68,29 @@ def _fail(message: str, hint: str | None, code: int) -> None:
     sys.exit(code)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like an error (runs marked KILLED, files cleaned up) instead of killing on the spot."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        from dlkit.errors import Terminated
+
+        raise Terminated("stopped by SIGTERM")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `dlkit` script and `python -m dlkit`."""
     from dlkit.errors import DlkitError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _stop_on_sigterm()
     try:
         code = app(args=args, prog_name="dlkit", standalone_mode=False)
     except DlkitError as e:

@@ -10,7 +10,10 @@ from dlkit.cli.common import OVERRIDES_HELP
 
 
 def train(
-    recipe: Annotated[str, typer.Argument(help="A bundled recipe name (dlkit recipes ls) or a path to a YAML file.")],
+    recipe: Annotated[
+        str | None,
+        typer.Argument(help="A bundled recipe name (dlkit recipes ls) or a path to a YAML file.", show_default=False),
+    ] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP, show_default=False)] = None,
     tracking_uri: Annotated[
         str | None,
@@ -28,14 +31,32 @@ def train(
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Rich progress bar (default: on a terminal).")
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", help="Continue this killed or crashed run from its last checkpoint (same MLflow run)."
+        ),
+    ] = None,
     register: Annotated[
         str | None,
         typer.Option("--register", help="Register the run's MLflow model under this name in the model registry."),
     ] = None,
 ) -> None:
     """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow."""
+    from dlkit.errors import BadInput
     from dlkit.recipe import load
 
+    if resume is not None:
+        if recipe is not None or overrides or folds:
+            raise BadInput("--resume takes no recipe, overrides or --folds: the run's checkpoint holds its recipe")
+        from dlkit.cli.summary import print_summary
+        from dlkit.training.run import resume as resume_run
+
+        result = resume_run(resume, tracking_uri=tracking_uri, say=typer.echo, progress_bar=progress)
+        print_summary(result.recipe, result)
+        return
+    if recipe is None:
+        raise BadInput("give a recipe (dlkit recipes ls) or --resume RUN_ID")
     resolved = load(recipe, overrides or [])
     from dlkit.cli.summary import print_cv_summary, print_summary
     from dlkit.errors import BadInput

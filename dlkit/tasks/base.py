@@ -40,6 +40,35 @@ class LossMeter(nn.Module):
         return value
 
 
+def rng_state() -> dict[str, Any]:
+    """torch, NumPy and Python random states as tensors and plain data (loadable with weights_only=True)."""
+    import random
+
+    _, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    version, internal, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
+    }  # fmt: skip
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def make_optimizer(params: Any, o: Any, lr: float) -> torch.optim.Optimizer:
     """The optimiser named in the recipe's `optim` section, over `params`."""
     optimizers = {
@@ -73,6 +102,12 @@ class Task(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.checkpoint_meta:
             checkpoint["dlkit"] = self.checkpoint_meta
+        checkpoint["dlkit_rng"] = rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A resumed run continues the random streams where the interrupted one left them."""
+        if "dlkit_rng" in checkpoint:
+            set_rng_state(checkpoint["dlkit_rng"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)  # type: ignore[no-any-return]

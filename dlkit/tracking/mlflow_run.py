@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit.errors import TrackingError
-from dlkit.tracking.store import check_writable, local_artifact_root
+from dlkit.tracking.store import local_artifact_root, prepare_store
 
 MAX_PARAMS_PER_CALL = 100
 MAX_METRICS_PER_CALL = 1000
@@ -44,19 +44,30 @@ class MlflowRun:
     """An MLflow run, driven through MlflowClient (no global active-run state)."""
 
     def __init__(
-        self, tracking_uri: str, experiment: str, run_name: str, tags: dict[str, str], reuse_tags: tuple[str, ...] = ()
+        self,
+        tracking_uri: str,
+        experiment: str,
+        run_name: str,
+        tags: dict[str, str],
+        reuse_tags: tuple[str, ...] = (),
+        run_id: str | None = None,
     ) -> None:
-        """Create a run; with `reuse_tags`, continue the latest run whose tags of those names match instead."""
-        check_writable(tracking_uri)
+        """Create a run; with `reuse_tags`, continue the latest run whose tags of those names match instead;
+        with `run_id`, continue that run (a resumed training)."""
+        prepare_store(tracking_uri)
         from mlflow import MlflowClient
+        from mlflow.entities import RunTag
 
         self.tracking_uri = tracking_uri
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.experiment_id = self._experiment(experiment)
             run = self._existing(tags, reuse_tags) if reuse_tags else None
+            if run_id is not None:
+                run = self.client.get_run(run_id)
             if run is not None:
                 self.client.update_run(run.info.run_id, status="RUNNING")
+                self.client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             else:
                 run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         except TrackingError:
@@ -100,14 +111,17 @@ class MlflowRun:
         for i in range(0, len(items), MAX_PARAMS_PER_CALL):
             self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_CALL])
 
-    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """All metrics of one step in one call."""
-        from mlflow.entities import Metric
+    def log_metrics(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
+        """All metrics of one step (and optional tags) in one call."""
+        from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for i in range(0, len(items), MAX_METRICS_PER_CALL):
-            self.client.log_batch(self.run_id, metrics=items[i : i + MAX_METRICS_PER_CALL])
+        extra = [RunTag(k, v) for k, v in (tags or {}).items()]
+        for i in range(0, max(1, len(items)), MAX_METRICS_PER_CALL):
+            self.client.log_batch(
+                self.run_id, metrics=items[i : i + MAX_METRICS_PER_CALL], tags=extra if i == 0 else []
+            )
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -151,13 +165,15 @@ class MlflowRun:
         else:
             self.end("FAILED", error.message if isinstance(error, DlkitError) else f"{type(error).__name__}: {error}")
 
-    def end(self, status: str, reason: str | None = None) -> None:
-        """Set the final status (FINISHED, FAILED or KILLED) once."""
+    def end(self, status: str, reason: str | None = None, code: str | None = None) -> None:
+        """Set the final status (FINISHED, FAILED or KILLED) once; `code` tags the kind of failure."""
         if self.ended:
             return
         self.ended = True
         try:
-            if reason:
+            if code:
+                self.set_tags({"dlkit.failure": code, "dlkit.failure_message": (reason or code)[:5000]})
+            elif reason:
                 self.set_tags({"dlkit.failure": reason[:5000]})
             self.client.set_terminated(self.run_id, status=status)
         except Exception as e:

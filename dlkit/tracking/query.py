@@ -79,7 +79,7 @@ def list_runs(tracking_uri: str, experiment: str | None = None, limit: int = 200
             info.run_id,
             info.run_name or "",
             names.get(info.experiment_id, info.experiment_id),
-            info.status,
+            "RUNNING (stale)" if is_stale(run) else info.status,
             run.data.tags.get("dlkit.recipe", ""),
             metric,
             value,
@@ -140,3 +140,29 @@ def compare(
         names = [n for n in names if n.count("/") == 1 and not n.startswith(("train/", "val/"))] or names
     metrics = {n: [r.data.metrics.get(n) for r in runs] for n in names}
     return Comparison(runs, differing, metrics)
+
+
+STALE_AFTER_S = 1800.0
+
+
+def is_stale(run: Any, now: float | None = None) -> bool:
+    """A RUNNING run whose process is gone: same host and no such process, or no heartbeat for half an hour."""
+    import os
+    import socket
+    import time
+
+    if run.info.status != "RUNNING":
+        return False
+    tags = run.data.tags
+    pid = tags.get("dlkit.pid", "")
+    if tags.get("dlkit.host") == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    beat = tags.get("dlkit.heartbeat", "")
+    if beat.replace(".", "", 1).isdigit():
+        return (now or time.time()) - float(beat) > STALE_AFTER_S
+    return False

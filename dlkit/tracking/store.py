@@ -52,3 +52,73 @@ def check_readable(uri: str) -> None:
             f"no MLflow store at {path} ({uri})",
             hint="run dlkit where you trained, or pass --tracking-uri / set MLFLOW_TRACKING_URI",
         )
+
+
+_READY: set[str] = set()
+
+
+def prepare_store(uri: str) -> None:
+    """Make the store usable before a run starts, once per process.
+
+    SQLite: create or migrate the database under a file lock (two processes creating a fresh store at
+    the same instant otherwise collide in MLflow's migrations), after dropping the temporary tables an
+    interrupted migration leaves behind. HTTP: fail fast, naming the URI, when the server does not answer.
+    """
+    if uri in _READY:
+        return
+    db = sqlite_path(uri)
+    if db is not None:
+        check_writable(uri)
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(db.resolve()) + ".lock", timeout=300):
+                _drop_interrupted_migration(db)
+                from mlflow import MlflowClient
+
+                MlflowClient(uri).search_experiments(max_results=1)
+        except Timeout:
+            raise TrackingError(f"tracking store {uri}: another process holds its lock for minutes") from None
+        except TrackingError:
+            raise
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TrackingError(f"tracking store {uri}: {first}", hint="check --tracking-uri") from None
+    elif uri.startswith(("http://", "https://")):
+        _check_server(uri)
+    _READY.add(uri)
+
+
+def _drop_interrupted_migration(db: Path) -> None:
+    import sqlite3
+
+    if not db.is_file() or db.stat().st_size == 0:
+        return
+    with sqlite3.connect(db) as connection:
+        leftovers = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_alembic\\_tmp\\_%' ESCAPE '\\'"
+            )
+        ]
+        for name in leftovers:
+            connection.execute(f'DROP TABLE "{name}"')
+
+
+def _check_server(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    # MLflow retries unreachable servers for minutes by default
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered (a proxy or an old server without /health): reachable
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise TrackingError(
+            f"tracking server {uri} is unreachable ({reason})", hint="start it, or check --tracking-uri"
+        ) from None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from dlkit.tracking.mlflow_run import MlflowRun
 
@@ -28,6 +28,17 @@ class EpochRecorder(Callback):
         self.interrupted = False
         self._epoch_start = 0.0
         self._train_seconds: float | None = None
+
+    #: epochs up to this one are already in MLflow (a resumed run that died after logging them)
+    logged_through: int = -1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # a resumed fit starts with no history; testing the best checkpoint must not rewind this one
+        if not self.history:
+            self.history = list(state_dict.get("history", []))
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
@@ -49,8 +60,12 @@ class EpochRecorder(Callback):
         self.history.append({"epoch": float(epoch), **values})
         if not trainer.is_global_zero:
             return
-        if self.tracker is not None:
-            self.tracker.log_metrics({k: v for k, v in values.items() if math.isfinite(v)}, step=epoch)
+        if self.tracker is not None and epoch > self.logged_through:
+            self.tracker.log_metrics(
+                {k: v for k, v in values.items() if math.isfinite(v)},
+                step=epoch,
+                tags={"dlkit.heartbeat": f"{time.time():.0f}"},  # `dlkit runs ls` tells a dead run from a live one
+            )
             self._log_task_artifacts(epoch, pl_module)
         if self.report is not None:
             self.report(epoch, values)
@@ -95,3 +110,101 @@ class UnfreezeAt(Callback):
         if trainer.current_epoch == self.epoch:
             for param in self.params:
                 param.requires_grad = True
+
+
+class NonFiniteGuard(Callback):
+    """Stops training when the loss becomes NaN or infinite, naming the epoch and step.
+
+    The check stays on the device while the epoch runs (no host synchronisation per step): the
+    first bad step is kept in a tensor and read once, before validation and at the end of the epoch,
+    so no checkpoint is ever written from non-finite weights.
+    """
+
+    def __init__(self) -> None:
+        self.first_bad: Any = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.first_bad = None
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        import torch
+
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        if self.first_bad is None:
+            self.first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
+        bad = ~torch.isfinite(loss.detach()).all()
+        self.first_bad = torch.where(bad & (self.first_bad < 0), batch_idx, self.first_bad)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        from dlkit.errors import NonFiniteLoss
+
+        if self.first_bad is None or trainer.sanity_checking:
+            return
+        step = int(self.first_bad)
+        if step >= 0:
+            raise NonFiniteLoss(
+                f"the training loss became NaN or infinite at epoch {trainer.current_epoch + 1}, step {step + 1}",
+                hint="lower optim.lr, set trainer.gradient_clip_val, or check the data for extreme values",
+            )
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer)
+
+
+class AtomicCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that writes a temporary file and renames it: a crash or a full disk never leaves
+    a half-written checkpoint in place of the previous good one."""
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        import os
+
+        partial = f"{filepath}.partial"
+        try:
+            super()._save_checkpoint(trainer, partial)
+            if trainer.is_global_zero and os.path.exists(partial):
+                os.replace(partial, filepath)
+        finally:
+            if trainer.is_global_zero and os.path.exists(partial):
+                os.unlink(partial)
+        self._last_checkpoint_saved = filepath
+
+
+class GracefulInterrupt:
+    """While training: Ctrl-C or SIGTERM asks Lightning to stop after the current step; a second Ctrl-C
+    interrupts at once. (Outside training, the CLI turns SIGTERM into an immediate, clean stop.)"""
+
+    def __init__(self, trainer: L.Trainer) -> None:
+        self.trainer = trainer
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signum
+        self.trainer._signal_connector.received_sigterm = True  # Lightning then stops after the current step
+
+    def __enter__(self) -> GracefulInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)

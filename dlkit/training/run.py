@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from dlkit import __version__
 from dlkit import metric_names as m
-from dlkit.errors import BadInput, DlkitError, Interrupted, TrainingFailed
+from dlkit.errors import BadInput, DlkitError, Interrupted, Terminated, TrainingFailed
 from dlkit.training.quiet import quiet_lightning
 
 Say = Callable[[str], None]
@@ -39,6 +39,8 @@ class RunResult:
     children: list[RunResult] = field(default_factory=list)
     #: model/params and model/latency_ms
     model_metrics: dict[str, float] = field(default_factory=dict)
+    #: the resolved recipe the run trained
+    recipe: Any = None
 
 
 def _local_path(uri: str) -> Path | None:
@@ -102,6 +104,15 @@ class Nested:
     run_id: str | None = None
     #: told the child run's id as soon as it exists (a tuning trial records it in the study)
     on_created: Callable[[str], None] | None = None
+
+
+@dataclass
+class Resume:
+    """Where a resumed run continues: its MLflow run, its last checkpoint, the last epoch MLflow holds."""
+
+    run_id: str
+    checkpoint: Path
+    logged_through: int
 
 
 @dataclass
@@ -175,6 +186,55 @@ def run(
     return _fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, nested)
 
 
+def resume(
+    run_id: str, *, tracking_uri: str | None = None, say: Say = print, progress_bar: bool | None = None
+) -> RunResult:
+    """Continue a killed or crashed run from its last checkpoint, in the same MLflow run."""
+    heavy_imports()
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from dlkit.recipe.schema import Recipe
+    from dlkit.tracking.query import is_stale
+    from dlkit.tracking.store import check_readable, resolve_tracking_uri
+    from dlkit.training.trained import META_KEY, read_checkpoint
+
+    uri = resolve_tracking_uri(tracking_uri, None)
+    check_readable(uri)
+    client = MlflowClient(uri)
+    try:
+        found = client.get_run(run_id)
+    except MlflowException:
+        raise BadInput(f"--resume: run {run_id} not found in {uri}", hint="pass --tracking-uri of its store") from None
+    status = found.info.status
+    if status == "FINISHED":
+        raise BadInput(f"--resume: run {run_id} already finished")
+    if status == "RUNNING" and not is_stale(found):
+        where = f"process {found.data.tags.get('dlkit.pid', '?')} on {found.data.tags.get('dlkit.host', '?')}"
+        raise BadInput(f"--resume: run {run_id} is still running ({where})", hint="stop it first (Ctrl-C or kill)")
+    folder = _local_path(found.info.artifact_uri)
+    path = folder / "checkpoints" / "last.ckpt" if folder else None
+    if folder is None:
+        try:
+            path = Path(client.download_artifacts(run_id, "checkpoints/last.ckpt", tempfile.mkdtemp(prefix="dlkit-")))
+        except (MlflowException, OSError):
+            path = None
+    if path is None or not path.is_file():
+        raise BadInput(
+            f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
+            hint="train the recipe again",
+        )
+    meta = read_checkpoint(path, "--resume").get(META_KEY)
+    if not isinstance(meta, dict) or meta.get("run_id") != run_id:
+        raise BadInput(f"--resume: {path} does not belong to run {run_id}")
+    recipe = Recipe.model_validate(meta["recipe"])
+    steps = [point.step for point in client.get_metric_history(run_id, "perf/epoch_seconds")]
+    experiment = client.get_experiment(found.info.experiment_id).name
+    prepared = _prepare(recipe, None, uri)
+    state = Resume(run_id, path, max(steps, default=-1))
+    return _fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)
+
+
 def run_cv(
     recipe: Any,
     folds: int,
@@ -228,13 +288,25 @@ def _fit(
     say: Say,
     progress_bar: bool | None,
     nested: Nested | None,
+    resume: Resume | None = None,
 ) -> RunResult:
     started = time.perf_counter()
+    import os
+    import signal
+    import socket
+
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar
 
     from dlkit.tracking.mlflow_run import MlflowRun
-    from dlkit.training.callbacks import EpochRecorder, UnfreezeAt, epoch_line
+    from dlkit.training.callbacks import (
+        AtomicCheckpoint,
+        EpochRecorder,
+        GracefulInterrupt,
+        NonFiniteGuard,
+        UnfreezeAt,
+        epoch_line,
+    )
     from dlkit.training.trained import checkpoint_metadata
 
     t = recipe.trainer
@@ -244,7 +316,7 @@ def _fit(
     recorder = EpochRecorder(
         None, info.split_sizes["train"], None if interactive else epoch_line(t.max_epochs, t.monitor, say)
     )
-    callbacks: list[Any] = [recorder]
+    callbacks: list[Any] = [NonFiniteGuard(), recorder]
     if t.early_stopping is not None:
         es = t.early_stopping
         monitor = es.monitor or t.monitor
@@ -260,10 +332,10 @@ def _fit(
     # Given at construction, they replace Lightning's default checkpoint callback; their folder is set
     # once the run exists (the run's artifact folder for a local store). The last checkpoint has a
     # callback of its own: ModelCheckpoint's save_last only writes when the best one improves.
-    checkpoint = ModelCheckpoint(
+    checkpoint = AtomicCheckpoint(
         filename="best", monitor=t.monitor, mode=t.resolved_monitor_mode(), save_top_k=1, enable_version_counter=False
     )
-    last = ModelCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+    last = AtomicCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
     callbacks += [checkpoint, last]
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     trainer = _make_trainer(recipe, callbacks, workdir, interactive)
@@ -285,8 +357,13 @@ def _fit(
             run_name += nested.suffix
         if recipe.model.init_from:
             tags["dlkit.init_from"] = recipe.model.init_from
-        tracker = MlflowRun(uri, experiment, run_name, tags)
+        # who runs it, so that `dlkit runs ls` can tell a run whose process died from a live one
+        tags.update({"dlkit.host": socket.gethostname(), "dlkit.pid": str(os.getpid())})
+        tags["dlkit.heartbeat"] = f"{time.time():.0f}"
+        tracker = MlflowRun(uri, experiment, run_name, tags, run_id=resume.run_id if resume else None)
         recorder.tracker = tracker
+        if resume is not None:
+            recorder.logged_through = resume.logged_through
         if nested is not None:
             nested.run_id = tracker.run_id
             if nested.on_created is not None:
@@ -297,12 +374,16 @@ def _fit(
     ckpt_dir = (artifact_dir / "checkpoints") if artifact_dir else workdir / "checkpoints"
     checkpoint.dirpath = last.dirpath = str(ckpt_dir)
 
+    graceful = GracefulInterrupt(trainer)
     try:
         if tracker is not None:
-            _log_start(tracker, recipe, datamodule, prepared.n_params, workdir)
+            if resume is None:
+                _log_start(tracker, recipe, datamodule, prepared.n_params, workdir)
             if nested is None:
-                say(f"run {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
-        trainer.fit(task, datamodule=datamodule)
+                verb = "resuming run" if resume else "run"
+                say(f"{verb} {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
+        with graceful:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
         best = (checkpoint.best_model_path if task.select_best else last.best_model_path) or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
@@ -324,9 +405,13 @@ def _fit(
     except (KeyboardInterrupt, SystemExit) as e:
         if tracker is not None:
             tracker.end("KILLED", "interrupted")
-        if recorder.interrupted or isinstance(e, KeyboardInterrupt):
-            raise Interrupted("interrupted; the run is marked KILLED") from None
-        raise
+        if not (recorder.interrupted or isinstance(e, KeyboardInterrupt) or _is_sigterm(e)):
+            raise
+        done = len(recorder.history)
+        how = f"continue it with: dlkit train --resume {tracker.run_id}" if tracker and done else "start it again"
+        if graceful.received == signal.SIGINT or isinstance(e, KeyboardInterrupt):
+            raise Interrupted(f"interrupted after {done} epoch(s); the run is marked KILLED; {how}") from None
+        raise Terminated(f"stopped by SIGTERM after {done} epoch(s); the run is marked KILLED; {how}") from None
     except Exception as e:
         if nested is None or not isinstance(e, nested.stop_on):
             _end_failed(tracker, e)
@@ -347,6 +432,7 @@ def _fit(
         best_checkpoint=str(ckpt_dir / "best.ckpt") if artifact_dir else None,
         seconds=time.perf_counter() - started,
         model_metrics=model_metrics,
+        recipe=recipe,
     )
 
 
@@ -376,9 +462,16 @@ def _latency_ms(task: Any, datamodule: Any, repeats: int = 5) -> float | None:
     return 1000.0 * sorted(times)[len(times) // 2] / max(1, n)
 
 
+def _is_sigterm(e: BaseException) -> bool:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    return isinstance(e, SIGTERMException)
+
+
 def _end_failed(tracker: Any, e: BaseException) -> None:
     if tracker is not None:
-        tracker.end("FAILED", e.message if isinstance(e, DlkitError) else f"{type(e).__name__}: {e}")
+        message = e.message if isinstance(e, DlkitError) else f"{type(e).__name__}: {e}"
+        tracker.end("FAILED", message, getattr(e, "failure_code", None))
 
 
 def _as_dlkit_error(e: Exception) -> DlkitError:

@@ -1,0 +1,166 @@
+"""Faults provoked for real: NaN losses, SIGTERM, Ctrl-C, SIGKILL and exact resume, stores created at once,
+an unreachable server, an interrupted migration."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from dlkit.errors import NonFiniteLoss
+from dlkit.recipe import load
+from dlkit.training import run
+from tests.conftest import run_cli
+from tests.postgres import free_port
+
+# deterministic, one thread, no early stop: two runs with the same seed give the same numbers
+EXACT = ["trainer.deterministic=true", "trainer.num_threads=1", "trainer.early_stopping=null"]
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlkit", *args],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_epochs(
+    uri: str, proc: subprocess.Popen[str], epochs: int, timeout: float = 180, exclude: tuple[str, ...] = ()
+) -> str:
+    """The run id once the run has logged `epochs` epochs (and so written its last checkpoint of the one before)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if not Path(uri[len("sqlite:///") :]).exists():
+            continue
+        try:
+            client = MlflowClient(uri)
+            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+        except Exception:  # the store is being created
+            continue
+        for r in runs:
+            if (
+                r.info.run_id not in exclude
+                and len(client.get_metric_history(r.info.run_id, "perf/epoch_seconds")) >= epochs
+            ):
+                return str(r.info.run_id)
+    out, err = proc.communicate(timeout=60) if proc.poll() is not None else ("", "")
+    raise AssertionError(f"the run never reached {epochs} epochs: {out}{err}")
+
+
+def test_a_nonfinite_loss_stops_the_run_with_its_epoch_and_step(workdir: Path, tracking_uri: str) -> None:
+    recipe = load("diabetes-mlp", ["optim.name=sgd", "optim.lr=10", "trainer.max_epochs=5"])
+    with pytest.raises(NonFiniteLoss, match=r"NaN or infinite at epoch 1, step \d+") as info:
+        run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    assert "optim.lr" in (info.value.hint or "")
+    client = MlflowClient(tracking_uri)
+    (logged,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert logged.info.status == "FAILED" and logged.data.tags["dlkit.failure"] == "nonfinite_loss"
+    assert "epoch 1" in logged.data.tags["dlkit.failure_message"]
+    folder = Path(logged.info.artifact_uri.replace("file://", "")) / "checkpoints"
+    assert not list(folder.glob("*.ckpt"))  # nothing saved from non-finite weights
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_after_the_step_and_the_run_resumes(workdir: Path, signum: int, code: int) -> None:
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    proc = _start(["train", "digits-mlp", "trainer.max_epochs=12", *EXACT, "--tracking-uri", uri], workdir)
+    run_id = _wait_for_epochs(uri, proc, 2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, out + err
+    errors = [line for line in err.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and f"dlkit train --resume {run_id}" in errors[0]
+    client = MlflowClient(uri)
+    assert client.get_run(run_id).info.status == "KILLED"
+
+    resumed = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming run {run_id}" in resumed.stdout
+    finished = client.get_run(run_id)
+    assert finished.info.status == "FINISHED" and "test/acc" in finished.data.metrics
+    steps = [p.step for p in client.get_metric_history(run_id, "train/loss")]
+    assert sorted(steps) == list(range(12))  # every epoch once: none lost, none duplicated
+
+
+def test_resume_after_sigkill_ends_exactly_like_an_uninterrupted_run(workdir: Path) -> None:
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    common = ["train", "digits-mlp", "trainer.max_epochs=6", *EXACT, "--tracking-uri", uri]
+    whole = run_cli(*common, cwd=workdir)
+    assert whole.returncode == 0, whole.stderr
+    client = MlflowClient(uri)
+    (reference,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+
+    proc = _start(common, workdir)
+    run_id = _wait_for_epochs(uri, proc, 3, exclude=(reference.info.run_id,))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    listed = run_cli("runs", "ls", "--tracking-uri", uri, cwd=workdir)
+    assert "RUNNING (stale)" in next(line for line in listed.stdout.splitlines() if run_id in line)
+
+    resumed = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    again = client.get_run(run_id)
+    assert again.info.status == "FINISHED"
+    for key, value in reference.data.metrics.items():
+        if key.startswith("test/"):
+            assert math.isclose(again.data.metrics[key], value, rel_tol=1e-6, abs_tol=1e-7), key
+    steps = [p.step for p in client.get_metric_history(run_id, "val/loss")]
+    assert sorted(steps) == list(range(6))
+    refused = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    assert refused.returncode == 2 and "already finished" in refused.stderr
+
+
+def test_two_trainings_create_a_fresh_store_at_the_same_instant(workdir: Path) -> None:
+    uri = f"sqlite:///{workdir / 'fresh.db'}"
+    procs = [_start(["train", "iris-mlp", "trainer.max_epochs=3", "--tracking-uri", uri], workdir) for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, out + err
+    client = MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)
+    for r in runs:
+        assert len(client.get_metric_history(r.info.run_id, "train/loss")) == 3
+
+
+def test_an_unreachable_tracking_server_fails_before_training(workdir: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.time()
+    done = run_cli("train", "iris-mlp", "--tracking-uri", uri, cwd=workdir, timeout=120)
+    assert done.returncode == 2
+    assert f"tracking server {uri} is unreachable" in done.stderr and "Traceback" not in done.stderr
+    assert "epoch 1" not in done.stdout
+    assert time.time() - started < 60
+
+
+def test_a_store_left_mid_migration_is_repaired(workdir: Path) -> None:
+    db = workdir / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    first = run_cli("train", "iris-mlp", "trainer.max_epochs=1", "--tracking-uri", uri, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(db) as connection:  # what a process killed inside an MLflow migration leaves
+        connection.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
+    second = run_cli("train", "iris-mlp", "trainer.max_epochs=1", "--tracking-uri", uri, cwd=workdir)
+    assert second.returncode == 0, second.stderr
