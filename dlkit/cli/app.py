@@ -104,12 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", None, 130)
     except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
-        show = getattr(e, "show", None)
-        if callable(show):
-            show()
-        else:
-            typer.echo(f"error: {e}", err=True)
-        sys.exit(getattr(e, "exit_code", 2))
+        context = getattr(e, "ctx", None)
+        command = context.command_path if context is not None else "dlkit"
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        _fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
     except Exception as e:
         if debug:
             raise

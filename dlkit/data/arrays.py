@@ -20,7 +20,11 @@ def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile) as e:
-        raise DataError(f"data.path: {path} is not a readable .npz file ({str(e).splitlines()[0]})") from None
+        reason = "it holds pickled objects" if "pickle" in str(e) else str(e).splitlines()[0]
+        raise DataError(
+            f"data.path: {path} is not a readable .npz file of plain arrays ({reason})",
+            hint="save it with np.savez(path, X=features, y=targets)",
+        ) from None
     for key in ("X", "y"):
         if key not in arrays:
             raise DataError(

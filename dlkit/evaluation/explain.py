@@ -132,6 +132,8 @@ def explain(
     from dlkit.tracking.store import resolve_tracking_uri
     from dlkit.training.run import heavy_imports
 
+    if method not in METHODS:
+        raise BadInput(f"--method {method}: choose one of {', '.join(METHODS)}")
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, None)
     predictor = Predictor.load(ref, uri, "RUN")

@@ -7,12 +7,15 @@ the network.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
 from dlkit.registry import Registry
 from dlkit.schema_base import Strict
+
+#: a layer width or channel count: positive, and small enough to fit in memory
+Width = Annotated[int, Field(gt=0, le=65_536)]
 
 ARCHITECTURES: Registry[type] = Registry("architecture")
 
@@ -38,7 +41,7 @@ class MLPParams(ArchParams):
     """Multi-layer perceptron: dense layers on flattened inputs."""
 
     arch: Literal["mlp"] = Field("mlp", description="Architecture name.")
-    hidden: list[PositiveInt] = Field(
+    hidden: list[Width] = Field(
         default_factory=lambda: [128, 64],
         description="Width of each hidden layer, input side first; [] is a linear model.",
         max_length=64,
@@ -53,7 +56,7 @@ class CNNParams(ArchParams):
     """Convolutional network: conv blocks (conv, batch norm, activation, pooling), then a dense head."""
 
     arch: Literal["cnn"] = Field("cnn", description="Architecture name.")
-    channels: list[PositiveInt] = Field(
+    channels: list[Width] = Field(
         default_factory=lambda: [32, 64],
         min_length=1,
         max_length=16,
@@ -70,7 +73,7 @@ class CNNParams(ArchParams):
     global_pool: bool = Field(False, description="Average the last feature map over space instead of flattening it.")
     activation: Activation = Field("relu", description="Activation after each convolution and dense layer.")
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before each dense layer of the head.")
-    hidden: list[PositiveInt] = Field(
+    hidden: list[Width] = Field(
         default_factory=lambda: [128],
         max_length=16,
         description="Width of each dense layer of the head after the conv blocks.",
@@ -88,7 +91,7 @@ class RecurrentParams(ArchParams):
     pooling: Literal["last", "mean", "max"] = Field(
         "last", description="Summary of the sequence: the final state, or the mean/max over (unpadded) steps."
     )
-    hidden: list[PositiveInt] = Field(
+    hidden: list[Width] = Field(
         default_factory=list, max_length=16, description="Dense layers of the head after the recurrent layers."
     )
 
@@ -119,13 +122,13 @@ class ResNetParams(ArchParams):
     """Residual network for images: stages of residual blocks with batch norm and skip connections."""
 
     arch: Literal["resnet"] = Field("resnet", description="Architecture name.")
-    widths: list[PositiveInt] = Field(
+    widths: list[Width] = Field(
         default_factory=lambda: [32, 64, 128],
         min_length=1,
         max_length=8,
         description="Channels of each stage; every stage after the first halves the resolution.",
     )
-    blocks: list[PositiveInt] = Field(
+    blocks: list[Width] = Field(
         default_factory=lambda: [2, 2, 2],
         min_length=1,
         max_length=8,
@@ -175,12 +178,12 @@ class AutoencoderParams(ArchParams):
     kind: Literal["dense", "conv"] = Field(
         "dense", description="Dense layers on flattened inputs, or convolutions on images."
     )
-    hidden: list[PositiveInt] = Field(
+    hidden: list[Width] = Field(
         default_factory=lambda: [128, 64],
         max_length=16,
         description="dense: encoder widths (the decoder mirrors them).",
     )
-    channels: list[PositiveInt] = Field(
+    channels: list[Width] = Field(
         default_factory=lambda: [16, 32],
         min_length=1,
         max_length=8,
@@ -201,10 +204,10 @@ class GANParams(ArchParams):
     )
     latent: PositiveInt = Field(32, le=4096, description="Size of the random input of the generator.")
     conditional: bool = Field(True, description="Generate a requested class (both networks see the label).")
-    hidden: list[PositiveInt] = Field(
+    hidden: list[Width] = Field(
         default_factory=lambda: [256, 256], max_length=8, description="dense: widths of both networks' hidden layers."
     )
-    channels: list[PositiveInt] = Field(
+    channels: list[Width] = Field(
         default_factory=lambda: [64, 32],
         min_length=1,
         max_length=6,

@@ -62,6 +62,12 @@ def find_checkpoint(ref: str, tracking_uri: str, field: str) -> Path:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from dlkit.tracking.store import check_readable
+
+    try:
+        check_readable(tracking_uri)
+    except BadInput as e:
+        raise BadInput(f"{field}: run {ref}: {e.message}", hint=e.hint) from None
     client = MlflowClient(tracking_uri)
     try:
         client.get_run(ref)

@@ -97,6 +97,16 @@ class TuneConfig(Strict):
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner: prune below this percentile.")
 
     @model_validator(mode="after")
+    def _grid_needs_steps(self) -> TuneConfig:
+        if self.sampler == "grid":
+            for key, spec in self.space.items():
+                if isinstance(spec, FloatParam) and spec.step is None:
+                    raise ValueError(
+                        f"the grid sampler needs a step for float parameter {key} (or categorical choices)"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _objectives(self) -> TuneConfig:
         if self.metrics is None:
             if self.directions is not None:

@@ -81,8 +81,8 @@ def test_a_finished_budget_runs_no_more_trials(workdir: Path, tracking_uri: str)
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("tune.space={optim.lrr: {type: float, low: 0.1, high: 0.2}}", "tune.space.optim.lrr"),
-        ("tune.space={model.dropout: {type: float, low: 0.1, high: 2.0}}", "value 2.0 is refused"),
+        ("tune.space={optim.lrr: {type: float, low: 0.1, high: 0.2, step: 0.1}}", "tune.space.optim.lrr"),
+        ("tune.space={model.dropout: {type: float, low: 0.1, high: 2.0, step: 0.1}}", "value 2.0 is refused"),
         ("tune.metric=val/rmse", "tune.metric: 'val/rmse' is not logged by task classification"),
         ("tune.space={optim.lr: {type: float, low: 0.0, high: 0.1, log: true}}", "log: true needs low > 0"),
     ],

@@ -1,0 +1,196 @@
+"""The bad-input corpus: every malformed recipe, override, data file, argument and checkpoint gives exit 2,
+one line naming the problem (and at most a hint), no traceback, no run left RUNNING, nothing written.
+
+Recipes and data files live in tests/bad_inputs/; checkpoints (one of another architecture, one carrying a
+pickled code payload) are made by the fixtures below, so that no exploit file sits in the repository.
+"""
+
+from __future__ import annotations
+
+import pickle
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dlkit.cli.app import main
+
+CORPUS = Path(__file__).parent / "bad_inputs"
+IRIS = ["train", "iris-mlp", "trainer.max_epochs=1"]
+
+# (id, arguments, what the message must say); {dir} is the corpus folder, {cnn}/{mlp}/{evil} checkpoints
+CASES: list[tuple[str, list[str], str]] = [
+    ("yaml-syntax", ["train", "{dir}/yaml_syntax.yaml"], "yaml_syntax.yaml:4: YAML syntax error"),
+    ("not-a-mapping", ["train", "{dir}/not_a_mapping.yaml"], "a recipe must be a mapping"),
+    ("empty-recipe", ["train", "{dir}/empty.yaml"], "the recipe is empty"),
+    ("unknown-key", ["train", "{dir}/unknown_key.yaml"], "did you mean 'max_epochs'"),
+    ("wrong-type", ["train", "{dir}/wrong_type.yaml"], "trainer.max_epochs: Input should be a valid integer"),
+    ("negative-lr", ["train", "{dir}/negative_lr.yaml"], "optim.lr: Input should be greater than 0"),
+    ("unknown-arch", ["train", "{dir}/unknown_arch.yaml"], "did you mean 'mlp'"),
+    ("unknown-task", ["train", "{dir}/unknown_task.yaml"], "did you mean 'classification'"),
+    ("unknown-dataset", ["train", "{dir}/unknown_dataset.yaml"], "got 'irises'"),
+    ("billion-hidden-units", ["train", "{dir}/billion_hidden.yaml"], "model.hidden.0: Input should be less than"),
+    ("task-data-mismatch", ["train", "{dir}/task_data_mismatch.yaml"], "is a classification dataset"),
+    ("tune-unknown-key", ["tune", "{dir}/tune_unknown_key.yaml"], "tune.space.optim.lrr"),
+    ("tune-metric-not-logged", ["tune", "{dir}/tune_metric_not_logged.yaml"], "'val/rmse' is not logged"),
+    ("tune-reversed-range", ["tune", "{dir}/tune_bad_range.yaml"], "low 0.5 must be below high 0.1"),
+    ("grid-without-step", ["tune", "{dir}/grid_float_without_step.yaml"], "the grid sampler needs a step"),
+    ("multi-objective-pruner", ["tune", "{dir}/multi_objective_pruner.yaml"], "prunes single-objective"),
+    ("heads-do-not-divide", ["train", "{dir}/heads_do_not_divide.yaml"], "heads 4 must divide d_model 30"),
+    ("missing-data-file", ["train", "{dir}/missing_data_file.yaml"], "does-not-exist.csv does not exist"),
+    ("wrong-target-column", ["train", "{dir}/csv_wrong_target.yaml"], "did you mean 'label'"),
+    ("header-only-csv", ["train", "{dir}/csv_header_only.yaml"], "has a header but no rows"),
+    ("zero-byte-csv", ["train", "{dir}/csv_zero_bytes.yaml"], "zero_bytes.csv is empty"),
+    ("nan-cells", ["train", "{dir}/csv_nan_cells.yaml"], "column 'b' has 6 missing value(s)"),
+    ("wrong-encoding", ["train", "{dir}/csv_latin1.yaml"], "is not valid utf-8 text (line 2"),
+    ("text-in-numeric-column", ["train", "{dir}/csv_text_feature.yaml"], "column 'colour' is not numeric"),
+    ("single-class", ["train", "{dir}/csv_one_class.yaml"], "single class ('x')"),
+    ("text-regression-target", ["train", "{dir}/csv_regression_text_target.yaml"], "is not numeric; task regression"),
+    ("missing-text-column", ["train", "{dir}/text_missing_column.yaml"], "no column 'body'"),
+    ("duplicate-timestamps", ["train", "{dir}/series_duplicates.yaml"], "appears more than once"),
+    ("series-gaps", ["train", "{dir}/series_gaps.yaml"], "the series has gaps: 5 missing timestamp(s)"),
+    ("window-longer-than-data", ["train", "{dir}/series_window_too_long.yaml"], "longer than the series"),
+    ("one-image-class", ["train", "{dir}/images_one_class.yaml"], "needs one subfolder per class"),
+    ("corrupt-image", ["train", "{dir}/images_corrupt.yaml"], "broken.png cannot be decoded"),
+    ("not-an-npz", ["train", "{dir}/arrays_not_npz.yaml"], "is not a readable .npz file"),
+    ("unfreeze-without-freeze", ["train", "{dir}/unfreeze_without_freeze.yaml"], "needs model.freeze"),
+    ("duplicate-yaml-key", ["train", "{dir}/duplicate_key.yaml"], "task: key appears twice"),
+    ("tab-indentation", ["train", "{dir}/tab_indent.yaml"], "YAML syntax error"),
+    ("python-object-tag", ["train", "{dir}/python_tag.yaml"], "could not determine a constructor"),
+    ("missing-init-checkpoint", ["train", "{dir}/init_from_missing.yaml"], "is neither an existing checkpoint"),
+    ("override-without-equals", [*IRIS, "optim.lr"], "optim.lr"),
+    ("override-unknown-key", [*IRIS, "optim.lrr=0.1"], "did you mean 'lr'"),
+    ("override-broken-yaml", [*IRIS, "model.hidden=[1,"], "model.hidden"),
+    ("override-wrong-type", [*IRIS, "trainer.max_epochs=abc"], "trainer.max_epochs"),
+    ("override-out-of-range", [*IRIS, "data.val_fraction=1.5"], "data.val_fraction"),
+    ("override-bad-precision", [*IRIS, "trainer.precision=8-bit"], "trainer.precision"),
+    ("override-zero-batch", [*IRIS, "data.batch_size=0"], "data.batch_size"),
+    ("override-zero-threads", [*IRIS, "trainer.num_threads=0"], "trainer.num_threads"),
+    ("unknown-recipe", ["train", "digits-cnnn"], "digits-cnn"),
+    ("one-fold", [*IRIS, "--folds", "1"], "--folds"),
+    ("unknown-option", [*IRIS, "--epochs", "3"], "No such option: --epochs"),
+    ("tune-without-section", ["tune", "iris-mlp"], "has no tune section"),
+    ("tune-storage-folder-missing", ["tune", "digits-cnn", "--storage", "{dir}/no/such/s.journal"], "does not exist"),
+    ("store-folder-missing", [*IRIS, "--tracking-uri", "sqlite:///{dir}/no/such/mlflow.db"], "does not exist"),
+    ("predict-unknown-run", ["predict", "0123456789abcdef0123456789abcdef", "-i", "x.csv", "-o", "y.csv"], "no MLflow"),
+    ("predict-missing-input", ["predict", "{mlp}", "-i", "{dir}/nothing.csv", "-o", "out.csv"], "does not exist"),
+    ("predict-wrong-columns", ["predict", "{mlp}", "-i", "{dir}/table.csv", "-o", "out.csv"], "column 'sepal"),
+    ("evaluate-a-folder", ["evaluate", "{dir}"], "is a folder"),
+    ("evaluate-unlabelled", ["evaluate", "{mlp}", "--data", "{dir}/zero_bytes.csv"], "not a readable CSV"),
+    ("checkpoint-of-another-architecture", ["train", "digits-mlp", "model.init_from={cnn}"], "model.init_from"),
+    ("explain-unknown-method", ["explain", "{mlp}", "-i", "{dir}/table.csv", "--method", "lime"], "--method lime"),
+    ("pickled-code-in-checkpoint", ["predict", "{evil}", "-i", "{dir}/table.csv", "-o", "out.csv"], "not a safe"),
+    ("pickled-code-as-init", ["train", "iris-mlp", "model.init_from={evil}"], "not a safe checkpoint"),
+]
+
+
+class Payload:
+    """Unpickling this runs a command: a safe loader must refuse it."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A dlkit MLP (iris) and CNN (digits) checkpoint, and a checkpoint that carries a code payload."""
+    from dlkit.recipe import load
+    from dlkit.training import run
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    out: dict[str, Path] = {}
+    for key, name in (("mlp", "iris-mlp"), ("cnn", "digits-cnn")):
+        result = run(load(name, ["trainer.max_epochs=1"]), tracking_uri=uri, say=lambda _: None, progress_bar=False)
+        assert result.best_checkpoint is not None
+        out[key] = Path(result.best_checkpoint)
+    evil = folder / "evil.ckpt"
+    with evil.open("wb") as f:
+        pickle.dump({"state_dict": {}, "dlkit": Payload(folder / "PWNED")}, f)
+    out["evil"] = evil
+    out["marker"] = folder / "PWNED"
+    return out
+
+
+def _fill(args: list[str], checkpoints: dict[str, Path]) -> list[str]:
+    values = {"dir": str(CORPUS), **{k: str(v) for k, v in checkpoints.items()}}
+    return [a.format(**values) for a in args]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_clean_line_and_leaves_nothing(
+    args: list[str], message: str, workdir: Path, checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus_before = sorted(p.relative_to(CORPUS) for p in CORPUS.rglob("*"))
+    code, err = _run(_fill(args, checkpoints), capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert lines and lines[0].startswith("error: ") and message in lines[0], lines
+    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint: ")), lines
+    # nothing written: no store, no run, no file in the working directory or the corpus
+    assert sorted(p.name for p in workdir.iterdir()) == []
+    assert sorted(p.relative_to(CORPUS) for p in CORPUS.rglob("*")) == corpus_before
+    assert not checkpoints["marker"].exists(), "the pickled payload ran"
+
+
+def test_the_corpus_is_large() -> None:
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+    assert len(list(CORPUS.glob("*.yaml"))) >= 30
+
+
+KEYS = st.sampled_from(
+    [
+        "optim.lr",
+        "optim.name",
+        "model.hidden",
+        "model.dropout",
+        "model.arch",
+        "trainer.max_epochs",
+        "trainer.precision",
+        "data.batch_size",
+        "data.name",
+        "task",
+        "task.kind",
+        "tune.space",
+        "tune.metric",
+        "name",
+        "data",
+        "model",
+        "trainer.early_stopping.patience",
+        "optim.scheduler.name",
+    ]
+) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz._[]0123456789", min_size=1, max_size=30)
+VALUES = st.one_of(
+    st.text(max_size=30),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.lists(st.integers(min_value=-5, max_value=10**10), max_size=4).map(str),
+    st.sampled_from(["null", "~", "{}", "[]", "{a: 1}", "[[", "'", '"', "!!python/none", "*anchor", "&x 1"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=KEYS, value=VALUES)
+def test_random_overrides_never_raise_a_traceback(key: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(["recipes", "validate", "digits-cnn", "--set", f"{key}={value}"], capsys)
+    assert code in (0, 2), err
+    assert "Traceback" not in err and "unexpected" not in err
