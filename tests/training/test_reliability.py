@@ -164,3 +164,49 @@ def test_a_store_left_mid_migration_is_repaired(workdir: Path) -> None:
         connection.execute("CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER)")
     second = run_cli("train", "iris-mlp", "trainer.max_epochs=1", "--tracking-uri", uri, cwd=workdir)
     assert second.returncode == 0, second.stderr
+
+
+def test_a_full_disk_never_replaces_a_good_checkpoint(
+    workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import lightning as L
+
+    from dlkit.errors import TrainingFailed
+    from dlkit.training.trained import read_checkpoint
+
+    real_save = L.Trainer.save_checkpoint
+
+    def save(self: L.Trainer, filepath: str, *args: object, **kwargs: object) -> None:
+        if self.current_epoch >= 2:  # half a file, then the disk is full
+            Path(filepath).write_bytes(b"PK\x03\x04 truncated")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(self, filepath, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", save)
+    with pytest.raises(TrainingFailed, match="No space left on device"):
+        run(load("iris-mlp", ["trainer.max_epochs=5", "trainer.early_stopping=null"]), tracking_uri=tracking_uri,
+            say=quiet, progress_bar=False)  # fmt: skip
+    client = MlflowClient(tracking_uri)
+    (failed,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert failed.info.status == "FAILED"
+    folder = Path(failed.info.artifact_uri.replace("file://", "")) / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]  # no partial file left
+    last = read_checkpoint(folder / "last.ckpt", "test")
+    assert last["epoch"] == 1  # the good checkpoint of the second epoch, intact
+
+
+def test_the_code_never_unpickles_or_evaluates_untrusted_text() -> None:
+    import re
+
+    source = Path(__file__).resolve().parents[2] / "dlkit"
+    for path in source.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?<![\w.])(eval|exec)\(", text), path
+        assert "pickle.load" not in text, path
+        for call in re.findall(r"yaml\.load\([^)]*\)", text):  # only with the safe loader (C or Python)
+            assert "Loader=SafeLoader" in call, (path, call)
+        assert "yaml.unsafe_load" not in text and "yaml.full_load" not in text, path
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, (path, call)
