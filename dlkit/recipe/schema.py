@@ -136,6 +136,9 @@ class Trainer(Strict):
 class Tracking(Strict):
     """Where and how the run is recorded in MLflow."""
 
+    enabled: bool = Field(
+        True, description="Record the run in MLflow; false trains and tests without tracking (nothing is kept)."
+    )
     experiment: str = Field("dlkit", min_length=1, description="MLflow experiment name.")
     tracking_uri: str | None = Field(
         None,

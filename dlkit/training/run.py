@@ -345,7 +345,7 @@ def _fit(
         say(note)
 
     tracker: MlflowRun | None = None
-    if trainer.is_global_zero:
+    if trainer.is_global_zero and recipe.tracking.enabled:
         tags = _tags(recipe)
         device = trainer.strategy.root_device
         tags["dlkit.device"] = str(device)

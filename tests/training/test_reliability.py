@@ -84,13 +84,14 @@ def test_a_nonfinite_loss_stops_the_run_with_its_epoch_and_step(workdir: Path, t
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_after_the_step_and_the_run_resumes(workdir: Path, signum: int, code: int) -> None:
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    proc = _start(["train", "digits-mlp", "trainer.max_epochs=12", *EXACT, "--tracking-uri", uri], workdir)
+    proc = _start(["train", "digits-mlp", "trainer.max_epochs=24", *EXACT, "--tracking-uri", uri], workdir)
     run_id = _wait_for_epochs(uri, proc, 2)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, out + err
     errors = [line for line in err.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("error: ") and f"dlkit train --resume {run_id}" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("error: "), err
+    assert f"dlkit train --resume {run_id}" in errors[0], err
     client = MlflowClient(uri)
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -100,7 +101,7 @@ def test_a_signal_stops_after_the_step_and_the_run_resumes(workdir: Path, signum
     finished = client.get_run(run_id)
     assert finished.info.status == "FINISHED" and "test/acc" in finished.data.metrics
     steps = [p.step for p in client.get_metric_history(run_id, "train/loss")]
-    assert sorted(steps) == list(range(12))  # every epoch once: none lost, none duplicated
+    assert sorted(steps) == list(range(24))  # every epoch once: none lost, none duplicated
 
 
 def test_resume_after_sigkill_ends_exactly_like_an_uninterrupted_run(workdir: Path) -> None:

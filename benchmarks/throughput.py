@@ -1,0 +1,168 @@
+"""Training throughput of `dlkit train` against a hand-written PyTorch loop and plain Lightning, and the
+cost of MLflow tracking.
+
+Same model (built by dlkit from the recipe), same training split, batch size, optimiser and precision.
+Samples per second are counted over the training part of epochs 2..E (the first warms up); each
+measurement alternates with its baselines and the table reports medians.
+
+Targets: digits-cnn >= 0.9x the hand loop; digits-mlp >= 0.6x the hand loop (and >= 1.7x plain
+Lightning); tracking adds at most 5 % to the time of the epochs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Row, print_table
+
+EPOCHS = 6
+
+
+def _setup(name: str, extra: list[str]) -> tuple[Any, Any, Any]:
+    from dlkit import data, models
+    from dlkit.recipe import load
+
+    recipe = load(name, ["trainer.early_stopping=null", f"trainer.max_epochs={EPOCHS}", *extra])
+    module = data.build(recipe)
+    backbone = models.build(recipe.model, module.info)
+    return recipe, module, backbone
+
+
+def hand_loop(name: str) -> float:
+    """The floor: a loop over shuffled index slices, nothing else."""
+    import torch
+    import torch.nn.functional as F
+
+    from dlkit.tasks.base import make_optimizer
+
+    recipe, module, backbone = _setup(name, [])
+    x, y = module.splits["train"]
+    optimizer = make_optimizer(backbone.parameters(), recipe.optim, recipe.optim.lr)
+    bs = recipe.data.batch_size
+    backbone.train()
+    seconds = 0.0
+    for epoch in range(EPOCHS):
+        start = time.perf_counter()
+        order = torch.randperm(len(x))
+        for i in range(0, len(x), bs):
+            idx = order[i : i + bs]
+            loss = F.cross_entropy(backbone(x[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if epoch:
+            seconds += time.perf_counter() - start
+    return len(x) * (EPOCHS - 1) / seconds
+
+
+def plain_lightning(name: str) -> float:
+    """What a hand-rolled Lightning script does: a DataLoader over a TensorDataset and self.log every step."""
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from dlkit.tasks.base import make_optimizer
+    from dlkit.training.quiet import quiet_lightning
+
+    quiet_lightning()
+    recipe, module, backbone = _setup(name, [])
+    x, y = module.splits["train"]
+
+    class Plain(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = backbone
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            xb, yb = batch
+            loss = F.cross_entropy(self.backbone(xb), yb)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return make_optimizer(self.parameters(), recipe.optim, recipe.optim.lr)
+
+    times: list[float] = []
+
+    class Clock(L.Callback):
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            times.append(time.perf_counter() - self.start)
+
+    loader = DataLoader(TensorDataset(x, y), batch_size=recipe.data.batch_size, shuffle=True)
+    trainer = L.Trainer(
+        max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[Clock()], accelerator="cpu",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    trainer.fit(Plain(), loader)
+    return len(x) * (EPOCHS - 1) / sum(times[1:])
+
+
+def dlkit_run(name: str, tracking: bool = True) -> tuple[float, float]:
+    """(samples per second over epochs 2..E, seconds of all epochs) of `dlkit train`, in process."""
+    from dlkit.recipe import load
+    from dlkit.training import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        recipe = load(
+            name,
+            [
+                "trainer.early_stopping=null",
+                f"trainer.max_epochs={EPOCHS}",
+                f"tracking.enabled={str(tracking).lower()}",
+            ],
+        )
+        result = run(
+            recipe, tracking_uri=f"sqlite:///{Path(tmp) / 'mlflow.db'}", say=lambda _: None, progress_bar=False
+        )
+    rates = [row["perf/train_samples_per_sec"] for row in result.history[1:]]
+    return statistics.median(rates), sum(row["perf/epoch_seconds"] for row in result.history)
+
+
+def _median(measure: Callable[[], float], repeats: int) -> float:
+    return statistics.median(measure() for _ in range(repeats))
+
+
+def measure(repeats: int = 3) -> list[Row]:
+    from dlkit.training.run import heavy_imports
+
+    heavy_imports()
+    rows: list[Row] = []
+    for name, target in (("digits-cnn", 0.9), ("digits-mlp", 0.6)):
+        hand, plain, ours = [], [], []
+        for _ in range(repeats):  # alternate, so that machine noise hits all three alike
+            hand.append(hand_loop(name))
+            plain.append(plain_lightning(name))
+            ours.append(dlkit_run(name)[0])
+        h, p, d = statistics.median(hand), statistics.median(plain), statistics.median(ours)
+        rows.append(
+            Row(f"throughput: {name} vs hand loop", f"{d:,.0f}/s", f"{h:,.0f}/s", f"{d / h:.2f}x", f">= {target}x",
+                d / h >= target)
+        )  # fmt: skip
+        rows.append(
+            Row(f"throughput: {name} vs plain Lightning", f"{d:,.0f}/s", f"{p:,.0f}/s", f"{d / p:.2f}x",
+                ">= 1.7x" if name == "digits-mlp" else "", d / p >= 1.7 if name == "digits-mlp" else None)
+        )  # fmt: skip
+    tracked, untracked = [], []
+    for _ in range(repeats):
+        tracked.append(dlkit_run("digits-cnn", tracking=True)[1])
+        untracked.append(dlkit_run("digits-cnn", tracking=False)[1])
+    t, u = statistics.median(tracked), statistics.median(untracked)
+    rows.append(
+        Row("tracking: digits-cnn epochs with MLflow vs without", f"{t:.2f} s", f"{u:.2f} s", f"{t / u:.3f}x",
+            "<= 1.05x", t / u <= 1.05)
+    )  # fmt: skip
+    return rows
+
+
+if __name__ == "__main__":
+    print_table(measure())
