@@ -90,6 +90,8 @@ class TensorBatches:
                 torch.cat([base, base[: per_rank * self.world_size - n]]) if per_rank * self.world_size > n else base
             )
             index = padded[self.rank :: self.world_size]
+        if index is not None and self.tensors[0].device.type != "cpu":
+            index = index.to(self.tensors[0].device)  # once per epoch, not once per batch
         rows = len(index) if index is not None else n
         for b in range(len(self)):
             start = b * self.batch_size
@@ -142,11 +144,34 @@ class TensorDataModule(SplitDataModule):
         self.seed = seed
         self.augment = augment
 
+    #: data.on_device and trainer.channels_last, set by the runner
+    on_device: bool | None = None
+    channels_last: bool = False
+
+    def _placed(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split's tensors, moved to the GPU once when they are to stay there."""
+        tensors = self.splits[split]
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        if device.type != "cuda" or self.on_device is False or tensors[0].device == device:
+            return tensors
+        if self.on_device is None:
+            free, _ = torch.cuda.mem_get_info(device)
+            size = sum(t.element_size() * t.nelement() for pair in self.splits.values() for t in pair)
+            if size > free / 4:
+                return tensors
+        x, y = tensors
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        placed = (x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+        self.splits[split] = placed
+        return placed
+
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> TensorBatches:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         return TensorBatches(
-            self.splits[split], batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world_size=world
+            self._placed(split), batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world_size=world
         )
 
     def train_dataloader(self) -> TensorBatches:

@@ -36,6 +36,11 @@ class SplitParams(Strict):
     scale: Literal["standard", "minmax", "none"] = Field(
         "standard", description="Feature scaling, fitted on the training split only."
     )
+    on_device: bool | None = Field(
+        None,
+        description="Keep the in-memory splits on the GPU for the whole run (no copy per batch); "
+        "default: when training on a GPU and they take under a quarter of its free memory.",
+    )
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitParams:

@@ -125,6 +125,12 @@ class Trainer(Strict):
     num_threads: PositiveInt | None = Field(
         None, le=1024, description="CPU threads torch may use; defaults to the machine's cores (at most 8)."
     )
+    compile: bool = Field(
+        False, description="torch.compile the model (GPU: faster steps after a compilation of tens of seconds)."
+    )
+    channels_last: bool = Field(
+        False, description="Images in channels-last memory layout (faster convolutions on GPUs with bf16/fp16)."
+    )
 
     def resolved_monitor_mode(self) -> Literal["min", "max"]:
         """The monitor's mode, inferred from its name when not set."""

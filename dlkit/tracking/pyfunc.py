@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import pandas as pd
 
 from dlkit import __version__
 
@@ -28,9 +29,7 @@ class DlkitModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
 
         self.predictor = Predictor.load(context.artifacts["checkpoint"], tracking_uri="", field="model")
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # MLflow reads hints as a schema
-        import pandas as pd
-
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from dlkit.evaluation.raw import from_frame
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -68,22 +67,22 @@ def log_model(tracker: Any, checkpoint: Path, recipe: Any, info: Any) -> bool:
     pyfunc_log = logging.getLogger("mlflow.pyfunc")
     level = pyfunc_log.level
     try:
-        # MLflow warns about pickled python_model objects and integer columns; dlkit's model class is
-        # imported by name from the installed package, and its row ids are never missing
+        # MLflow warns about pickled python_model objects, type hints and integer columns; dlkit's model class
+        # is imported by name from the installed package, and its row ids are never missing
         pyfunc_log.setLevel(logging.ERROR)
-        warnings.simplefilter("ignore", UserWarning)
-        mlflow.pyfunc.save_model(
-            path=str(folder / MODEL_PATH),
-            python_model=DlkitModel(),
-            artifacts={"checkpoint": str(checkpoint)},
-            signature=infer_signature(example, output),
-            input_example=example,
-            pip_requirements=requirements(),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlflow.pyfunc.save_model(
+                path=str(folder / MODEL_PATH),
+                python_model=DlkitModel(),
+                artifacts={"checkpoint": str(checkpoint)},
+                signature=infer_signature(example, output),  # inside: it warns about integer columns
+                input_example=example,
+                pip_requirements=requirements(),
+            )
         tracker.log_artifacts(folder / MODEL_PATH, MODEL_PATH)
     finally:
         pyfunc_log.setLevel(level)
-        warnings.resetwarnings()
         shutil.rmtree(folder, ignore_errors=True)
     return True
 

@@ -144,6 +144,13 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     frozen = trained.freeze(backbone, recipe.model.freeze)
     task = tasks.build(recipe, backbone, datamodule.info, uri)
     n_params = sum(p.numel() for p in backbone.parameters())
+    if hasattr(datamodule, "on_device"):
+        placement: Any = datamodule
+        placement.on_device, placement.channels_last = recipe.data.on_device, t.channels_last
+    if t.channels_last:
+        backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if t.compile:
+        backbone.compile()  # in place: parameter names, and so checkpoints, stay the same
     return _Prepared(datamodule, task, n_params, frozen, notes)
 
 
