@@ -12,9 +12,9 @@ from pathlib import Path
 
 from benchmarks.common import Row, dlkit, print_table
 
-TRIALS = 12
+TRIALS = 16
 # a small search whose trials last a few seconds: long enough that the second worker's start-up is amortised
-OVERRIDES = ["trainer.max_epochs=8", "trainer.early_stopping=null", "tune.pruner=none", "tune.sampler=random"]
+OVERRIDES = ["trainer.max_epochs=40", "trainer.early_stopping=null", "tune.pruner=none", "tune.sampler=random"]
 
 
 def trials_per_hour(jobs: int) -> float:
