@@ -74,9 +74,7 @@ def prepare_store(uri: str) -> None:
         try:
             with FileLock(str(db.resolve()) + ".lock", timeout=300):
                 _drop_interrupted_migration(db)
-                from mlflow import MlflowClient
-
-                MlflowClient(uri).search_experiments(max_results=1)
+                _open_store(uri)
         except Timeout:
             raise TrackingError(f"tracking store {uri}: another process holds its lock for minutes") from None
         except TrackingError:
@@ -87,6 +85,23 @@ def prepare_store(uri: str) -> None:
     elif uri.startswith(("http://", "https://")):
         _check_server(uri)
     _READY.add(uri)
+
+
+def _open_store(uri: str, attempts: int = 4) -> None:
+    """Create or migrate the store; a program other than dlkit may be migrating it at the same moment
+    (it does not take dlkit's lock), so a collision is retried after it has had time to finish."""
+    import time
+
+    from mlflow import MlflowClient
+
+    for attempt in range(attempts):
+        try:
+            MlflowClient(uri).search_experiments(max_results=1)
+            return
+        except Exception as e:
+            if attempt == attempts - 1 or "already exists" not in str(e):
+                raise
+            time.sleep(2.0)
 
 
 def _drop_interrupted_migration(db: Path) -> None:

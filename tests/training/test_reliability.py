@@ -47,17 +47,20 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 def _wait_for_epochs(
     uri: str, proc: subprocess.Popen[str], epochs: int, timeout: float = 180, exclude: tuple[str, ...] = ()
 ) -> str:
-    """The run id once the run has logged `epochs` epochs (and so written its last checkpoint of the one before)."""
+    """The run id once the run has logged `epochs` epochs (and so written its last checkpoint of the one before).
+
+    The store is read only once the process has announced its run: a reader that opened the store
+    while dlkit creates it would run MLflow's migrations a second time.
+    """
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("run "):
+            break
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-        if not Path(uri[len("sqlite:///") :]).exists():
-            continue
-        try:
-            client = MlflowClient(uri)
-            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-        except Exception:  # the store is being created
-            continue
+        client = MlflowClient(uri)
+        runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
         for r in runs:
             if (
                 r.info.run_id not in exclude
