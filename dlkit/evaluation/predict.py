@@ -39,18 +39,12 @@ class Predictor:
     @classmethod
     def load(cls, ref: str, tracking_uri: str, field: str = "RUN") -> Predictor:
         from dlkit import models, tasks
-        from dlkit.recipe.schema import Recipe
-        from dlkit.training.trained import META_KEY, find_checkpoint, info_from_dict, read_checkpoint
+        from dlkit.training.trained import read_dlkit_checkpoint
 
-        path = find_checkpoint(ref, tracking_uri, field)
-        checkpoint = read_checkpoint(path, field)
-        meta = checkpoint.get(META_KEY)
-        if not isinstance(meta, dict):
-            raise BadInput(f"{field}: {path} was not written by dlkit (no recipe inside)")
-        recipe = Recipe.model_validate(meta["recipe"])
+        found = read_dlkit_checkpoint(ref, tracking_uri, field)
+        recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
         if recipe.task.kind == "generation":
-            raise BadInput(f"{field}: run {meta.get('run_id')} is a GAN: it generates samples and predicts nothing")
-        info = info_from_dict(meta["data_info"])
+            raise BadInput(f"{field}: run {found.run_id} is a GAN: it generates samples and predicts nothing")
         backbone = models.build(recipe.model, info)
         task = tasks.build(recipe, backbone, info, tracking_uri)
         try:
@@ -58,7 +52,7 @@ class Predictor:
         except RuntimeError as e:
             raise BadInput(f"{field}: {path} does not fit its own recipe ({str(e).splitlines()[0]})") from None
         task.eval()
-        return cls(recipe, info, task, meta.get("run_id"), path, checkpoint["state_dict"])
+        return cls(recipe, info, task, found.run_id, path, checkpoint["state_dict"])
 
     def outputs(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Raw task outputs: probabilities, values in the target's units, or anomaly scores."""

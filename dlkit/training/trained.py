@@ -118,9 +118,19 @@ class Trained:
     path: Path
 
 
-def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trained:
-    """Rebuild the backbone of a dlkit run (id) or checkpoint (path), weights loaded, in eval mode."""
-    from dlkit import models
+@dataclass
+class DlkitCheckpoint:
+    """A checkpoint dlkit wrote, read safely, with the recipe and data description it carries."""
+
+    path: Path
+    checkpoint: dict[str, Any]
+    recipe: Any
+    info: DataInfo
+    run_id: str | None
+
+
+def read_dlkit_checkpoint(ref: str, tracking_uri: str, field: str) -> DlkitCheckpoint:
+    """The checkpoint of a run id or path, refused when dlkit did not write it."""
     from dlkit.recipe.schema import Recipe
 
     path = find_checkpoint(ref, tracking_uri, field)
@@ -129,11 +139,19 @@ def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trai
     if not isinstance(meta, dict):
         raise BadInput(f"{field}: {path} was not written by dlkit (no recipe inside)")
     recipe = Recipe.model_validate(meta["recipe"])
-    info = info_from_dict(meta["data_info"])
+    return DlkitCheckpoint(path, checkpoint, recipe, info_from_dict(meta["data_info"]), meta.get("run_id"))
+
+
+def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trained:
+    """Rebuild the backbone of a dlkit run (id) or checkpoint (path), weights loaded, in eval mode."""
+    from dlkit import models
+
+    found = read_dlkit_checkpoint(ref, tracking_uri, field)
+    recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
     backbone = models.build(recipe.model, info)
     backbone.load_state_dict(backbone_state(checkpoint))
     backbone.eval()
-    return Trained(recipe, info, backbone, meta.get("run_id"), path)
+    return Trained(recipe, info, backbone, found.run_id, path)
 
 
 def init_from(backbone: Any, ref: str, tracking_uri: str) -> str:
