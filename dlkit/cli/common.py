@@ -17,3 +17,14 @@ def console(stderr: bool = False) -> Any:
     # piped into a file or a CI log, rich would squeeze tables into 80 columns
     width = None if stream.isatty() else 160
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+def is_worker_rank() -> bool:
+    """Whether this process is one of the extra ranks of a distributed run (Lightning's launcher, torchrun, SLURM).
+
+    Such a process runs the same command as rank 0 and trains its share of the data; only rank 0
+    creates the MLflow run and prints.
+    """
+    import os
+
+    return any(os.environ.get(key, "0") not in ("", "0") for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))

@@ -16,7 +16,7 @@ def _footer(out: Any, result: Any) -> None:
     out.print(f"run id     {result.run_id}")
     out.print(f"store      {result.tracking_uri}")
     out.print(f"time       {result.seconds:.1f} s")
-    out.print(f"open it    mlflow ui --backend-store-uri {result.tracking_uri}", markup=False)
+    out.print(f"open it    dlkit ui --tracking-uri {result.tracking_uri}", markup=False)
 
 
 def print_summary(recipe: Any, result: Any) -> None:

@@ -51,13 +51,11 @@ class ReconstructionTask(Task):
             return F.l1_loss(output, target)
         return F.mse_loss(output, target)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, _ = batch
         noisy = x + torch.randn_like(x) * self.noise_std if self.noise_std else x
         loss = self.loss(self.backbone(noisy), x)
         self.train_loss.update(loss, len(x))
-        if self._l1:
-            loss = loss + self._l1 * self._l1_penalty()
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

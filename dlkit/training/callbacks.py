@@ -115,16 +115,16 @@ class UnfreezeAt(Callback):
 class NonFiniteGuard(Callback):
     """Stops training when the loss becomes NaN or infinite, naming the epoch and step.
 
-    The check stays on the device while the epoch runs (no host synchronisation per step): the
-    first bad step is kept in a tensor and read once, before validation and at the end of the epoch,
-    so no checkpoint is ever written from non-finite weights.
+    The check stays on the device while the epoch runs (no host synchronisation per step): each
+    step's loss is kept, and the losses are checked in one reduction before validation and at the
+    end of the epoch, so no checkpoint is ever written from non-finite weights.
     """
 
     def __init__(self) -> None:
-        self.first_bad: Any = None
+        self.losses: list[Any] = []
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.first_bad = None
+        self.losses = []
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -132,20 +132,19 @@ class NonFiniteGuard(Callback):
         import torch
 
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if not isinstance(loss, torch.Tensor):
-            return
-        if self.first_bad is None:
-            self.first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
-        bad = ~torch.isfinite(loss.detach()).all()
-        self.first_bad = torch.where(bad & (self.first_bad < 0), batch_idx, self.first_bad)
+        if isinstance(loss, torch.Tensor):
+            self.losses.append(loss.detach() if loss.ndim == 0 else loss.detach().sum())
 
     def _check(self, trainer: L.Trainer) -> None:
+        import torch
+
         from dlkit.errors import NonFiniteLoss
 
-        if self.first_bad is None or trainer.sanity_checking:
+        if not self.losses or trainer.sanity_checking:
             return
-        step = int(self.first_bad)
-        if step >= 0:
+        bad = (~torch.isfinite(torch.stack(self.losses))).nonzero()
+        if len(bad):
+            step = int(bad[0, 0])
             raise NonFiniteLoss(
                 f"the training loss became NaN or infinite at epoch {trainer.current_epoch + 1}, step {step + 1}",
                 hint="lower optim.lr, set trainer.gradient_clip_val, or check the data for extreme values",

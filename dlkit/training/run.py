@@ -50,7 +50,8 @@ def _local_path(uri: str) -> Path | None:
     return None
 
 
-def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: bool) -> Any:
+def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> Any:
+    """The recipe's Trainer; `single`: one process on one device of the same kind (for the test split)."""
     import lightning as L
 
     t = recipe.trainer
@@ -58,13 +59,12 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
         return L.Trainer(
             max_epochs=t.max_epochs,
             accelerator=t.accelerator,
-            devices=t.devices,
-            strategy=t.strategy,
-            num_nodes=t.num_nodes,
+            devices=1 if single else t.devices,
+            strategy="auto" if single else t.strategy,
+            num_nodes=1 if single else t.num_nodes,
             precision=t.precision,
             deterministic=t.deterministic,
-            gradient_clip_val=t.gradient_clip_val,
-            gradient_clip_algorithm=t.gradient_clip_algorithm if t.gradient_clip_val else None,
+            # gradient clipping happens in Task.optimize (manual optimisation)
             callbacks=callbacks,
             logger=False,
             default_root_dir=str(root),
@@ -356,6 +356,7 @@ def _fit(
         tags = _tags(recipe)
         device = trainer.strategy.root_device
         tags["dlkit.device"] = str(device)
+        tags["dlkit.world_size"] = str(trainer.world_size)
         if device.type == "cuda":
             tags["dlkit.device"] += f" ({torch.cuda.get_device_name(device)})"
         run_name = recipe.tracking.run_name or recipe.name
@@ -391,6 +392,15 @@ def _fit(
                 say(f"{verb} {tracker.run_id} in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}")
         with graceful:
             trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
+        if trainer.world_size > 1:
+            # distributed training is over: rank 0 scores the test split on its own, the other ranks stop here
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+            if not trainer.is_global_zero:
+                return RunResult(None, None, uri, {}, recorder.history, recipe=recipe)
+            trainer = _make_trainer(recipe, [], workdir, False, single=True)
         best = (checkpoint.best_model_path if task.select_best else last.best_model_path) or None
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}

@@ -46,7 +46,7 @@ def test_train_cli_records_the_full_run(workdir: Path) -> None:
     done = run_cli("train", "digits-mlp", "trainer.max_epochs=3", "model.hidden=[64]", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert "test/acc" in done.stdout and "mlflow ui --backend-store-uri sqlite:///mlflow.db" in done.stdout
+    assert "test/acc" in done.stdout and "dlkit ui --tracking-uri sqlite:///mlflow.db" in done.stdout
     assert "Tip" not in done.stdout + done.stderr and "GPU available" not in done.stdout + done.stderr
 
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -212,6 +212,49 @@ def test_an_interrupted_run_is_marked_killed(workdir: Path, tracking_uri: str, m
     finally:
         signal.signal(signal.SIGINT, previous)  # Lightning ignores further Ctrl-C after the first
     assert only_run(tracking_uri).info.status == "KILLED"
+
+
+def test_schedules_step_as_under_automatic_optimisation(workdir: Path, tracking_uri: str) -> None:
+    """dlkit writes the optimisation step out: epoch schedules step once per epoch, plateau on the monitor."""
+
+    def lrs(*overrides: str) -> list[float]:
+        recipe = load("iris-mlp", ["trainer.max_epochs=4", "trainer.early_stopping=null", "optim.lr=0.01", *overrides])
+        result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+        return [row["train/lr"] for row in result.history]
+
+    assert lrs("optim.scheduler.name=step", "optim.scheduler.step_size=1", "optim.scheduler.gamma=0.5") == (
+        pytest.approx([0.01, 0.005, 0.0025, 0.00125])
+    )
+    # nothing improves at lr 1e-6 with patience 0: the lr halves after every epoch but the first
+    plateau = lrs("optim.lr=1e-6", "optim.scheduler.name=plateau", "optim.scheduler.patience=0",
+                  "optim.scheduler.gamma=0.5", "optim.scheduler.min_lr=0")  # fmt: skip
+    assert plateau[0] == pytest.approx(1e-6) and plateau[-1] < plateau[0] / 2
+
+
+def test_gradient_clipping_bounds_every_step(workdir: Path) -> None:
+    """trainer.gradient_clip_val applies in the written-out step: plain SGD moves no weight further than lr * clip."""
+    import lightning as L
+
+    from dlkit import data, models, tasks
+    from dlkit.training.quiet import quiet_lightning
+
+    quiet_lightning()
+    recipe = load(
+        "iris-mlp",
+        ["optim.name=sgd", "optim.momentum=0", "optim.lr=1.0", "optim.weight_decay=0",
+         "trainer.gradient_clip_val=1e-4", "trainer.max_epochs=1"],
+    )  # fmt: skip
+    module = data.build(recipe)
+    task = tasks.build(recipe, models.build(recipe.model, module.info), module.info)
+    before = torch.cat([p.detach().flatten().clone() for p in task.parameters()])
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")  # fmt: skip
+    trainer.fit(task, datamodule=module)
+    after = torch.cat([p.detach().flatten() for p in task.parameters()])
+    steps = trainer.global_step
+    assert steps == len(module.train_dataloader())
+    # each step's gradient norm is at most 1e-4 with lr 1: the whole move is at most steps * 1e-4
+    assert 0 < float((after - before).norm()) <= steps * 1e-4 * 1.001
 
 
 def test_early_stopping_and_schedulers(workdir: Path, tracking_uri: str) -> None:
