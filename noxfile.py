@@ -1,4 +1,4 @@
-"""Sessions: tests (fast), slow (real-quality runs), lint, demo (the main job), bench."""
+"""Sessions: tests (fast), slow (real-quality runs), lint, docs (the site), demo (the main job), bench."""
 
 from __future__ import annotations
 
@@ -39,6 +39,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "dlkit", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "dlkit", "tests", "noxfile.py")
     session.run("mypy", "dlkit")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with --strict into .site/; fails when a generated reference page is stale."""
+    session.install("-c", "constraints.txt", "-e", ".[docs]")
+    session.run("python", "-m", "dlkit.reference", "--check", "docs/pages/reference")
+    session.run("mkdocs", "build", "--strict", "-f", "docs/mkdocs.yml", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

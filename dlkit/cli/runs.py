@@ -23,6 +23,9 @@ def ls(
     experiment: Annotated[str | None, typer.Option("--experiment", help="Only this experiment.")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to read.")] = 200,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="Print only the top-level run ids, newest first (for scripts).")
+    ] = False,
 ) -> None:
     """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
     from rich.table import Table
@@ -33,6 +36,10 @@ def ls(
 
     uri = resolve_tracking_uri(tracking_uri, None)
     rows = list_runs(uri, experiment, limit)
+    if ids:
+        for row in rows:
+            typer.echo(row.run_id)
+        return
     if not rows:
         typer.echo(f"no runs in {uri}")
         return

@@ -158,6 +158,8 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
         line = next(line for line in listed.stdout.splitlines() if run_id in line)
         logged = client.get_run(run_id)
         assert logged.info.status in line and f"{logged.data.metrics['test/loss']:.4f}" in line
+    ids = run_cli("runs", "ls", "--ids", "--tracking-uri", uri, cwd=store).stdout.split()
+    assert all(len(i) == 32 for i in ids) and ids.index(other.run_id) < ids.index(iris_run.run_id)  # newest first
 
     html, png = store / "compare.html", store / "compare.png"
     shown = run_cli("compare", iris_run.run_id, other.run_id, "--tracking-uri", uri, "--output", str(html), cwd=store)
