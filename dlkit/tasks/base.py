@@ -114,6 +114,30 @@ class Task(L.LightningModule):
         if "dlkit_rng" in checkpoint:
             set_rng_state(checkpoint["dlkit_rng"])
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets _current_fx_name before and after every hook call (about 35 times a step);
+        # nn.Module.__setattr__ checks each value against parameters, buffers and modules first
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def _apply_batch_transfer_handler(
+        self, batch: Any, device: torch.device | None = None, dataloader_idx: int = 0
+    ) -> Any:
+        """Batches already on the device skip Lightning's generic transfer hooks (about 0.1 ms a step).
+
+        dlkit's loaders yield tuples of tensors; when they are on the model's device (CPU training, or
+        data.on_device) only the data module's augmentation remains to apply.
+        """
+        device = device or self.device
+        if isinstance(batch, tuple) and all(isinstance(t, torch.Tensor) and t.device == device for t in batch):
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            if datamodule is not None and hasattr(datamodule, "on_after_batch_transfer"):
+                return datamodule.on_after_batch_transfer(batch, dataloader_idx)
+            return batch
+        return super()._apply_batch_transfer_handler(batch, device, dataloader_idx)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)  # type: ignore[no-any-return]
 
