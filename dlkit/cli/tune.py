@@ -50,6 +50,7 @@ def tune(
         bool | None, typer.Option("--progress/--no-progress", help="Rich progress display (default: on a terminal).")
     ] = None,
     worker_of: Annotated[str | None, typer.Option("--worker-of", hidden=True)] = None,
+    worker_index: Annotated[int, typer.Option("--worker-index", hidden=True)] = 0,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment.")] = None,
 ) -> None:
@@ -60,25 +61,38 @@ def tune(
     from dlkit.recipe import load
 
     resolved = load(recipe, overrides or [])
-    from dlkit.tuning.display import top_trials_table
-    from dlkit.tuning.study import tune as run_study
+    workers = None
+    if jobs > 1 and worker_of is None and resolved.tune is not None:
+        # the other workers start now and import torch, Lightning and Optuna while this process does
+        from dlkit.tuning.workers import Workers
 
-    interactive = sys.stdout.isatty() if progress is None else progress
-    result = run_study(
-        resolved,
-        trials=trials,
-        timeout=timeout,
-        storage=storage,
-        study_name=study,
-        tracking_uri=tracking_uri,
-        experiment=experiment,
-        export=export,
-        pick=pick,
-        jobs=jobs,
-        worker_of=worker_of,
-        progress=interactive and worker_of is None,
-        say=typer.echo,
-    )
+        workers = Workers(resolved, jobs, storage=storage, study=study, trials=trials, tracking_uri=tracking_uri,
+                          experiment=experiment, timeout=timeout)  # fmt: skip
+    try:
+        from dlkit.tuning.display import top_trials_table
+        from dlkit.tuning.study import tune as run_study
+
+        interactive = sys.stdout.isatty() if progress is None else progress
+        result = run_study(
+            resolved,
+            trials=trials,
+            timeout=timeout,
+            storage=storage,
+            study_name=study,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            export=export,
+            pick=pick,
+            jobs=jobs,
+            worker_of=worker_of,
+            worker_index=worker_index,
+            workers=workers,
+            progress=interactive and worker_of is None,
+            say=typer.echo,
+        )
+    finally:
+        if workers is not None:
+            workers.stop()
     if worker_of is None and result.best_recipe is not None:
         cfg = resolved.tune
         console().print(top_trials_table(result.study, [m for m, _ in cfg.objectives], [d for _, d in cfg.objectives]))

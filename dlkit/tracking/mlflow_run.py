@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,76 @@ from dlkit.tracking.store import local_artifact_root, prepare_store
 
 MAX_PARAMS_PER_CALL = 100
 MAX_METRICS_PER_CALL = 1000
+#: the background writer sends what accumulated at most this often (epoch metrics of short epochs merge)
+WRITE_INTERVAL_S = 1.0
+
+
+class _BackgroundWriter:
+    """Sends epoch metrics to the store from a thread of its own, merged into as few calls as possible.
+
+    A synchronous `log_batch` costs about 10 ms on a SQLite store (a transaction) and more on a
+    remote server: once per epoch, that is a quarter of a short trial's time. Here the training
+    thread only appends; the writer thread sends everything that accumulated, then waits
+    WRITE_INTERVAL_S before the next send. `flush` waits until all is sent and raises the first
+    error the thread met.
+    """
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+        self.pending: list[tuple[list[Any], list[Any]]] = []
+        self.error: BaseException | None = None
+        self.lock = threading.Condition()
+        self.busy = False
+        self.closing = False
+        self.thread = threading.Thread(target=self._loop, name=f"dlkit-mlflow-{run_id[:8]}", daemon=True)
+        self.thread.start()
+
+    def put(self, metrics: list[Any], tags: list[Any]) -> None:
+        with self.lock:
+            self._raise()
+            self.pending.append((metrics, tags))
+            self.lock.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.lock:
+                while not self.pending and not self.closing:
+                    self.lock.wait()
+                if not self.pending and self.closing:
+                    return
+                batch, self.pending, self.busy = self.pending, [], True
+            try:
+                self._send(batch)
+            except BaseException as e:  # reported to the training thread by flush()
+                with self.lock:
+                    self.error = self.error or e
+            with self.lock:
+                self.busy = False
+                self.lock.notify_all()
+                if not self.closing:
+                    self.lock.wait(WRITE_INTERVAL_S)
+
+    def _send(self, batch: list[tuple[list[Any], list[Any]]]) -> None:
+        metrics = [m for ms, _ in batch for m in ms]
+        tags = list({t.key: t for _, ts in batch for t in ts}.values())  # the latest value of each tag
+        for i in range(0, max(1, len(metrics)), MAX_METRICS_PER_CALL):
+            self.client.log_batch(
+                self.run_id, metrics=metrics[i : i + MAX_METRICS_PER_CALL], tags=tags if i == 0 else []
+            )
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise TrackingError(f"could not log metrics of run {self.run_id}: {_first_line(error)}")
+
+    def flush(self, close: bool = False) -> None:
+        with self.lock:
+            self.closing = self.closing or close
+            self.lock.notify_all()
+            while self.pending or self.busy:
+                self.lock.wait(0.05)
+                self.lock.notify_all()
+            self._raise()
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -79,6 +150,7 @@ class MlflowRun:
         self.run_id: str = run.info.run_id
         self.artifact_uri: str = run.info.artifact_uri
         self.ended = False
+        self._writer: _BackgroundWriter | None = None
 
     def _existing(self, tags: dict[str, str], keys: tuple[str, ...]) -> Any:
         query = " and ".join(f"tags.`{k}` = '{tags[k]}'" for k in keys)
@@ -111,17 +183,31 @@ class MlflowRun:
         for i in range(0, len(items), MAX_PARAMS_PER_CALL):
             self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_CALL])
 
-    def log_metrics(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
-        """All metrics of one step (and optional tags) in one call."""
+    def log_metrics(
+        self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None, background: bool = False
+    ) -> None:
+        """All metrics of one step (and optional tags) in one call; `background`: sent by the writer thread
+        (epoch metrics), in order, merged with the other pending ones; end() and flush() wait for them."""
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         extra = [RunTag(k, v) for k, v in (tags or {}).items()]
+        if background:
+            if self._writer is None:
+                self._writer = _BackgroundWriter(self.client, self.run_id)
+            self._writer.put(items, extra)
+            return
+        self.flush()
         for i in range(0, max(1, len(items)), MAX_METRICS_PER_CALL):
             self.client.log_batch(
                 self.run_id, metrics=items[i : i + MAX_METRICS_PER_CALL], tags=extra if i == 0 else []
             )
+
+    def flush(self) -> None:
+        """Wait until the metrics sent in the background are in the store."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -170,6 +256,15 @@ class MlflowRun:
         if self.ended:
             return
         self.ended = True
+        lost: TrackingError | None = None
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            try:
+                writer.flush(close=True)
+            except TrackingError as e:
+                lost = e
+                if status == "FINISHED":  # a run whose metrics did not all arrive is not a finished one
+                    status, reason, code = "FAILED", e.message, "tracking"
         try:
             if code:
                 self.set_tags({"dlkit.failure": code, "dlkit.failure_message": (reason or code)[:5000]})
@@ -178,6 +273,8 @@ class MlflowRun:
             self.client.set_terminated(self.run_id, status=status)
         except Exception as e:
             raise TrackingError(f"could not close run {self.run_id} in {self.tracking_uri}: {_first_line(e)}") from None
+        if lost is not None and code == "tracking":
+            raise lost
 
 
 def _first_line(e: BaseException) -> str:

@@ -61,14 +61,31 @@ class EpochRecorder(Callback):
         if not trainer.is_global_zero:
             return
         if self.tracker is not None and epoch > self.logged_through:
-            self.tracker.log_metrics(
-                {k: v for k, v in values.items() if math.isfinite(v)},
-                step=epoch,
-                tags={"dlkit.heartbeat": f"{time.time():.0f}"},  # `dlkit runs ls` tells a dead run from a live one
-            )
+            self._send(epoch, values)
             self._log_task_artifacts(epoch, pl_module)
         if self.report is not None:
             self.report(epoch, values)
+
+    def _send(self, epoch: int, values: dict[str, float]) -> None:
+        """One epoch's metrics, sent in the background (the training thread does not wait for the store)."""
+        assert self.tracker is not None
+        self.tracker.log_metrics(
+            {k: v for k, v in values.items() if math.isfinite(v)},
+            step=epoch,
+            tags={"dlkit.heartbeat": f"{time.time():.0f}"},  # `dlkit runs ls` tells a dead run from a live one
+            background=True,
+        )
+        self.logged_through = epoch
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """A resumed run first sends the epochs its checkpoint holds but the store does not (a process
+        killed between the checkpoint and the metrics reaching the store)."""
+        if self.tracker is None or not trainer.is_global_zero:
+            return
+        for row in self.history:
+            epoch = int(row["epoch"])
+            if epoch > self.logged_through:
+                self._send(epoch, {k: v for k, v in row.items() if k != "epoch"})
 
     def _log_task_artifacts(self, epoch: int, pl_module: L.LightningModule) -> None:
         """Files a task makes during training (e.g. a GAN's sample grids), logged under samples/."""

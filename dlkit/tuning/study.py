@@ -10,9 +10,6 @@ its heartbeat, recover trials of dead workers and stop exactly at the budget.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +26,7 @@ from dlkit import metric_names
 from dlkit.errors import BadInput, DlkitError, Interrupted, TrainingFailed
 from dlkit.tuning import display, liveness
 from dlkit.tuning.params import CategoricalParam, FloatParam, IntParam, TuneConfig
+from dlkit.tuning.workers import Workers, threads_per_worker, wait_for_handover
 
 DEFAULT_JOURNAL = "optuna-studies.journal"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -68,15 +66,23 @@ def storage_for(url: str | None) -> tuple[Any, str]:
         ) from None
 
 
-def make_sampler(cfg: TuneConfig) -> optuna.samplers.BaseSampler:
+def make_sampler(cfg: TuneConfig, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler, seeded with tune.seed + `offset`.
+
+    Every process of a study, and every restart of it, needs a stream of its own: two workers (or
+    a restart) with the same seed would draw the same random parameters and repeat each other's
+    trials. The offset is the number of trials the study held when this process joined it plus a
+    large multiple of the worker's index: a fresh single-process study uses tune.seed itself.
+    """
+    seed = cfg.seed + offset
     samplers: dict[str, Callable[[], optuna.samplers.BaseSampler]] = {
-        "tpe": lambda: optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=cfg.startup_trials),
-        "random": lambda: optuna.samplers.RandomSampler(seed=cfg.seed),
-        "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=cfg.seed, n_startup_trials=cfg.startup_trials),
-        "gp": lambda: optuna.samplers.GPSampler(seed=cfg.seed, n_startup_trials=cfg.startup_trials),
-        "qmc": lambda: optuna.samplers.QMCSampler(seed=cfg.seed),
-        "grid": lambda: optuna.samplers.GridSampler(_grid(cfg), seed=cfg.seed),
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=cfg.seed),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.startup_trials),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=cfg.startup_trials),
+        "gp": lambda: optuna.samplers.GPSampler(seed=seed, n_startup_trials=cfg.startup_trials),
+        "qmc": lambda: optuna.samplers.QMCSampler(seed=seed),
+        "grid": lambda: optuna.samplers.GridSampler(_grid(cfg), seed=seed),
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
     }
     return samplers[cfg.sampler]()
 
@@ -221,20 +227,6 @@ def objective_values(result: Any, cfg: TuneConfig) -> list[float]:
     return values
 
 
-def _portable_recipe(recipe: Any, folder: Path) -> Path:
-    """The recipe as a file a worker process can load from any folder (paths made absolute)."""
-    import yaml
-
-    raw = recipe.model_dump(mode="json")
-    for section, key in (("data", "path"), ("model", "init_from")):
-        value = raw.get(section, {}).get(key)
-        if isinstance(value, str) and value and Path(value).exists():
-            raw[section][key] = str(Path(value).resolve())
-    path = folder / f"{recipe.name}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
-
-
 @dataclass
 class _Session:
     """What every trial of one worker shares."""
@@ -356,7 +348,9 @@ def _tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> bool:
     return True
 
 
-def _open_study(store: Any, name: str, recipe: Any, cfg: TuneConfig, store_name: str) -> optuna.Study:
+def _open_study(
+    store: Any, name: str, recipe: Any, cfg: TuneConfig, store_name: str, worker_index: int = 0
+) -> optuna.Study:
     directions = [d for _, d in cfg.objectives]
     study = optuna.create_study(
         study_name=name,
@@ -366,6 +360,9 @@ def _open_study(store: Any, name: str, recipe: Any, cfg: TuneConfig, store_name:
         directions=directions,
         load_if_exists=True,
     )
+    held = len(study.get_trials(deepcopy=False))
+    if held or worker_index:
+        study.sampler = make_sampler(cfg, held + 1_000_003 * worker_index)
     metrics = [m for m, _ in cfg.objectives]
     if study.user_attrs.get("dlkit.metrics") != metrics:
         study.set_user_attr("dlkit.metrics", metrics)
@@ -376,41 +373,6 @@ def _open_study(store: Any, name: str, recipe: Any, cfg: TuneConfig, store_name:
             hint="give another --study name",
         )
     return study
-
-
-def _spawn_workers(
-    count: int, s: _Session, store_name: str, threads: int, folder: Path, timeout: float | None
-) -> list[tuple[subprocess.Popen[bytes], Path]]:
-    recipe_file = _portable_recipe(s.recipe, folder)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    workers = []
-    for i in range(count):
-        command = [
-            sys.executable, "-m", "dlkit", "tune", str(recipe_file),
-            "--storage", store_name, "--study", s.name, "--trials", str(s.budget),
-            "--tracking-uri", s.tracking_uri, "--experiment", s.experiment, "--worker-of", s.parent_run_id,
-        ]  # fmt: skip
-        if timeout is not None:
-            command += ["--timeout", str(max(1.0, timeout))]
-        log = folder / f"worker{i + 1}.log"
-        with log.open("wb") as out:
-            workers.append((subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT), log))
-    return workers
-
-
-def _stop_workers(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
-    """Ctrl-C for each worker (it fails and re-queues its trial), then a kill for any that lingers."""
-    import signal
-
-    for proc, _ in workers:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc, _ in workers:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def tune(
@@ -426,14 +388,18 @@ def tune(
     pick: str = "best",
     jobs: int = 1,
     worker_of: str | None = None,
+    worker_index: int = 0,
+    workers: Workers | None = None,
     progress: bool = False,
     say: Callable[[str], None] = print,
 ) -> TuneResult:
     """Run (or continue) the study until it holds the trial budget, recording every trial in MLflow.
 
     With `jobs` > 1, `jobs - 1` worker processes join this one on the same storage, each with an
-    equal share of the cores. `worker_of` makes this process such a worker: its trials become
-    children of that parent run, and the process that started it reports the results.
+    equal share of the cores (`workers`: already started by the caller, see dlkit.tuning.workers).
+    `worker_of` makes this process such a worker: its trials become children of that parent run
+    (or of the one handed over through `file:PATH`), and the process that started it reports the
+    results.
     """
     from dlkit.tracking.mlflow_run import MlflowRun
     from dlkit.tracking.store import resolve_tracking_uri
@@ -453,7 +419,7 @@ def tune(
     metrics = [m for m, _ in cfg.objectives]
     store, store_name = storage_for(storage)
     name = study_name or recipe.name
-    study = _open_study(store, name, recipe, cfg, store_name)
+    study = _open_study(store, name, recipe, cfg, store_name, worker_index)
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
     exp = experiment or recipe.tracking.experiment
     deadline = time.time() + timeout if timeout else None
@@ -462,13 +428,14 @@ def tune(
         return _Session(study, cfg, run_recipe, budget, deadline, parent_run_id, uri, exp, name, tell)
 
     if worker_of is not None:
-        _work(session(recipe, worker_of, say))
-        return TuneResult(study, worker_of, None, {}, None)
+        parent_run_id = wait_for_handover(worker_of)
+        if parent_run_id is not None:
+            _work(session(recipe, parent_run_id, say))
+        return TuneResult(study, parent_run_id or "", None, {}, None)
 
     run_recipe = recipe
     if jobs > 1:
-        threads = recipe.trainer.num_threads or max(1, (os.cpu_count() or 1) // jobs)
-        run_recipe = with_values(recipe, {"trainer.num_threads": threads})
+        run_recipe = with_values(recipe, {"trainer.num_threads": threads_per_worker(recipe, jobs)})
     parent = MlflowRun(
         uri,
         exp,
@@ -489,23 +456,22 @@ def tune(
         f"study '{name}' in {store_name}: {done} of {budget} trials done; "
         f"{jobs} worker{'s' if jobs > 1 else ''}; MLflow parent run {parent.run_id}"
     )
-    with parent, tempfile.TemporaryDirectory(prefix="dlkit-tune-") as tmp:
+    with parent:
         own = session(run_recipe, parent.run_id, (lambda _: None) if progress else say)
-        workers = []
+        if jobs > 1 and workers is None:
+            workers = Workers(recipe, jobs, storage=storage, study=study_name, trials=trials,
+                              tracking_uri=tracking_uri, experiment=experiment, timeout=timeout)  # fmt: skip
         try:
             with display.Progress(study, budget, metrics, progress, say if jobs > 1 else lambda _: None):
-                if jobs > 1 and done < budget:
-                    workers = _spawn_workers(jobs - 1, own, store_name, threads, Path(tmp), timeout)
+                if workers is not None and done < budget:
+                    workers.hand_over(parent.run_id)
                 _work(own)
-                for proc, _ in workers:
-                    proc.wait()
-        except BaseException:
-            _stop_workers(workers)
-            raise
-        for i, (proc, log) in enumerate(workers, start=1):
-            if proc.returncode != 0:
-                lines = log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
-                say(f"worker {i} exited with code {proc.returncode}: {lines[-1]}")
+                if workers is not None:
+                    for problem in workers.wait():
+                        say(problem)
+        finally:
+            if workers is not None:
+                workers.stop()  # nothing left running after a normal end; after an error, stops them
         return _finish(study, recipe, cfg, parent, export, tolerance, say)
 
 

@@ -78,6 +78,25 @@ def test_a_finished_budget_runs_no_more_trials(workdir: Path, tracking_uri: str)
     assert len(result.study.get_trials()) == 1
 
 
+def test_a_restarted_study_draws_new_parameters(workdir: Path, tracking_uri: str) -> None:
+    """A restart (or another worker) with the same tune.seed must not repeat the trials already run."""
+    recipe = load_text(
+        RECIPE,
+        overrides=(
+            "tune.sampler=random", "tune.pruner=none", "trainer.max_epochs=1",
+            "tune.space={optim.lr: {type: float, low: 1.0e-4, high: 1.0e-1, log: true}}",
+        ),
+    )  # fmt: skip
+    journal = str(workdir / "study.journal")
+    tune(recipe, trials=2, storage=journal, tracking_uri=tracking_uri, say=quiet)
+    result = tune(recipe, trials=4, storage=journal, tracking_uri=tracking_uri, say=quiet)
+    drawn = [t.params["optim.lr"] for t in result.study.get_trials()]
+    assert len(drawn) == 4 and len(set(drawn)) == 4
+    # a fresh study with one process keeps tune.seed itself: the same first draw as before
+    fresh = tune(recipe, trials=1, storage=str(workdir / "fresh.journal"), tracking_uri=tracking_uri, say=quiet)
+    assert fresh.study.get_trials()[0].params["optim.lr"] == drawn[0]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

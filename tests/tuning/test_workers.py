@@ -115,6 +115,9 @@ def test_two_workers_share_one_study_on_the_embedded_storage(workdir: Path, trac
     # both processes ran trials
     assert len({t.system_attrs[liveness.PID] for t in trials if t.state == TrialState.COMPLETE}) == 2
     assert "top 6 of 6 complete trials" in done.stdout
+    # each worker samples a stream of its own: no trial repeats another's parameters
+    drawn = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(drawn)) == len(drawn)
 
 
 def test_two_workers_share_one_study_on_postgresql(
