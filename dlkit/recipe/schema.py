@@ -131,6 +131,13 @@ class Trainer(Strict):
     channels_last: bool = Field(
         False, description="Images in channels-last memory layout (faster convolutions on GPUs with bf16/fp16)."
     )
+    steps_per_call: PositiveInt = Field(
+        8,
+        le=1024,
+        description="Training batches run as optimisation steps within one Lightning step: Lightning's per-step "
+        "dispatch (about 0.3 ms) is paid once per group. Results are identical for any value; per-batch "
+        "callbacks and the progress bar count groups. 1 gives one batch per Lightning step.",
+    )
 
     def resolved_monitor_mode(self) -> Literal["min", "max"]:
         """The monitor's mode, inferred from its name when not set."""

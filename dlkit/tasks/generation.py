@@ -38,6 +38,7 @@ class GenerationTask(Task):
     def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
         self.automatic_optimization = False
+        self.groups_steps = False  # two optimisers stepped in turn on each batch
         params = recipe.task
         self.smoothing = params.label_smoothing
         self.lr_d = params.lr_discriminator or recipe.optim.lr

@@ -149,8 +149,8 @@ class NonFiniteGuard(Callback):
         import torch
 
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor):
-            self.losses.append(loss.detach() if loss.ndim == 0 else loss.detach().sum())
+        if isinstance(loss, torch.Tensor):  # a scalar, or one loss per step of a StepGroup
+            self.losses.append(loss.detach().reshape(-1))
 
     def _check(self, trainer: L.Trainer) -> None:
         import torch
@@ -159,7 +159,7 @@ class NonFiniteGuard(Callback):
 
         if not self.losses or trainer.sanity_checking:
             return
-        bad = (~torch.isfinite(torch.stack(self.losses))).nonzero()
+        bad = (~torch.isfinite(torch.cat(self.losses))).nonzero()
         if len(bad):
             step = int(bad[0, 0])
             raise NonFiniteLoss(

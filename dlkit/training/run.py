@@ -147,6 +147,7 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     if hasattr(datamodule, "on_device"):
         placement: Any = datamodule
         placement.on_device, placement.channels_last = recipe.data.on_device, t.channels_last
+        placement.step_group = t.steps_per_call if getattr(task, "groups_steps", False) else 1
     if t.channels_last:
         backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if t.compile:
