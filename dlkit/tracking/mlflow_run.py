@@ -235,7 +235,18 @@ class MlflowRun:
         else:
             dataset = from_numpy(features, targets=targets, name=name, source=origin)
         tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+        inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+        for attempt in range(4):
+            try:
+                self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as e:
+                # the store records a dataset once per experiment: two processes logging the same one at
+                # the same instant (tuning workers) make one of them hit the unique key; it exists now
+                text = str(e).lower()
+                if attempt == 3 or not ("unique" in text or "duplicate" in text):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def __enter__(self) -> MlflowRun:
         return self

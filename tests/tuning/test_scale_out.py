@@ -75,6 +75,7 @@ def test_two_workers_on_postgresql_log_to_an_mlflow_server_with_a_database_backe
     )  # fmt: skip
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "worker 1 exited" not in done.stdout, done.stdout[-2000:]
 
     # everything below comes from the server's REST API, as another machine would see it
     api = f"{mlflow_server}/api/2.0/mlflow"
@@ -89,7 +90,9 @@ def test_two_workers_on_postgresql_log_to_an_mlflow_server_with_a_database_backe
     children = [r for r in runs if "mlflow.parentRunId" in tags(r)]
     assert len(parents) == 1 and parents[0]["info"]["status"] == "FINISHED"
     parent_id = parents[0]["info"]["run_id"]
-    assert len(children) == 4 and all(tags(c)["mlflow.parentRunId"] == parent_id for c in children)
+    described = [(tags(c).get("dlkit.trial"), tags(c).get("dlkit.trial_state"), c["info"]["status"]) for c in children]
+    assert len(children) == 4, (described, done.stdout[-3000:])
+    assert all(tags(c)["mlflow.parentRunId"] == parent_id for c in children)
     assert all(c["info"]["status"] == "FINISHED" for c in children)
     assert len({tags(c)["dlkit.pid"] for c in children}) == 2, "both workers ran trials"
     assert sorted(int(tags(c)["dlkit.trial"]) for c in children) == [0, 1, 2, 3]
