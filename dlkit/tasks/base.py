@@ -136,7 +136,7 @@ class Task(L.LightningModule):
             isinstance(p, tuple) and all(isinstance(t, torch.Tensor) and t.device == device for t in p) for p in parts
         ):
             datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-            if datamodule is not None and hasattr(datamodule, "on_after_batch_transfer"):
+            if datamodule is not None:
                 return datamodule.on_after_batch_transfer(batch, dataloader_idx)
             return batch
         return super()._apply_batch_transfer_handler(batch, device, dataloader_idx)
@@ -234,7 +234,7 @@ class Task(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         """Epoch-interval schedules step here, after validation, as under automatic optimisation."""
         scheduler = self.lr_schedulers()
-        if scheduler is None or isinstance(scheduler, list) or self._per_step_schedule or self.automatic_optimization:
+        if scheduler is None or isinstance(scheduler, list) or self._per_step_schedule:
             return
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             value = self.trainer.callback_metrics.get(self.recipe.trainer.monitor)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit.errors import TrackingError
+from dlkit.retry import retry_collisions
 from dlkit.tracking.store import local_artifact_root, prepare_store
 
 MAX_PARAMS_PER_CALL = 100
@@ -236,17 +237,9 @@ class MlflowRun:
             dataset = from_numpy(features, targets=targets, name=name, source=origin)
         tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
         inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
-        for attempt in range(4):
-            try:
-                self.client.log_inputs(self.run_id, datasets=inputs)
-                return
-            except Exception as e:
-                # the store records a dataset once per experiment: two processes logging the same one at
-                # the same instant (tuning workers) make one of them hit the unique key; it exists now
-                text = str(e).lower()
-                if attempt == 3 or not ("unique" in text or "duplicate" in text):
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        # the store records a dataset once per experiment: two processes logging the same one at the
+        # same instant (tuning workers) make one of them hit the unique key; it exists then
+        retry_collisions(lambda: self.client.log_inputs(self.run_id, datasets=inputs), attempts=4, pause=0.2)
 
     def __enter__(self) -> MlflowRun:
         return self

@@ -90,18 +90,16 @@ def prepare_store(uri: str) -> None:
 def _open_store(uri: str, attempts: int = 4) -> None:
     """Create or migrate the store; a program other than dlkit may be migrating it at the same moment
     (it does not take dlkit's lock), so a collision is retried after it has had time to finish."""
-    import time
-
     from mlflow import MlflowClient
 
-    for attempt in range(attempts):
-        try:
-            MlflowClient(uri).search_experiments(max_results=1)
-            return
-        except Exception as e:
-            if attempt == attempts - 1 or "already exists" not in str(e):
-                raise
-            time.sleep(2.0)
+    from dlkit.retry import retry_collisions
+
+    retry_collisions(
+        lambda: MlflowClient(uri).search_experiments(max_results=1),
+        attempts=attempts,
+        pause=2.0,
+        markers=("already exists",),
+    )
 
 
 def _drop_interrupted_migration(db: Path) -> None:

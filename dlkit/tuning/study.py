@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 
 from dlkit import metric_names
 from dlkit.errors import BadInput, DlkitError, Interrupted, TrainingFailed
+from dlkit.retry import retry_collisions
 from dlkit.tuning import display, liveness
 from dlkit.tuning.params import CategoricalParam, FloatParam, IntParam, TuneConfig
 from dlkit.tuning.workers import Workers, threads_per_worker, wait_for_handover
@@ -58,20 +59,15 @@ def storage_for(url: str | None) -> tuple[Any, str]:
         if not path.parent.is_dir():
             raise BadInput(f"--storage: folder {path.parent} does not exist")
         return JournalStorage(JournalFileBackend(str(path))), str(path)
-    for attempt in range(6):
-        try:
-            return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), url
-        except Exception as e:
-            # workers started together on a fresh database race to create Optuna's tables: the loser
-            # sees a duplicate table or key and simply opens the schema the winner made
-            text = str(e).lower()
-            if attempt < 5 and ("already exists" in text or "duplicate" in text or "unique" in text):
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            raise BadInput(
-                f"--storage {url}: {str(e).strip().splitlines()[0]}", hint="check the URL and that the server runs"
-            ) from None
-    raise AssertionError("unreachable")
+    try:
+        # workers started together on a fresh database race to create Optuna's tables: the loser sees a
+        # duplicate table or key and opens the schema the winner made
+        store = retry_collisions(lambda: RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), attempts=6, pause=0.3)
+    except Exception as e:
+        raise BadInput(
+            f"--storage {url}: {str(e).strip().splitlines()[0]}", hint="check the URL and that the server runs"
+        ) from None
+    return store, url
 
 
 def make_sampler(cfg: TuneConfig, offset: int = 0) -> optuna.samplers.BaseSampler:
