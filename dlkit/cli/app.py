@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from dlkit import __version__
+from dlkit.cli import catalog
 from dlkit.cli import evaluate as evaluate_cmd
 from dlkit.cli import explain as explain_cmd
 from dlkit.cli import models as models_cmd
@@ -24,7 +25,7 @@ from dlkit.cli import ui as ui_cmd
 
 app = typer.Typer(
     name="dlkit",
-    help="Deep-learning experiments from one YAML recipe: train, tune and evaluate, tracked in MLflow.",
+    help=catalog.ROOT_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -40,25 +41,27 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=catalog.DEBUG_HELP)] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=catalog.VERSION_HELP)
     ] = False,
 ) -> None:
-    """Deep-learning experiments from one YAML recipe: train, tune and evaluate, tracked in MLflow."""
+    """Options for every command; the help the app shows is catalog.ROOT_HELP."""
 
 
-app.command("train", context_settings={"allow_extra_args": False})(train_cmd.train)
-app.command("tune")(tune_cmd.tune)
-app.command("studies")(tune_cmd.studies)
-app.command("evaluate")(evaluate_cmd.evaluate)
-app.command("predict")(predict_cmd.predict)
-app.command("explain")(explain_cmd.explain)
-app.command("models")(models_cmd.models)
-app.add_typer(recipes_cmd.app, name="recipes")
-app.add_typer(runs_cmd.app, name="runs")
-app.command("compare")(runs_cmd.compare)
-app.command("ui")(ui_cmd.ui)
+app.command("train", context_settings={"allow_extra_args": False}, short_help=catalog.COMMANDS["train"])(
+    train_cmd.train
+)
+app.command("tune", short_help=catalog.COMMANDS["tune"])(tune_cmd.tune)
+app.command("studies", short_help=catalog.COMMANDS["studies"])(tune_cmd.studies)
+app.command("evaluate", short_help=catalog.COMMANDS["evaluate"])(evaluate_cmd.evaluate)
+app.command("predict", short_help=catalog.COMMANDS["predict"])(predict_cmd.predict)
+app.command("explain", short_help=catalog.COMMANDS["explain"])(explain_cmd.explain)
+app.command("models", short_help=catalog.COMMANDS["models"])(models_cmd.models)
+app.add_typer(recipes_cmd.app, name="recipes", short_help=catalog.COMMANDS["recipes"])
+app.add_typer(runs_cmd.app, name="runs", short_help=catalog.COMMANDS["runs"])
+app.command("compare", short_help=catalog.COMMANDS["compare"])(runs_cmd.compare)
+app.command("ui", short_help=catalog.COMMANDS["ui"])(ui_cmd.ui)
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:
@@ -85,7 +88,7 @@ def _stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `dlkit` script and `python -m dlkit`."""
+    """Run the Typer app on `argv` (the script's entry point is `dlkit.cli.front.main`)."""
     from dlkit.errors import DlkitError
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", None, 130)
     except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
         context = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError" and context is not None:  # `dlkit runs`: a group alone
+            typer.echo(context.get_help())
+            sys.exit(0)
         command = context.command_path if context is not None else "dlkit"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         _fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))

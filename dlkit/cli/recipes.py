@@ -7,31 +7,21 @@ from typing import Annotated
 
 import typer
 
+from dlkit.cli.catalog import RECIPES_COMMANDS, RECIPES_HELP
 from dlkit.cli.common import OVERRIDES_HELP
 
-app = typer.Typer(help="List, show, validate and copy recipes.", no_args_is_help=True)
+app = typer.Typer(help=RECIPES_HELP, no_args_is_help=True)
 
 
-@app.command("ls")
+@app.command("ls", short_help=RECIPES_COMMANDS["ls"])
 def ls() -> None:
-    """List the bundled recipes, one line each."""
-    import yaml
+    """List the bundled recipes, one line each: the name and the first line of its description."""
+    from dlkit.recipe.bundled import listing
 
-    from dlkit.recipe.bundled import bundled_recipes
-    from dlkit.yaml_io import parse
-
-    recipes = bundled_recipes()
-    width = max((len(n) for n in recipes), default=0)
-    for name, path in recipes.items():
-        try:
-            data = parse(path.read_text(encoding="utf-8")) or {}
-            description = str(data.get("description", "")).strip().splitlines()[0] if data.get("description") else ""
-        except (yaml.YAMLError, OSError, AttributeError):
-            description = "(unreadable)"
-        typer.echo(f"{name:<{width}}  {description}")
+    typer.echo(listing(), nl=False)
 
 
-@app.command("show")
+@app.command("show", short_help=RECIPES_COMMANDS["show"])
 def show(
     recipe: Annotated[str, typer.Argument(help="A bundled recipe name or a path to a YAML file.")],
     overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP, show_default=False)] = None,
@@ -47,7 +37,7 @@ def show(
     typer.echo(render(resolved, explain=explain, header=header), nl=False)
 
 
-@app.command("validate")
+@app.command("validate", short_help=RECIPES_COMMANDS["validate"])
 def validate(
     paths: Annotated[list[str], typer.Argument(help="Recipe files (or bundled names) to check.")],
     overrides: Annotated[
@@ -71,7 +61,7 @@ def validate(
         raise RecipeError(", ".join(failed), [f"{len(failed)} of {len(paths)} recipe(s) invalid: {', '.join(failed)}"])
 
 
-@app.command("cp")
+@app.command("cp", short_help=RECIPES_COMMANDS["cp"])
 def cp(
     name: Annotated[str, typer.Argument(help="Bundled recipe to copy.")],
     dest: Annotated[Path, typer.Argument(help="Destination file or folder.")],

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from dlkit.cli.catalog import RUNS_HELP
 from dlkit.cli.predict import TRACKING_HELP
 
-app = typer.Typer(help="Runs in the MLflow store.", no_args_is_help=True)
+app = typer.Typer(help=RUNS_HELP, no_args_is_help=True)
 
 
 def _duration(seconds: float | None) -> str:

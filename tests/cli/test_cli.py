@@ -151,3 +151,80 @@ def test_show_output_is_yaml_that_parses() -> None:
     data = yaml.safe_load(result.output)
     assert data["task"]["class_weights"] == "balanced"
     json.dumps(data)
+
+
+@pytest.mark.parametrize("width", [50, 63, 80, 120])
+def test_front_door_help_is_the_typer_help(width: int) -> None:
+    from dlkit.cli import front
+
+    typer_root = runner.invoke(app, ["--help"], terminal_width=width)
+    typer_recipes = runner.invoke(app, ["recipes", "--help"], terminal_width=width)
+    assert typer_root.exit_code == 0 and typer_recipes.exit_code == 0
+    assert front.root_help(width) == typer_root.output
+    assert front.recipes_help(width) == typer_recipes.output
+
+
+def _entry(args: list[str], columns: str = "70", module: str = "dlkit.cli.front") -> tuple[int, str, list[str]]:
+    """Run an entry point in a fresh interpreter: exit code, stdout, and which of typer/yaml/pydantic it imported."""
+    code = (
+        "import sys\n"
+        f"from {module} import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        "loaded = [m for m in ('typer', 'yaml', 'pydantic') if m in sys.modules]\n"
+        "print('RESULT', code or 0, *loaded, file=sys.stderr)\n"
+    )
+    env = {**__import__("os").environ, "COLUMNS": columns}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    result = [line for line in done.stderr.splitlines() if line.startswith("RESULT")][-1].split()
+    return int(result[1]), done.stdout, result[2:]
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["recipes"], ["recipes", "--help"], ["recipes", "ls"]])
+def test_instant_commands_import_no_typer_and_print_what_typer_prints(args: list[str]) -> None:
+    code, out, loaded = _entry(args)
+    assert code == 0 and loaded == []
+    typer_args = args or ["--help"]
+    typer_code, typer_out, _ = _entry(typer_args, module="dlkit.cli.app")
+    assert typer_code == 0 and out == typer_out
+
+
+def test_a_group_alone_prints_its_help() -> None:
+    code, out, _ = _entry(["runs"], module="dlkit.cli.app")
+    assert code == 0 and out.startswith("Usage: dlkit runs [OPTIONS] COMMAND") and "ls" in out
+
+
+def test_other_commands_go_through_typer() -> None:
+    code, out, loaded = _entry(["recipes", "show", "iris-mlp"])
+    assert code == 0 and "typer" in loaded and "arch: mlp" in out
+
+
+def test_descriptions_read_without_yaml_match_the_yaml_parser() -> None:
+    from dlkit.recipe.bundled import _parsed_description, description
+
+    for path in bundled_recipes().values():
+        assert description(path) == _parsed_description(path.read_text(encoding="utf-8").splitlines()), path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("description: Plain words, a comma.\ntask: classification\n", "Plain words, a comma."),
+        ("description: 'Quoted: with a colon'\n", "Quoted: with a colon"),
+        ("description: >\n  Folded\n  over lines.\n", "Folded over lines."),
+        ("description: |\n  First line\n  second line\n", "First line"),
+        ("description: starts here\n  and goes on\n", "starts here and goes on"),
+        ("description: text # a comment\n", "text"),
+        ("task: classification\n", ""),
+        ("description: [unclosed\n", "(unreadable)"),
+        ("description: a\ndescription: b\n", "b"),
+    ],
+)
+def test_description_falls_back_to_yaml_when_the_line_is_not_plain(tmp_path: Path, text: str, expected: str) -> None:
+    from dlkit.recipe.bundled import description
+
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert description(path) == expected
