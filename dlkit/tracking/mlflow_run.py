@@ -37,6 +37,7 @@ class _BackgroundWriter:
         self.lock = threading.Condition()
         self.busy = False
         self.closing = False
+        self.flushing = 0  # callers waiting in flush(): send now, without waiting out the interval
         self.thread = threading.Thread(target=self._loop, name=f"dlkit-mlflow-{run_id[:8]}", daemon=True)
         self.thread.start()
 
@@ -46,14 +47,24 @@ class _BackgroundWriter:
             self.pending.append((metrics, tags))
             self.lock.notify_all()
 
+    def _next_batch(self, not_before: float) -> list[tuple[list[Any], list[Any]]] | None:
+        """Wait (lock held) until something is pending and the interval is over, or a flush asks; None: closed."""
+        while True:
+            if self.closing and not self.pending:
+                return None
+            if self.pending and (self.closing or self.flushing or time.monotonic() >= not_before):
+                batch, self.pending, self.busy = self.pending, [], True
+                return batch
+            # a put() wakes the thread, but only a flush or the end of the interval lets it send
+            self.lock.wait(max(0.0, not_before - time.monotonic()) if self.pending else None)
+
     def _loop(self) -> None:
+        not_before = 0.0
         while True:
             with self.lock:
-                while not self.pending and not self.closing:
-                    self.lock.wait()
-                if not self.pending and self.closing:
-                    return
-                batch, self.pending, self.busy = self.pending, [], True
+                batch = self._next_batch(not_before)
+            if batch is None:
+                return
             try:
                 self._send(batch)
             except BaseException as e:  # reported to the training thread by flush()
@@ -61,9 +72,8 @@ class _BackgroundWriter:
                     self.error = self.error or e
             with self.lock:
                 self.busy = False
+                not_before = time.monotonic() + WRITE_INTERVAL_S
                 self.lock.notify_all()
-                if not self.closing:
-                    self.lock.wait(WRITE_INTERVAL_S)
 
     def _send(self, batch: list[tuple[list[Any], list[Any]]]) -> None:
         metrics = [m for ms, _ in batch for m in ms]
@@ -81,10 +91,13 @@ class _BackgroundWriter:
     def flush(self, close: bool = False) -> None:
         with self.lock:
             self.closing = self.closing or close
-            self.lock.notify_all()
-            while self.pending or self.busy:
-                self.lock.wait(0.05)
+            self.flushing += 1
+            try:
                 self.lock.notify_all()
+                while self.pending or self.busy:
+                    self.lock.wait(0.05)
+            finally:
+                self.flushing -= 1
             self._raise()
 
 

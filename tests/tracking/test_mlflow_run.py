@@ -3,6 +3,9 @@ order, complete, before the run ends; a store that fails under them fails the ru
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 from mlflow import MlflowClient
 
@@ -42,6 +45,32 @@ def test_metrics_merge_into_few_calls(tracking_uri: str, monkeypatch: pytest.Mon
         tracker.log_metrics({"train/loss": float(epoch)}, step=epoch, background=True)
     tracker.end("FINISHED")
     assert sum(calls) == 200 and len(calls) < 20  # 200 epochs in a handful of store transactions
+
+
+def test_epochs_spread_over_time_are_sent_at_most_once_an_interval(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each epoch wakes the writer, but it sends again only once the interval is over (or at the end)."""
+    monkeypatch.setattr(mlflow_run, "WRITE_INTERVAL_S", 0.4)
+    tracker = MlflowRun(tracking_uri, "bg", "spread", {})
+    sent: list[float] = []
+    real = tracker.client.log_batch
+
+    def timed(run_id: str, metrics: list[object] = (), **kwargs: object) -> None:  # type: ignore[assignment]
+        sent.append(time.monotonic())
+        real(run_id, metrics=metrics, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tracker.client, "log_batch", timed)
+    start = time.monotonic()
+    for epoch in range(60):  # 60 short epochs over about 1.2 s
+        tracker.log_metrics({"train/loss": float(epoch)}, step=epoch, background=True)
+        time.sleep(0.02)
+    tracker.end("FINISHED")
+    elapsed = time.monotonic() - start
+    assert len(sent) <= elapsed / 0.4 + 2, sent  # the first send, one per interval, the final flush
+    assert all(b - a >= 0.39 for a, b in itertools.pairwise(sent[:-1])), sent  # the last: the final flush
+    history = MlflowClient(tracking_uri).get_metric_history(tracker.run_id, "train/loss")
+    assert sorted(p.step for p in history) == list(range(60))
 
 
 def test_a_failing_store_under_background_metrics_fails_the_run(
