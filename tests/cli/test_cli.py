@@ -228,3 +228,23 @@ def test_description_falls_back_to_yaml_when_the_line_is_not_plain(tmp_path: Pat
     path = tmp_path / "r.yaml"
     path.write_text(text, encoding="utf-8")
     assert description(path) == expected
+
+
+def test_a_command_that_loaded_torch_ends_with_its_exit_code_and_all_its_output(tmp_path: Path) -> None:
+    """The script skips Python's teardown after torch was loaded: exit codes, output and the store stay whole."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    common = ["--tracking-uri", uri]
+    ok = subprocess.run([sys.executable, "-m", "dlkit", "train", "iris-mlp", "trainer.max_epochs=2", *common],
+                        capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().splitlines()[-1].startswith("open it")  # the summary's last line, flushed
+    failed = subprocess.run(
+        [sys.executable, "-m", "dlkit", "train", "diabetes-mlp", "optim.name=sgd", "optim.lr=10", *common],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert failed.returncode == 1 and failed.stderr.startswith("error: "), failed.stderr
+    client = MlflowClient(uri)
+    statuses = sorted(r.info.status for r in client.search_runs([e.experiment_id for e in client.search_experiments()]))
+    assert statuses == ["FAILED", "FINISHED"]
