@@ -112,13 +112,12 @@ class _QuickExit:
     def __call__(self) -> None:
         if self.code is None or "torch" not in sys.modules:
             return
+        import contextlib
         import os
 
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # a closed or full stream: nothing more to save
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(self.code)
 
 
@@ -140,6 +139,15 @@ def main(argv: list[str] | None = None) -> None:
                 quick.code = e.code or 0
             raise
         return
-    sys.stdout.write(answer())
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(answer())
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dlkit recipes ls | head -1`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(0)
+    except OSError as e:
+        sys.stderr.write(f"error: cannot write the output: {e.strerror or e}\n")
+        sys.exit(1)
     sys.exit(0)

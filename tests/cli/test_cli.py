@@ -248,3 +248,18 @@ def test_a_command_that_loaded_torch_ends_with_its_exit_code_and_all_its_output(
     client = MlflowClient(uri)
     statuses = sorted(r.info.status for r in client.search_runs([e.experiment_id for e in client.search_experiments()]))
     assert statuses == ["FAILED", "FINISHED"]
+
+
+def test_instant_output_into_a_closed_pipe_or_a_full_device() -> None:
+    closed = subprocess.Popen([sys.executable, "-m", "dlkit", "recipes", "ls"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    assert closed.stdout is not None and closed.stderr is not None
+    closed.stdout.close()  # `dlkit recipes ls | head -0`
+    assert closed.wait(timeout=60) == 0 and closed.stderr.read() == b""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "dlkit", "--help"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: cannot write the output: No space left on device"]
