@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def prepare_store(uri: str) -> None:
         try:
             with FileLock(str(db.resolve()) + ".lock", timeout=300):
                 _drop_interrupted_migration(db)
+                fresh = not db.exists() or db.stat().st_size == 0
+                copied = fresh and _copy_template(db)
                 _open_store(uri)
+                if fresh and not copied:
+                    _save_template(db)
         except Timeout:
             raise TrackingError(f"tracking store {uri}: another process holds its lock for minutes") from None
         except TrackingError:
@@ -100,6 +105,77 @@ def _open_store(uri: str, attempts: int = 4) -> None:
         pause=2.0,
         markers=("already exists",),
     )
+
+
+def _template_path() -> Path:
+    """An empty store of this MLflow version's schema, kept in the user's cache."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dlkit"
+    return cache / f"mlflow-{version('mlflow')}-empty-store.db"
+
+
+def _copy_template(db: Path) -> bool:
+    """Start a new SQLite store as a copy of the cached empty one: MLflow's migrations of a fresh
+    database take over a second; a copy takes milliseconds. MLflow adds the Default experiment
+    (with this store's artifact location) when it opens the copy. False, and nothing left behind,
+    when there is no template or it cannot be copied."""
+    import sqlite3
+
+    try:
+        template = _template_path()
+        if not template.is_file():
+            return False
+        source = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
+        try:
+            target = sqlite3.connect(db)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+        finally:
+            source.close()
+        return True
+    except (OSError, sqlite3.Error, RuntimeError, ImportError):
+        with contextlib.suppress(OSError):
+            db.unlink(missing_ok=True)
+        return False
+
+
+def _save_template(db: Path) -> None:
+    """Keep a copy of a store MLflow has just created, less its Default experiment, for the next new store.
+
+    Best effort: a cache that cannot be written only means the next new store is migrated again."""
+    import sqlite3
+
+    try:
+        template = _template_path()
+    except (OSError, RuntimeError, ImportError):  # no home folder, no MLflow metadata
+        return
+    if template.is_file():
+        return
+    partial = template.with_name(f"{template.name}.{os.getpid()}.partial")
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                source.backup(target)
+                experiments = [row[0] for row in target.execute("SELECT experiment_id FROM experiments")]
+                if experiments != [0]:  # something else already wrote to the store: not a clean template
+                    raise RuntimeError("not an empty store")
+                target.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
+                target.execute("DELETE FROM experiments WHERE experiment_id = 0")
+                target.commit()
+            finally:
+                target.close()
+        finally:
+            source.close()
+        partial.replace(template)
+    except (OSError, sqlite3.Error, RuntimeError):
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def _drop_interrupted_migration(db: Path) -> None:
