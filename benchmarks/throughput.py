@@ -133,7 +133,7 @@ def _median(measure: Callable[[], float], repeats: int) -> float:
     return statistics.median(measure() for _ in range(repeats))
 
 
-def measure(repeats: int = 3) -> list[Row]:
+def measure(repeats: int = 5) -> list[Row]:
     from dlkit.training.run import heavy_imports
 
     heavy_imports()

@@ -59,7 +59,9 @@ class _BackgroundWriter:
             self.lock.wait(max(0.0, not_before - time.monotonic()) if self.pending else None)
 
     def _loop(self) -> None:
-        not_before = 0.0
+        # the first send waits out an interval too: a run shorter than that sends once, when it ends,
+        # and the first (slowest) store call does not land among the first epochs
+        not_before = time.monotonic() + WRITE_INTERVAL_S
         while True:
             with self.lock:
                 batch = self._next_batch(not_before)
