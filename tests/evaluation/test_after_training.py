@@ -199,9 +199,14 @@ def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store
         assert server  # the server and its workers
     finally:
         ui.send_signal(signal.SIGINT)
-        ui.wait(timeout=30)
+        try:
+            rest, _ = ui.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            ui.kill()
+            rest, _ = ui.communicate()
+            raise AssertionError(f"dlkit ui did not stop within 30 s of Ctrl-C; it printed: {rest}") from None
+    assert ui.returncode == 0 and "MLflow UI stopped" in rest, rest
     time.sleep(0.5)
-    ui.stdout.close()
     left = _processes_on(port)
     assert not left, f"processes left behind: {left}"
 
