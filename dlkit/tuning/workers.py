@@ -42,6 +42,10 @@ def portable_recipe(recipe: Any, folder: Path) -> Path:
     return path
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Workers:
     """K - 1 `dlkit tune --worker-of` processes beside this one, on the same study."""
 
@@ -83,7 +87,11 @@ class Workers:
             ]  # fmt: skip
             log = self.folder / f"worker{i}.log"
             with log.open("wb") as out:
-                self.procs.append((subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT), log))
+                # stop() interrupts workers with SIGINT: they must not inherit an ignored one (`dlkit tune ... &`)
+                proc = subprocess.Popen(
+                    command, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_default_sigint
+                )
+                self.procs.append((proc, log))
 
     def _write(self, text: str) -> None:
         partial = self.handover.with_suffix(".partial")

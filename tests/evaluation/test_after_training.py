@@ -178,9 +178,11 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
 def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # as from a terminal: a test run started in the background (CI) inherits an ignored Ctrl-C, which Python keeps
     ui = subprocess.Popen(
         [sys.executable, "-m", "dlkit", "ui", "--port", str(port), "--tracking-uri", iris_run.tracking_uri],
         cwd=store, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert ui.stdout is not None
