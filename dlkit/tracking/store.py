@@ -115,6 +115,17 @@ def _template_path() -> Path:
     return cache / f"mlflow-{version('mlflow')}-empty-store.db"
 
 
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database (SQLite's backup API), the source opened read-only."""
+    import sqlite3
+
+    with (
+        contextlib.closing(sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True)) as reader,
+        contextlib.closing(sqlite3.connect(target)) as writer,
+    ):
+        reader.backup(writer)
+
+
 def _copy_template(db: Path) -> bool:
     """Start a new SQLite store as a copy of the cached empty one: MLflow's migrations of a fresh
     database take over a second; a copy takes milliseconds. MLflow adds the Default experiment
@@ -126,15 +137,7 @@ def _copy_template(db: Path) -> bool:
         template = _template_path()
         if not template.is_file():
             return False
-        source = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
-        try:
-            target = sqlite3.connect(db)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-        finally:
-            source.close()
+        _sqlite_copy(template, db)
         return True
     except (OSError, sqlite3.Error, RuntimeError, ImportError):
         with contextlib.suppress(OSError):
@@ -157,21 +160,14 @@ def _save_template(db: Path) -> None:
     partial = template.with_name(f"{template.name}.{os.getpid()}.partial")
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
-        source = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
-        try:
-            target = sqlite3.connect(partial)
-            try:
-                source.backup(target)
-                experiments = [row[0] for row in target.execute("SELECT experiment_id FROM experiments")]
-                if experiments != [0]:  # something else already wrote to the store: not a clean template
-                    raise RuntimeError("not an empty store")
-                target.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
-                target.execute("DELETE FROM experiments WHERE experiment_id = 0")
-                target.commit()
-            finally:
-                target.close()
-        finally:
-            source.close()
+        _sqlite_copy(db, partial)
+        with contextlib.closing(sqlite3.connect(partial)) as target:
+            experiments = [row[0] for row in target.execute("SELECT experiment_id FROM experiments")]
+            if experiments != [0]:  # something else already wrote to the store: not a clean template
+                raise RuntimeError("not an empty store")
+            target.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
+            target.execute("DELETE FROM experiments WHERE experiment_id = 0")
+            target.commit()
         partial.replace(template)
     except (OSError, sqlite3.Error, RuntimeError):
         with contextlib.suppress(OSError):
