@@ -34,11 +34,11 @@ def slow(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) on the project, mypy on the package."""
+    """ruff (lint and format) on the project, mypy on the package and the benchmarks."""
     _install(session)
-    session.run("ruff", "check", "dlkit", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "dlkit", "tests", "noxfile.py")
-    session.run("mypy", "dlkit")
+    session.run("ruff", "check", "dlkit", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "dlkit", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy", "dlkit", "benchmarks")
 
 
 @nox.session

@@ -47,6 +47,11 @@ def alternate(commands: dict[str, list[str]], repeats: int, cwd: Path | None = N
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def paired_ratio(values: list[float], baselines: list[float]) -> float:
+    """Median over the repeats of value / baseline, each pair measured side by side."""
+    return statistics.median(v / b for v, b in zip(values, baselines, strict=True))
+
+
 def peak_child_rss_mib() -> float:
     """Largest resident set of any finished child process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, print_table
+from benchmarks.common import Row, paired_ratio, print_table
 
 EPOCHS = 12
 
@@ -126,11 +126,6 @@ def dlkit_run(name: str, tracking: bool = True) -> tuple[float, float]:
         )
     rates = [row["perf/train_samples_per_sec"] for row in result.history[1:]]
     return statistics.median(rates), sum(row["perf/epoch_seconds"] for row in result.history)
-
-
-def paired_ratio(values: list[float], baselines: list[float]) -> float:
-    """Median over the repeats of value / baseline, each pair measured side by side."""
-    return statistics.median(v / b for v, b in zip(values, baselines, strict=True))
 
 
 def measure(repeats: int = 5) -> list[Row]:

@@ -39,7 +39,9 @@ def trials_per_hour(jobs: int) -> tuple[float, float]:
         wall = time.perf_counter() - start
         storage = JournalStorage(JournalFileBackend(str(folder / "s.journal")))
         trials = optuna.load_study(study_name="breast-cancer-mlp", storage=storage).trials
-        span = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+        span = max(t.datetime_complete for t in trials if t.datetime_complete) - min(
+            t.datetime_start for t in trials if t.datetime_start
+        )
         return TRIALS * 3600 / wall, TRIALS * 3600 / span.total_seconds()
 
 

@@ -1,0 +1,80 @@
+"""The benchmarks run and print their rows: figures, a ratio, and a verdict where a target applies.
+
+They are measurements, not tests; these checks only keep their code working between the runs of
+`nox -s bench` (and keep the GPU row ready for a machine that has one).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import gpu, startup, throughput
+from benchmarks.common import paired_ratio
+
+RATIO = re.compile(r"^\d+\.\d+x$")
+
+
+def test_paired_ratio_is_the_median_of_each_pairs_own_ratio() -> None:
+    # the second pair ran while the machine was twice as fast: both sides of it moved together
+    assert paired_ratio([10.0, 20.0, 9.0], [10.0, 20.0, 10.0]) == pytest.approx(1.0)
+    assert paired_ratio([1.0, 3.0, 2.0], [2.0, 2.0, 2.0]) == pytest.approx(1.0)
+
+
+def test_the_gpu_benchmark_runs_its_code_on_the_cpu(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gpu.main(["--device", "cpu", "--samples", "768", "--epochs", "2", "--batch", "64", "--widths", "4,8",
+              "--blocks", "1,1", "--repeats", "2"])  # fmt: skip
+    lines = [line for line in capsys.readouterr().out.splitlines() if "resnet bf16 eager vs hand loop" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("CPU check, not a measurement")
+    found = re.search(r"test/acc (\d\.\d{3})\)\s+([\d,]+) img/s\s+([\d,]+) img/s\s+(\d+\.\d\d)x\s*$", lines[0])
+    assert found, lines[0]
+    assert 0 <= float(found[1]) <= 1
+    assert int(found[2].replace(",", "")) > 0 and int(found[3].replace(",", "")) > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_the_gpu_benchmark_without_a_gpu_says_what_to_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        gpu.main([])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "no CUDA GPU here" in err and "--device cpu" in err
+
+
+def test_gpu_benchmark_refuses_a_run_with_nothing_to_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        gpu.main(["--device", "cpu", "--epochs", "1"])
+    assert "--epochs must be at least 2" in capsys.readouterr().err
+
+
+def test_startup_rows() -> None:
+    rows = startup.measure(repeats=1)
+    assert [r.name for r in rows] == [
+        "start-up: dlkit --help",
+        "start-up: dlkit recipes ls",
+        "start-up: dlkit recipes validate",
+        "start-up: dlkit models",
+    ]
+    for row in rows:
+        assert RATIO.match(row.ratio) and row.ok is not None and row.target == "< 0.3 s, < 5x"
+
+
+@pytest.mark.slow
+def test_throughput_rows(workdir: Path) -> None:
+    rows = throughput.measure(repeats=1)
+    names = [r.name for r in rows]
+    assert names == [
+        "throughput: digits-cnn vs hand loop",
+        "throughput: digits-cnn vs plain Lightning",
+        "throughput: digits-mlp vs hand loop",
+        "throughput: digits-mlp vs plain Lightning",
+        "tracking: digits-cnn epochs with MLflow vs without",
+        "tracking: digits-mlp epochs with MLflow vs without",
+    ]
+    for row in rows:
+        assert RATIO.match(row.ratio), row
+        assert float(row.ratio[:-1]) > 0.05  # all three loops trained on the same data, none stalled

@@ -1,0 +1,65 @@
+"""The speed levers meant for GPUs (bf16-mixed, channels-last, data kept on the device, torch.compile), run
+on the CPU: each trains, leaves a float32 checkpoint under the model's own parameter names, and scores
+the same when `dlkit evaluate` loads it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from dlkit.evaluation.evaluate import evaluate
+from dlkit.recipe import load
+from dlkit.training import run
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def weights(checkpoint: str | None) -> dict[str, torch.Tensor]:
+    assert checkpoint is not None
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def fit(tracking_uri: str, *overrides: str) -> Any:
+    recipe = load("digits-cnn", ["trainer.early_stopping=null", "trainer.num_threads=2", *overrides])
+    return run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+
+
+def test_bf16_mixed_channels_last_and_on_device_data_train_and_evaluate(workdir: Path, tracking_uri: str) -> None:
+    plain = fit(tracking_uri, "trainer.max_epochs=1")
+    levers = fit(tracking_uri, "trainer.max_epochs=3", "trainer.precision=bf16-mixed", "trainer.channels_last=true",
+                 "data.on_device=true")  # fmt: skip
+    assert levers.recipe.trainer.precision == "bf16-mixed" and levers.recipe.trainer.channels_last
+    assert levers.test_metrics["test/acc"] > 0.9
+    assert [row["epoch"] for row in levers.history] == [0, 1, 2]
+    assert all(row["train/loss"] == row["train/loss"] for row in levers.history)  # no NaN under bf16 autocast
+
+    state, reference = weights(levers.best_checkpoint), weights(plain.best_checkpoint)
+    assert state.keys() == reference.keys()
+    # mixed precision computes in bf16 and keeps the weights in float32
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}
+
+    again = evaluate(levers.run_id, tracking_uri=tracking_uri, say=quiet)
+    assert again.metrics["test/acc"] == pytest.approx(levers.test_metrics["test/acc"], abs=0.01)
+
+
+@pytest.mark.slow
+def test_a_compiled_model_keeps_its_parameter_names(workdir: Path, tracking_uri: str) -> None:
+    """torch.compile in place: the checkpoint has no `_orig_mod.` prefix, so it evaluates and transfers like any."""
+    from torch._dynamo.utils import counters
+
+    plain = fit(tracking_uri, "trainer.max_epochs=1")
+    counters.clear()
+    compiled = fit(tracking_uri, "trainer.max_epochs=2", "trainer.compile=true")
+    assert counters["stats"]["unique_graphs"] > 0  # the model really went through torch.compile
+    assert compiled.test_metrics["test/acc"] > 0.85
+    assert weights(compiled.best_checkpoint).keys() == weights(plain.best_checkpoint).keys()
+    again = evaluate(compiled.run_id, tracking_uri=tracking_uri, say=quiet)
+    assert again.metrics["test/acc"] == pytest.approx(compiled.test_metrics["test/acc"], abs=1e-6)
+    # the compiled run's weights initialise a new, uncompiled model
+    transfer = fit(tracking_uri, "trainer.max_epochs=1", f"model.init_from={compiled.run_id}")
+    assert transfer.test_metrics["test/acc"] > 0.85
