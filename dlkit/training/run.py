@@ -78,7 +78,8 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
         if isinstance(e, MisconfigurationException | ValueError | RuntimeError):
             message = str(e).strip().splitlines()[0]
             raise BadInput(
-                f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}"
+                f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}",
+                hint="trainer.accelerator=auto trains on a GPU when this machine has one, else on the CPU",
             ) from None
         raise
 
@@ -406,7 +407,7 @@ def _fit(
         trainer.test(task, datamodule=datamodule, ckpt_path=best, verbose=False)
         test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         model_metrics = {m.MODEL_PARAMS: float(prepared.n_params)}
-        latency = _latency_ms(task, datamodule)
+        latency = _latency_ms(trainer, task, datamodule)
         if latency is not None:
             model_metrics[m.MODEL_LATENCY_MS] = latency
         if tracker is not None:
@@ -454,19 +455,22 @@ def _fit(
     )
 
 
-def _latency_ms(task: Any, datamodule: Any, repeats: int = 5) -> float | None:
-    """Inference time per sample in milliseconds: the median of a few passes over one test batch."""
+def _latency_ms(trainer: Any, task: Any, datamodule: Any, repeats: int = 5) -> float | None:
+    """Inference time per sample in milliseconds: the median of a few passes over one test batch, in the
+    trainer's precision (inputs converted and autocast as in its test step)."""
     import torch
 
     batch = next(iter(datamodule.test_dataloader()), None)
     if batch is None:
         return None
     batch = task.transfer_batch_to_device(batch, task.device, 0)
+    precision = trainer.precision_plugin
+    batch = precision.convert_input(batch)
     n = len(batch[1])
     was_training = task.training
     task.eval()
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), precision.forward_context():
         task.infer(batch)  # warm-up
         for _ in range(repeats):
             if task.device.type == "cuda":

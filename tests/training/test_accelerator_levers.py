@@ -47,6 +47,23 @@ def test_bf16_mixed_channels_last_and_on_device_data_train_and_evaluate(workdir:
     assert again.metrics["test/acc"] == pytest.approx(levers.test_metrics["test/acc"], abs=0.01)
 
 
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
+def test_true_precisions_train_time_and_evaluate(
+    workdir: Path, tracking_uri: str, precision: str, dtype: torch.dtype
+) -> None:
+    """A model held in bf16 or float64 throughout: the latency pass after the test gets its inputs in that
+    precision too (it used to feed float32 and fail the finished run), and evaluate loads the weights back."""
+    from mlflow import MlflowClient
+
+    recipe = load("iris-mlp", ["trainer.max_epochs=3", f"trainer.precision={precision}"])
+    result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    assert MlflowClient(tracking_uri).get_run(result.run_id).info.status == "FINISHED"
+    assert result.model_metrics["model/latency_ms"] > 0
+    assert {v.dtype for v in weights(result.best_checkpoint).values() if v.is_floating_point()} == {dtype}
+    again = evaluate(result.run_id, tracking_uri=tracking_uri, say=quiet)
+    assert again.metrics["test/acc"] == pytest.approx(result.test_metrics["test/acc"], abs=0.05)
+
+
 @pytest.mark.slow
 def test_a_compiled_model_keeps_its_parameter_names(workdir: Path, tracking_uri: str) -> None:
     """torch.compile in place: the checkpoint has no `_orig_mod.` prefix, so it evaluates and transfers like any."""
