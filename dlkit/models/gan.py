@@ -95,18 +95,20 @@ class GAN(nn.Module):
         self.generator = Generator(params, shape, self.classes, bounded)
         self.discriminator = Discriminator(params, shape, self.classes)
 
-    def onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+    def onehot(self, labels: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
         if not self.classes or labels is None:
             return None
-        return F.one_hot(labels.long(), self.classes).float()
+        return F.one_hot(labels.long(), self.classes).to(dtype)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.discriminator(x, self.onehot(labels))  # type: ignore[no-any-return]
+        return self.discriminator(x, self.onehot(labels, x.dtype))  # type: ignore[no-any-return]
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One sample per label (labels are ignored by an unconditional GAN)."""
-        z = torch.randn(len(labels), self.latent, device=labels.device, generator=generator)
-        return self.generator(z, self.onehot(labels))  # type: ignore[no-any-return]
+        """One sample per label (labels are ignored by an unconditional GAN), in the generator's own dtype
+        (bf16 or float64 under trainer.precision bf16-true or 64-true)."""
+        dtype = next(self.generator.parameters()).dtype
+        z = torch.randn(len(labels), self.latent, device=labels.device, generator=generator).to(dtype)
+        return self.generator(z, self.onehot(labels, dtype))  # type: ignore[no-any-return]
 
 
 def build(params: GANParams, info: DataInfo) -> nn.Module:

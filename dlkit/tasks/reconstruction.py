@@ -71,10 +71,13 @@ class ReconstructionTask(Task):
 
     @torch.no_grad()
     def _validation_scores(self) -> torch.Tensor:
+        """Anomaly scores of the validation split, in the trainer's precision as in its own steps."""
+        precision = self.trainer.precision_plugin
         scores = []
         for x, _ in self.trainer.datamodule.val_dataloader():  # type: ignore[attr-defined]
-            x = x.to(self.device)
-            scores.append(self.scores(self.backbone(x), x))
+            x = precision.convert_input(x.to(self.device))
+            with precision.forward_context():
+                scores.append(self.scores(self.backbone(x), x))
         return torch.cat(scores)
 
     def on_test_epoch_start(self) -> None:
@@ -91,7 +94,7 @@ class ReconstructionTask(Task):
         self._scores.append(score.detach())
         self._labels.append(y)
         if self._examples is None:
-            self._examples = (x[:8].detach().cpu(), out[:8].detach().float().cpu())
+            self._examples = (x[:8].detach().float().cpu(), out[:8].detach().float().cpu())
 
     def on_test_epoch_end(self) -> None:
         scores = torch.cat(self._scores).cpu()

@@ -73,8 +73,8 @@ class RegressionTask(Task):
         pred = self.predict_values(out)
         self.test_metrics.update(pred.flatten(), y.flatten())
         self.update_test_extras(x, y)
-        self._preds.append(pred.detach())
-        self._targets.append(y)
+        self._preds.append(pred.detach().float())  # bf16 under bf16 precisions: reports need float32
+        self._targets.append(y.float())
 
     def update_test_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Hook for subclasses that track more test metrics."""

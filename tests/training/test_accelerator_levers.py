@@ -64,6 +64,31 @@ def test_true_precisions_train_time_and_evaluate(
     assert again.metrics["test/acc"] == pytest.approx(result.test_metrics["test/acc"], abs=0.05)
 
 
+REPORTS = {
+    "diabetes-mlp": {"predictions.csv", "residuals.png", "learning_curves.png"},
+    "digits-autoencoder": {"predictions.csv", "anomaly_scores.png", "reconstructions.png"},
+    "digits-gan": {"samples.png", "learning_curves.png"},
+}
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "bf16-true"])
+@pytest.mark.parametrize("name", ["diabetes-mlp", "digits-autoencoder", "digits-gan"])
+def test_regression_reconstruction_and_generation_in_bf16(
+    workdir: Path, tracking_uri: str, name: str, precision: str
+) -> None:
+    """Every task's own passes outside Lightning's steps (validation anomaly scores, GAN noise, the reports'
+    tensors handed to numpy) follow the trainer's precision: the run finishes with its reports."""
+    from mlflow import MlflowClient
+
+    recipe = load(name, ["trainer.max_epochs=1", f"trainer.precision={precision}"])
+    result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    client = MlflowClient(tracking_uri)
+    assert client.get_run(result.run_id).info.status == "FINISHED"
+    assert result.test_metrics and all(v == v for v in result.test_metrics.values())
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert REPORTS[name] <= artifacts, artifacts
+
+
 @pytest.mark.slow
 def test_a_compiled_model_keeps_its_parameter_names(workdir: Path, tracking_uri: str) -> None:
     """torch.compile in place: the checkpoint has no `_orig_mod.` prefix, so it evaluates and transfers like any."""
