@@ -312,6 +312,7 @@ def _fit(
         AtomicCheckpoint,
         EpochRecorder,
         GracefulInterrupt,
+        LastCheckpoint,
         NonFiniteGuard,
         UnfreezeAt,
         epoch_line,
@@ -344,7 +345,7 @@ def _fit(
     checkpoint = AtomicCheckpoint(
         filename="best", monitor=t.monitor, mode=t.resolved_monitor_mode(), save_top_k=1, enable_version_counter=False
     )
-    last = AtomicCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+    last = LastCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
     callbacks += [checkpoint, last]
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     trainer = _make_trainer(recipe, callbacks, workdir, interactive)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
@@ -187,8 +188,51 @@ def test_a_full_disk_never_replaces_a_good_checkpoint(
     assert failed.info.status == "FAILED"
     folder = Path(failed.info.artifact_uri.replace("file://", "")) / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]  # no partial file left
-    last = read_checkpoint(folder / "last.ckpt", "test")
-    assert last["epoch"] == 1  # the good checkpoint of the second epoch, intact
+    # the good checkpoints written before the disk filled up, intact
+    assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] <= 1
+    assert read_checkpoint(folder / "best.ckpt", "test")["epoch"] <= 1
+
+
+@pytest.mark.parametrize(("budget", "written"), [(1e-9, [0, 11]), (1e9, list(range(12)))])
+def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the_end(
+    workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch, budget: float, written: list[int]
+) -> None:
+    """Writing the resume checkpoint after every short epoch cost a sixth of a small tuning trial: an epoch
+    that ends too soon after the last write (for the budget) is not written; the first and the final are."""
+    from dlkit.training.callbacks import LastCheckpoint
+    from dlkit.training.trained import read_checkpoint
+
+    epochs: list[int] = []
+    real_save = LastCheckpoint._save_checkpoint
+
+    def save(self: LastCheckpoint, trainer: Any, filepath: str) -> None:
+        epochs.append(trainer.current_epoch)
+        real_save(self, trainer, filepath)
+
+    monkeypatch.setattr(LastCheckpoint, "_save_checkpoint", save)
+    monkeypatch.setattr(LastCheckpoint, "budget", budget)
+    result = run(load("iris-mlp", ["trainer.max_epochs=12", "trainer.early_stopping=null"]), tracking_uri=tracking_uri,
+                 say=quiet, progress_bar=False)  # fmt: skip
+    assert epochs == written
+    client = MlflowClient(tracking_uri)
+    folder = Path(client.get_run(result.run_id).info.artifact_uri.replace("file://", "")) / "checkpoints"
+    assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] == 11
+
+
+def test_an_early_stop_writes_its_final_epoch(
+    workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlkit.training.callbacks import LastCheckpoint
+    from dlkit.training.trained import read_checkpoint
+
+    monkeypatch.setattr(LastCheckpoint, "budget", 1e-9)  # nothing written between the first and the final epoch
+    recipe = load("iris-mlp", ["trainer.max_epochs=500", "optim.lr=1e-5", "trainer.early_stopping.patience=2",
+                               "trainer.early_stopping.min_delta=0.5"])  # fmt: skip
+    result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    stopped = len(result.history)
+    assert 1 < stopped < 500
+    folder = Path(MlflowClient(tracking_uri).get_run(result.run_id).info.artifact_uri.replace("file://", ""))
+    assert read_checkpoint(folder / "checkpoints" / "last.ckpt", "test")["epoch"] == stopped - 1
 
 
 def test_the_code_never_unpickles_or_evaluates_untrusted_text() -> None:
