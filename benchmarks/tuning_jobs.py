@@ -15,10 +15,12 @@ import optuna
 
 from benchmarks.common import Row, dlkit, paired_ratio, print_table
 
-TRIALS = 16
-# trials of about 2.5 s (short for real searches): the start-up before the first trial (about 6 s: imports
-# and a fresh MLflow store) and the study's end are paid once whatever --jobs is, so short studies
-# understate what --jobs gives; the second row shows the trials alone
+TRIALS = 32
+# 32 trials of about 1.5 s (short for real searches): the start-up before the first trial (about 4.5 s of
+# imports, each process its own) and the study's end (about 0.5 s) are paid once whatever --jobs is, so
+# short studies understate what --jobs gives: with serial time S and trials of T seconds, the whole
+# command gives (S + 32 T) / (S + 16 T') at best (T' a trial beside another); the second row shows the
+# trials alone
 OVERRIDES = ["trainer.max_epochs=120", "trainer.early_stopping=null", "tune.pruner=none", "tune.sampler=random"]
 
 
