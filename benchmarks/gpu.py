@@ -74,15 +74,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def hand_loop(recipe: Any, setup: Setup) -> float:
+def hand_loop(recipe: Any, module: Any, setup: Setup) -> float:
     """Images per second of the plain loop: same model, data on the device, bf16 autocast, channels-last."""
     import torch
     import torch.nn.functional as F
 
-    from dlkit import data, models
+    from dlkit import models
     from dlkit.tasks.base import make_optimizer
 
-    module: Any = data.build(recipe)  # an in-memory module: its splits are tensors
     device = torch.device(setup.device)
     x, y = module.splits["train"]
     x = x.contiguous(memory_format=torch.channels_last).to(device)
@@ -111,20 +110,17 @@ def hand_loop(recipe: Any, setup: Setup) -> float:
     return statistics.median(rates)
 
 
-def dlkit_run(recipe: Any, folder: Path) -> tuple[float, str]:
+def dlkit_run(recipe: Any, folder: Path, train_rows: int) -> tuple[float, str]:
     from dlkit.training import run
 
     result = run(recipe, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", say=lambda _: None, progress_bar=False)
-    rows = result.history[1:]
     # epoch wall time includes the (2 %) validation pass and the epoch-end sync: a conservative count
-    from dlkit import data
-
-    sizes = data.build(recipe).info.split_sizes["train"]
-    rates = [sizes / row["perf/epoch_seconds"] for row in rows]
+    rates = [train_rows / row["perf/epoch_seconds"] for row in result.history[1:]]
     return statistics.median(rates), f"test/acc {result.test_metrics.get('test/acc', float('nan')):.3f}"
 
 
 def measure(setup: Setup) -> list[Row]:
+    from dlkit import data
     from dlkit.recipe import load_text
     from dlkit.training.run import heavy_imports
 
@@ -133,9 +129,10 @@ def measure(setup: Setup) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         recipe = load_text(recipe_text(synthetic(folder, setup.samples), setup))
+        module: Any = data.build(recipe)  # the hand loop's tensors: an in-memory module's splits
         for _ in range(setup.repeats):
-            hand.append(hand_loop(recipe, setup))
-            rate, note = dlkit_run(recipe, folder)
+            hand.append(hand_loop(recipe, module, setup))
+            rate, note = dlkit_run(recipe, folder, module.info.split_sizes["train"])
             ours.append(rate)
     ratio = paired_ratio(ours, hand)
     label = "compiled" if setup.compile else "eager"

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from dlkit.cli.app import main
 
 CORPUS = Path(__file__).parent / "bad_inputs"
-_HAS_GPU = torch.cuda.is_available()
 IRIS = ["train", "iris-mlp", "trainer.max_epochs=1"]
 
 # (id, arguments, what the message must say); {dir} is the corpus folder, {cnn}/{mlp}/{evil} checkpoints
@@ -87,7 +86,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("pickled-code-in-checkpoint", ["predict", "{evil}", "-i", "{dir}/table.csv", "-o", "out.csv"], "not a safe"),
     ("pickled-code-as-init", ["train", "iris-mlp", "model.init_from={evil}"], "not a safe checkpoint"),
 ]
-if not _HAS_GPU:
+if not torch.cuda.is_available():
     CASES.append(("gpu-on-a-machine-without-one", [*IRIS, "trainer.accelerator=gpu"], "No supported gpu backend"))
 
 

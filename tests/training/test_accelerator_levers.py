@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+from mlflow import MlflowClient
 
 from dlkit.evaluation.evaluate import evaluate
 from dlkit.recipe import load
@@ -53,8 +54,6 @@ def test_true_precisions_train_time_and_evaluate(
 ) -> None:
     """A model held in bf16 or float64 throughout: the latency pass after the test gets its inputs in that
     precision too (it used to feed float32 and fail the finished run), and evaluate loads the weights back."""
-    from mlflow import MlflowClient
-
     recipe = load("iris-mlp", ["trainer.max_epochs=3", f"trainer.precision={precision}"])
     result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
     assert MlflowClient(tracking_uri).get_run(result.run_id).info.status == "FINISHED"
@@ -78,8 +77,6 @@ def test_regression_reconstruction_and_generation_in_bf16(
 ) -> None:
     """Every task's own passes outside Lightning's steps (validation anomaly scores, GAN noise, the reports'
     tensors handed to numpy) follow the trainer's precision: the run finishes with its reports."""
-    from mlflow import MlflowClient
-
     recipe = load(name, ["trainer.max_epochs=1", f"trainer.precision={precision}"])
     result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
     client = MlflowClient(tracking_uri)

@@ -62,6 +62,11 @@ def _wait_for_epochs(proc: subprocess.Popen[str], epochs: int) -> str:
     raise AssertionError(f"the run never reached {epochs} epochs: {out}{err}")
 
 
+def _checkpoints(run: Any) -> Path:
+    """The checkpoints folder among a run's artifacts in a local store."""
+    return Path(run.info.artifact_uri.replace("file://", "")) / "checkpoints"
+
+
 def test_a_nonfinite_loss_stops_the_run_with_its_epoch_and_step(workdir: Path, tracking_uri: str) -> None:
     recipe = load("diabetes-mlp", ["optim.name=sgd", "optim.lr=10", "trainer.max_epochs=5"])
     with pytest.raises(NonFiniteLoss, match=r"NaN or infinite at epoch 1, step \d+") as info:
@@ -71,7 +76,7 @@ def test_a_nonfinite_loss_stops_the_run_with_its_epoch_and_step(workdir: Path, t
     (logged,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert logged.info.status == "FAILED" and logged.data.tags["dlkit.failure"] == "nonfinite_loss"
     assert "epoch 1" in logged.data.tags["dlkit.failure_message"]
-    folder = Path(logged.info.artifact_uri.replace("file://", "")) / "checkpoints"
+    folder = _checkpoints(logged)
     assert not list(folder.glob("*.ckpt"))  # nothing saved from non-finite weights
 
 
@@ -186,7 +191,7 @@ def test_a_full_disk_never_replaces_a_good_checkpoint(
     client = MlflowClient(tracking_uri)
     (failed,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert failed.info.status == "FAILED"
-    folder = Path(failed.info.artifact_uri.replace("file://", "")) / "checkpoints"
+    folder = _checkpoints(failed)
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]  # no partial file left
     # the good checkpoints written before the disk filled up, intact
     assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] <= 1
@@ -214,8 +219,7 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
     result = run(load("iris-mlp", ["trainer.max_epochs=12", "trainer.early_stopping=null"]), tracking_uri=tracking_uri,
                  say=quiet, progress_bar=False)  # fmt: skip
     assert epochs == written
-    client = MlflowClient(tracking_uri)
-    folder = Path(client.get_run(result.run_id).info.artifact_uri.replace("file://", "")) / "checkpoints"
+    folder = _checkpoints(MlflowClient(tracking_uri).get_run(result.run_id))
     assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] == 11
 
 
@@ -231,8 +235,8 @@ def test_an_early_stop_writes_its_final_epoch(
     result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
     stopped = len(result.history)
     assert 1 < stopped < 500
-    folder = Path(MlflowClient(tracking_uri).get_run(result.run_id).info.artifact_uri.replace("file://", ""))
-    assert read_checkpoint(folder / "checkpoints" / "last.ckpt", "test")["epoch"] == stopped - 1
+    folder = _checkpoints(MlflowClient(tracking_uri).get_run(result.run_id))
+    assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] == stopped - 1
 
 
 def test_the_code_never_unpickles_or_evaluates_untrusted_text() -> None:
