@@ -6,6 +6,13 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors; assignments are validated too."""
+    """Unknown keys are errors; assignments are validated too.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=False)
+    Validators are built on first use (`defer_build`): validating a recipe builds the one of
+    `Recipe`, which covers every section, instead of one per section class at import (about 10 ms
+    of every command that reads a recipe).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, use_attribute_docstrings=False, defer_build=True
+    )
