@@ -22,6 +22,7 @@ from dlkit.cli import runs as runs_cmd
 from dlkit.cli import train as train_cmd
 from dlkit.cli import tune as tune_cmd
 from dlkit.cli import ui as ui_cmd
+from dlkit.cli.plain import UNEXPECTED_HINT, fail, unexpected
 
 app = typer.Typer(
     name="dlkit",
@@ -64,13 +65,6 @@ app.command("compare", short_help=catalog.COMMANDS["compare"])(runs_cmd.compare)
 app.command("ui", short_help=catalog.COMMANDS["ui"])(ui_cmd.ui)
 
 
-def _fail(message: str, hint: str | None, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    sys.exit(code)
-
-
 def _stop_on_sigterm() -> None:
     """SIGTERM unwinds like an error (runs marked KILLED, files cleaned up) instead of killing on the spot."""
     import signal
@@ -99,13 +93,13 @@ def main(argv: list[str] | None = None) -> None:
     except DlkitError as e:
         if debug:
             raise
-        _fail(e.message, e.hint, e.exit_code)
+        fail(e.message, e.hint, e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
-        _fail("aborted", None, 130)
+        fail("aborted", None, 130)
     except KeyboardInterrupt:
-        _fail("interrupted", None, 130)
+        fail("interrupted", None, 130)
     except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
         context = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError" and context is not None:  # `dlkit runs`: a group alone
@@ -113,13 +107,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         command = context.command_path if context is not None else "dlkit"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
-        _fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
+        fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
     except Exception as e:
         if debug:
             raise
-        _fail(
-            f"unexpected {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
-            "rerun with --debug for the traceback, and report it",
-            1,
-        )
+        fail(unexpected(e), UNEXPECTED_HINT, 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,7 +2,8 @@
 
 `dlkit`, `dlkit --help`, `dlkit --version`, `dlkit recipes [--help]` and `dlkit recipes ls`
 need nothing beyond the standard library, so they run without importing Typer (about 30 ms of
-the 80 a Typer start costs). The help they print is laid out exactly as click lays out the
+the 80 a Typer start costs); `dlkit recipes validate` and `dlkit models` with plain arguments run
+from `dlkit.cli.plain`, without Typer either. The help they print is laid out exactly as click lays out the
 app's own help (same widths, wrapping and columns; a test compares the two), from the
 summaries in `dlkit.cli.catalog` that the Typer app registers too.
 """
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     answer = INSTANT.get(tuple(args))
     if answer is None:
+        from dlkit.cli import plain
+
+        command = plain.command(args)
+        if command is not None:  # reads recipes and the schema only: no Typer, no torch
+            plain.guarded(command)
         import atexit
 
         quick = _QuickExit()

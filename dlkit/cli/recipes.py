@@ -45,20 +45,9 @@ def validate(
     ] = None,
 ) -> None:
     """Check recipes against the schema; lists every problem, exits 2 if any recipe is invalid."""
-    from dlkit.errors import DlkitError, RecipeError
-    from dlkit.recipe import load
+    from dlkit.cli.plain import validate_recipes
 
-    failed: list[str] = []
-    for path in paths:
-        try:
-            load(path, overrides or [])
-        except DlkitError as e:
-            typer.echo(f"invalid: {e.message}", err=True)
-            failed.append(path)
-        else:
-            typer.echo(f"ok: {path}")
-    if failed:
-        raise RecipeError(", ".join(failed), [f"{len(failed)} of {len(paths)} recipe(s) invalid: {', '.join(failed)}"])
+    validate_recipes(paths, overrides or [])
 
 
 @app.command("cp", short_help=RECIPES_COMMANDS["cp"])

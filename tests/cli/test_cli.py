@@ -166,6 +166,13 @@ def test_front_door_help_is_the_typer_help(width: int) -> None:
 
 def _entry(args: list[str], columns: str = "70", module: str = "dlkit.cli.front") -> tuple[int, str, list[str]]:
     """Run an entry point in a fresh interpreter: exit code, stdout, and which of typer/yaml/pydantic it imported."""
+    code, out, _, loaded = _entry_with_stderr(args, columns, module)
+    return code, out, loaded
+
+
+def _entry_with_stderr(
+    args: list[str], columns: str = "70", module: str = "dlkit.cli.front", cwd: Path | None = None
+) -> tuple[int, str, str, list[str]]:
     code = (
         "import sys\n"
         f"from {module} import main\n"
@@ -177,9 +184,11 @@ def _entry(args: list[str], columns: str = "70", module: str = "dlkit.cli.front"
         "print('RESULT', code or 0, *loaded, file=sys.stderr)\n"
     )
     env = {**__import__("os").environ, "COLUMNS": columns}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
-    result = [line for line in done.stderr.splitlines() if line.startswith("RESULT")][-1].split()
-    return int(result[1]), done.stdout, result[2:]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=cwd)
+    lines = done.stderr.splitlines()
+    result = [line for line in lines if line.startswith("RESULT")][-1].split()
+    err = "".join(f"{line}\n" for line in lines if not line.startswith("RESULT"))
+    return int(result[1]), done.stdout, err, result[2:]
 
 
 @pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["recipes"], ["recipes", "--help"], ["recipes", "ls"]])
@@ -189,6 +198,57 @@ def test_instant_commands_import_no_typer_and_print_what_typer_prints(args: list
     typer_args = args or ["--help"]
     typer_code, typer_out, _ = _entry(typer_args, module="dlkit.cli.app")
     assert typer_code == 0 and out == typer_out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recipes", "validate", "iris-mlp", "recipes/digits-cnn.yaml", "--set", "optim.lr=0.1"],
+        ["recipes", "validate", "--set=trainer.max_epochs=3", "wine-mlp"],
+        ["recipes", "validate", "iris-mlp", "bad.yaml", "no-such-recipe"],
+        ["recipes", "validate", "iris-mlp", "--set", "optim.lr=-1", "--set", "model.hiden=[3]"],
+        ["models"],
+        ["models", "resnet"],
+        ["models", "resnett"],
+    ],
+)
+def test_validate_and_models_run_without_typer_exactly_as_through_typer(args: list[str], tmp_path: Path) -> None:
+    """The front door's Typer-free path: same output, messages and exit code as the Typer command."""
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "digits-cnn.yaml").write_text(bundled_recipes()["digits-cnn"].read_text())
+    (tmp_path / "bad.yaml").write_text("name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\n"
+                                       "model: {arch: mlp, hiden: [3]}\n")  # fmt: skip
+    code, out, err, loaded = _entry_with_stderr(args, columns="200", cwd=tmp_path)
+    assert "typer" not in loaded
+    typer_code, typer_out, typer_err, typer_loaded = _entry_with_stderr(
+        args, columns="200", module="dlkit.cli.app", cwd=tmp_path
+    )
+    assert "typer" in typer_loaded
+    assert (code, out, err) == (typer_code, typer_out, typer_err)
+    assert code == (2 if err else 0), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "parsed"),
+    [
+        (["a.yaml"], (["a.yaml"], [])),
+        (["a.yaml", "--set", "x=1", "b", "--set=y=-2"], (["a.yaml", "b"], ["x=1", "y=-2"])),
+        (["--set", "--odd=1", "a"], (["a"], ["--odd=1"])),  # an option's value is taken whatever it looks like
+        ([], None),
+        (["--set", "x=1"], None),  # no recipe: Typer reports the missing argument
+        (["a.yaml", "--set"], None),  # no value: Typer reports it
+        (["a.yaml", "--help"], None),
+        (["a.yaml", "--sett", "x=1"], None),  # a typo: Typer names it
+        (["--", "-odd.yaml"], None),
+    ],
+)
+def test_plain_validate_arguments_parse_as_click_would_or_go_to_typer(
+    args: list[str], parsed: tuple[list[str], list[str]] | None
+) -> None:
+    from dlkit.cli.plain import validate_args
+
+    assert validate_args(args) == parsed
 
 
 def test_a_group_alone_prints_its_help() -> None:
