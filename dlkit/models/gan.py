@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dlkit.data.info import DataInfo
@@ -98,7 +97,9 @@ class GAN(nn.Module):
     def onehot(self, labels: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
         if not self.classes or labels is None:
             return None
-        return F.one_hot(labels.long(), self.classes).to(dtype)
+        # each label compared with every class: F.one_hot reads the labels' min and max back to check their
+        # range on the CPU, a host read per step (labels here are always the data's own, 0 to classes-1)
+        return (labels.long().unsqueeze(-1) == torch.arange(self.classes, device=labels.device)).to(dtype)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.discriminator(x, self.onehot(labels, x.dtype))  # type: ignore[no-any-return]
