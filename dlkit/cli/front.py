@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
             plain.guarded(command)
         import atexit
 
+        from dlkit import process
+
+        process.claim()  # this process is dlkit's own: its garbage collector is tuned for training
         quick = _QuickExit()
         atexit.register(quick)
         from dlkit.cli.app import main as run

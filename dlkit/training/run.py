@@ -85,9 +85,12 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
 
 
 def heavy_imports() -> None:
-    """Heavy imports, then silence what they print on import."""
-    import lightning  # noqa: F401
-    import mlflow  # noqa: F401
+    """Heavy imports, with the garbage collector paused (see dlkit.process), then silence what they print."""
+    from dlkit import process
+
+    with process.heavy_importing():
+        import lightning  # noqa: F401
+        import mlflow  # noqa: F401
 
     quiet_lightning()
 
