@@ -2,10 +2,10 @@
 
 `dlkit`, `dlkit --help`, `dlkit --version`, `dlkit recipes [--help]` and `dlkit recipes ls`
 need nothing beyond the standard library, so they run without importing Typer (about 30 ms of
-the 80 a Typer start costs); `dlkit recipes validate` and `dlkit models` with plain arguments run
-from `dlkit.cli.plain`, without Typer either. The help they print is laid out exactly as click lays out the
+the 80 a Typer start costs). The help they print is laid out exactly as click lays out the
 app's own help (same widths, wrapping and columns; a test compares the two), from the
-summaries in `dlkit.cli.catalog` that the Typer app registers too.
+summaries in `dlkit.cli.catalog` that the Typer app registers too. `dlkit recipes validate` and
+`dlkit models` with plain arguments run from `dlkit.cli.plain`, without Typer either.
 """
 
 from __future__ import annotations
