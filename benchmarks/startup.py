@@ -11,7 +11,8 @@ import sys
 
 from benchmarks.common import ROOT, Row, alternate, dlkit, print_table
 
-FLOOR = "python -c 'import yaml; from pydantic import BaseModel'"
+FLOOR_CODE = "import yaml; from pydantic import BaseModel"
+FLOOR = f"python -c '{FLOOR_CODE}'"
 
 
 def measure(repeats: int = 15) -> list[Row]:
@@ -21,7 +22,7 @@ def measure(repeats: int = 15) -> list[Row]:
         "dlkit recipes ls": [*dlkit(), "recipes", "ls"],
         "dlkit recipes validate": [*dlkit(), "recipes", "validate", str(ROOT / "recipes" / "digits-cnn.yaml")],
         "dlkit models": [*dlkit(), "models"],
-        FLOOR: [sys.executable, "-c", "import yaml; from pydantic import BaseModel"],
+        FLOOR: [sys.executable, "-c", FLOOR_CODE],
     }
     medians = alternate(commands, repeats)
     bare = medians.pop("python -c pass")

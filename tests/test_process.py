@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from dlkit import process
 
 
@@ -29,11 +31,8 @@ def test_library_use_pauses_the_collector_and_leaves_the_interpreter_as_it_was()
 
 
 def test_an_import_that_fails_switches_the_collector_back_on() -> None:
-    try:
-        with process.heavy_importing():
-            raise ImportError("no such module")
-    except ImportError:
-        pass
+    with pytest.raises(ImportError), process.heavy_importing():
+        raise ImportError("no such module")
     assert gc.isenabled()
 
 

@@ -22,7 +22,7 @@ from dlkit.cli import runs as runs_cmd
 from dlkit.cli import train as train_cmd
 from dlkit.cli import tune as tune_cmd
 from dlkit.cli import ui as ui_cmd
-from dlkit.cli.plain import UNEXPECTED_HINT, fail, unexpected
+from dlkit.cli.plain import exit_for, fail
 
 app = typer.Typer(
     name="dlkit",
@@ -83,23 +83,15 @@ def _stop_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the Typer app on `argv` (the script's entry point is `dlkit.cli.front.main`)."""
-    from dlkit.errors import DlkitError
-
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _stop_on_sigterm()
     try:
         code = app(args=args, prog_name="dlkit", standalone_mode=False)
-    except DlkitError as e:
-        if debug:
-            raise
-        fail(e.message, e.hint, e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
         fail("aborted", None, 130)
-    except KeyboardInterrupt:
-        fail("interrupted", None, 130)
     except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
         context = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError" and context is not None:  # `dlkit runs`: a group alone
@@ -108,8 +100,6 @@ def main(argv: list[str] | None = None) -> None:
         command = context.command_path if context is not None else "dlkit"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
-    except Exception as e:
-        if debug:
-            raise
-        fail(unexpected(e), UNEXPECTED_HINT, 1)
+    except (Exception, KeyboardInterrupt) as e:
+        exit_for(e, debug)
     sys.exit(code if isinstance(code, int) else 0)

@@ -21,27 +21,32 @@ def fail(message: str, hint: str | None, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def unexpected(error: BaseException) -> str:
-    """The one-line message for an error dlkit did not anticipate."""
+def exit_for(error: BaseException, debug: bool = False) -> NoReturn:
+    """The one way an error ends a command (Typer's own usage errors aside): a dlkit error as its
+    message and exit code, Ctrl-C as 130, anything else as one `unexpected` line and 1; `debug`
+    re-raises all but Ctrl-C, for the traceback."""
+    from dlkit.errors import DlkitError
+
+    if isinstance(error, KeyboardInterrupt):
+        fail("interrupted", None, 130)
+    if debug:
+        raise error
+    if isinstance(error, DlkitError):
+        fail(error.message, error.hint, error.exit_code)
     text = str(error).strip()
-    return f"unexpected {type(error).__name__}: {text.splitlines()[0] if text else ''}"
-
-
-UNEXPECTED_HINT = "rerun with --debug for the traceback, and report it"
+    fail(
+        f"unexpected {type(error).__name__}: {text.splitlines()[0] if text else ''}",
+        "rerun with --debug for the traceback, and report it",
+        1,
+    )
 
 
 def guarded(command: Callable[[], None]) -> NoReturn:
-    """Run a command as the Typer app would: dlkit errors as messages, exit 0 on success."""
-    from dlkit.errors import DlkitError
-
+    """Run a command as the Typer app would: errors as messages, exit 0 on success."""
     try:
         command()
-    except DlkitError as e:
-        fail(e.message, e.hint, e.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", None, 130)
-    except Exception as e:  # every other failure: one line and exit code 1
-        fail(unexpected(e), UNEXPECTED_HINT, 1)
+    except (Exception, KeyboardInterrupt) as e:
+        exit_for(e)
     sys.exit(0)
 
 
