@@ -1,6 +1,6 @@
 """`python -m dlkit` runs the command-line interface."""
 
-from dlkit.cli.front import main
+from dlkit.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,8 @@
 """The garbage collector around dlkit's heavy imports, and in dlkit's own processes.
 
-Importing Lightning and MLflow (with torch, SQLAlchemy and the rest) creates about 700,000
-objects that live as long as the process, and almost no garbage. Python's collector nevertheless
-walks all of them again and again: on the CI machine, a `dlkit train digits-cnn` process spent
-about 1 s of its imports and 0.8 s of its run in collections that freed a few hundred objects.
+Importing Lightning and MLflow (with torch, SQLAlchemy and the rest) creates hundreds of
+thousands of objects that live as long as the process, and almost no garbage, yet Python's
+collector walks all of them again and again (figures in docs/pages/performance.md).
 
 - Around the heavy imports the collector pauses (any process, library use included: it is
   switched back on afterwards if it was on).
@@ -26,8 +25,8 @@ _own = False
 _frozen = False
 
 
-def claim() -> None:
-    """Mark this process as dlkit's own (the `dlkit` script): its collector may be tuned for dlkit."""
+def tune_collector() -> None:
+    """Mark this process as dlkit's own (the `dlkit` script): its collector is set for training."""
     global _own
     _own = True
     first, *older = gc.get_threshold()

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from dlkit import __version__
+from dlkit import __version__, process
 from dlkit.cli import catalog
 from dlkit.cli import evaluate as evaluate_cmd
 from dlkit.cli import explain as explain_cmd
@@ -22,7 +22,7 @@ from dlkit.cli import runs as runs_cmd
 from dlkit.cli import train as train_cmd
 from dlkit.cli import tune as tune_cmd
 from dlkit.cli import ui as ui_cmd
-from dlkit.cli.plain import exit_for, fail
+from dlkit.cli.messages import exit_for, fail
 
 app = typer.Typer(
     name="dlkit",
@@ -81,15 +81,69 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+class _QuickExit:
+    """Skips the interpreter's teardown after a command that loaded torch.
+
+    Once torch and Lightning are imported, Python's own teardown (modules, objects, C++ static
+    state) takes seconds after the command is done, paid by every `dlkit train` and every tuning
+    worker. Registered before anything else, this handler runs after every other exit handler
+    (they run last-in, first-out, after Python has joined non-daemon threads), flushes the
+    standard streams and ends the process with the command's exit code.
+    """
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+
+    def __call__(self) -> None:
+        if self.code is None or "torch" not in sys.modules:
+            return
+        import contextlib
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed or full stream: nothing more to save
+                stream.flush()
+        os._exit(self.code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the Typer app on `argv` (the script's entry point is `dlkit.cli.front.main`)."""
+    """Entry point of the `dlkit` script and `python -m dlkit`."""
+    import atexit
+
+    process.tune_collector()  # this process is dlkit's own: its garbage collector is set for training
+    quick = _QuickExit()
+    atexit.register(quick)
+    try:
+        run(argv)
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            quick.code = e.code or 0
+        raise
+
+
+def _is_stdout_error(error: OSError) -> bool:
+    """Whether standard output itself failed (a full device), not a file a command touched."""
+    import errno
+
+    return error.errno in (errno.ENOSPC, errno.EIO) and error.filename is None
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Run the Typer app on `argv`, turning every error into its message and exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _stop_on_sigterm()
     try:
         code = app(args=args, prog_name="dlkit", standalone_mode=False)
+        sys.stdout.flush()  # a write error surfaces here, as a message, not at interpreter exit
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except SystemExit as e:
+        # Typer answers a reader that closed the pipe early (`dlkit recipes ls | head -1`) with exit 1
+        # after wrapping the streams to silence their final flush; the reader has what it wanted
+        if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(0)
+        raise
     except typer.Abort:
         fail("aborted", None, 130)
     except typer.exceptions.TyperException as e:  # usage errors: unknown option, missing argument
@@ -100,6 +154,15 @@ def main(argv: list[str] | None = None) -> None:
         command = context.command_path if context is not None else "dlkit"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
+    except BrokenPipeError:  # `dlkit recipes ls | head -1`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(0)
+    except OSError as e:
+        if not _is_stdout_error(e):
+            exit_for(e, debug)
+        fail(f"cannot write the output: {e.strerror or e}", None, 1)
     except (Exception, KeyboardInterrupt) as e:
         exit_for(e, debug)
     sys.exit(code if isinstance(code, int) else 0)

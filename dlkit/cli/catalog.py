@@ -1,7 +1,4 @@
-"""The command catalogue: one-line summaries shared by the Typer app and the front door.
-
-Standard library only: `dlkit --help` renders from this module without importing Typer.
-"""
+"""The command catalogue: the one-line summaries `dlkit --help` and `dlkit recipes --help` show."""
 
 from __future__ import annotations
 

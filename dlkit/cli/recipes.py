@@ -45,9 +45,23 @@ def validate(
     ] = None,
 ) -> None:
     """Check recipes against the schema; lists every problem, exits 2 if any recipe is invalid."""
-    from dlkit.cli.plain import validate_recipes
+    import sys
 
-    validate_recipes(paths, overrides or [])
+    from dlkit.errors import DlkitError, RecipeError
+    from dlkit.recipe import load
+
+    failed: list[str] = []
+    for path in paths:
+        try:
+            load(path, overrides or [])
+        except DlkitError as e:
+            sys.stdout.flush()
+            print(f"invalid: {e.message}", file=sys.stderr, flush=True)
+            failed.append(path)
+        else:
+            print(f"ok: {path}", flush=True)
+    if failed:
+        raise RecipeError(", ".join(failed), [f"{len(failed)} of {len(paths)} recipe(s) invalid: {', '.join(failed)}"])
 
 
 @app.command("cp", short_help=RECIPES_COMMANDS["cp"])

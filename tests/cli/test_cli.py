@@ -153,25 +153,14 @@ def test_show_output_is_yaml_that_parses() -> None:
     json.dumps(data)
 
 
-@pytest.mark.parametrize("width", [50, 63, 80, 120])
-def test_front_door_help_is_the_typer_help(width: int) -> None:
-    from dlkit.cli import front
-
-    typer_root = runner.invoke(app, ["--help"], terminal_width=width)
-    typer_recipes = runner.invoke(app, ["recipes", "--help"], terminal_width=width)
-    assert typer_root.exit_code == 0 and typer_recipes.exit_code == 0
-    assert front.root_help(width) == typer_root.output
-    assert front.recipes_help(width) == typer_recipes.output
-
-
-def _entry(args: list[str], columns: str = "70", module: str = "dlkit.cli.front") -> tuple[int, str, list[str]]:
+def _entry(args: list[str], columns: str = "70", module: str = "dlkit.cli.app") -> tuple[int, str, list[str]]:
     """Run an entry point in a fresh interpreter: exit code, stdout, and which of typer/yaml/pydantic it imported."""
     code, out, _, loaded = _entry_with_stderr(args, columns, module)
     return code, out, loaded
 
 
 def _entry_with_stderr(
-    args: list[str], columns: str = "70", module: str = "dlkit.cli.front", cwd: Path | None = None
+    args: list[str], columns: str = "70", module: str = "dlkit.cli.app", cwd: Path | None = None
 ) -> tuple[int, str, str, list[str]]:
     code = (
         "import sys\n"
@@ -191,74 +180,9 @@ def _entry_with_stderr(
     return int(result[1]), done.stdout, err, result[2:]
 
 
-@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["recipes"], ["recipes", "--help"], ["recipes", "ls"]])
-def test_instant_commands_import_no_typer_and_print_what_typer_prints(args: list[str]) -> None:
-    code, out, loaded = _entry(args)
-    assert code == 0 and loaded == []
-    typer_args = args or ["--help"]
-    typer_code, typer_out, _ = _entry(typer_args, module="dlkit.cli.app")
-    assert typer_code == 0 and out == typer_out
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["recipes", "validate", "iris-mlp", "recipes/digits-cnn.yaml", "--set", "optim.lr=0.1"],
-        ["recipes", "validate", "--set=trainer.max_epochs=3", "wine-mlp"],
-        ["recipes", "validate", "iris-mlp", "bad.yaml", "no-such-recipe"],
-        ["recipes", "validate", "iris-mlp", "--set", "optim.lr=-1", "--set", "model.hiden=[3]"],
-        ["models"],
-        ["models", "resnet"],
-        ["models", "resnett"],
-    ],
-)
-def test_validate_and_models_run_without_typer_exactly_as_through_typer(args: list[str], tmp_path: Path) -> None:
-    """The front door's Typer-free path: same output, messages and exit code as the Typer command."""
-    (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "digits-cnn.yaml").write_text(bundled_recipes()["digits-cnn"].read_text())
-    (tmp_path / "bad.yaml").write_text("name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\n"
-                                       "model: {arch: mlp, hiden: [3]}\n")  # fmt: skip
-    code, out, err, loaded = _entry_with_stderr(args, columns="200", cwd=tmp_path)
-    assert "typer" not in loaded
-    typer_code, typer_out, typer_err, typer_loaded = _entry_with_stderr(
-        args, columns="200", module="dlkit.cli.app", cwd=tmp_path
-    )
-    assert "typer" in typer_loaded
-    assert (code, out, err) == (typer_code, typer_out, typer_err)
-    assert code == (2 if err else 0), err
-    assert "Traceback" not in err
-
-
-@pytest.mark.parametrize(
-    ("args", "parsed"),
-    [
-        (["a.yaml"], (["a.yaml"], [])),
-        (["a.yaml", "--set", "x=1", "b", "--set=y=-2"], (["a.yaml", "b"], ["x=1", "y=-2"])),
-        (["--set", "--odd=1", "a"], (["a"], ["--odd=1"])),  # an option's value is taken whatever it looks like
-        ([], None),
-        (["--set", "x=1"], None),  # no recipe: Typer reports the missing argument
-        (["a.yaml", "--set"], None),  # no value: Typer reports it
-        (["a.yaml", "--help"], None),
-        (["a.yaml", "--sett", "x=1"], None),  # a typo: Typer names it
-        (["--", "-odd.yaml"], None),
-    ],
-)
-def test_plain_validate_arguments_parse_as_click_would_or_go_to_typer(
-    args: list[str], parsed: tuple[list[str], list[str]] | None
-) -> None:
-    from dlkit.cli.plain import validate_args
-
-    assert validate_args(args) == parsed
-
-
 def test_a_group_alone_prints_its_help() -> None:
-    code, out, _ = _entry(["runs"], module="dlkit.cli.app")
+    code, out, _ = _entry(["runs"])
     assert code == 0 and out.startswith("Usage: dlkit runs [OPTIONS] COMMAND") and "ls" in out
-
-
-def test_other_commands_go_through_typer() -> None:
-    code, out, loaded = _entry(["recipes", "show", "iris-mlp"])
-    assert code == 0 and "typer" in loaded and "arch: mlp" in out
 
 
 def test_descriptions_read_without_yaml_match_the_yaml_parser() -> None:

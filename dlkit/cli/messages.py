@@ -1,0 +1,33 @@
+"""The one place where an error becomes a message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+
+def fail(message: str, hint: str | None, code: int) -> NoReturn:
+    """Print `error: ...` (and `hint: ...`) on stderr and exit with `code`."""
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {message}\n" + (f"hint: {hint}\n" if hint else ""))
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def exit_for(error: BaseException, debug: bool = False) -> NoReturn:
+    """End a command for `error`: a dlkit error as its message and exit code, Ctrl-C as 130, anything
+    else as one `unexpected` line and 1; `debug` re-raises all but Ctrl-C, for the traceback."""
+    from dlkit.errors import DlkitError
+
+    if isinstance(error, KeyboardInterrupt):
+        fail("interrupted", None, 130)
+    if debug:
+        raise error
+    if isinstance(error, DlkitError):
+        fail(error.message, error.hint, error.exit_code)
+    text = str(error).strip()
+    fail(
+        f"unexpected {type(error).__name__}: {text.splitlines()[0] if text else ''}",
+        "rerun with --debug for the traceback, and report it",
+        1,
+    )
