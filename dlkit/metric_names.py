@@ -7,6 +7,7 @@ these names without importing any training code.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 TRAIN_LOSS = "train/loss"
 VAL_LOSS = "val/loss"
@@ -65,7 +66,55 @@ def per_class(prefix: str, class_name: str) -> str:
     return prefix + _UNSAFE.sub("_", str(class_name))
 
 
+#: Logged for reading, not scored: no direction, never a monitor or an objective.
+UNSCORED = (TEST_ANOMALY_THRESHOLD,)
+
+#: Whether lower or higher is better, for every measure a task logs. A metric's measure is its name
+#: without the split or family and without a class: "val/f1_macro" -> "f1_macro", "test/f1/spam" -> "f1".
+#: A measure missing here is an error wherever a direction is needed, never a guess.
+DIRECTIONS: dict[str, Literal["min", "max"]] = {
+    "loss": "min",
+    "loss_g": "min",
+    "loss_d": "min",
+    "mse": "min",
+    "rmse": "min",
+    "mae": "min",
+    "rmse_naive": "min",
+    "mae_naive": "min",
+    "params": "min",
+    "latency_ms": "min",
+    "acc": "max",
+    "f1_macro": "max",
+    "f1_weighted": "max",
+    "precision_macro": "max",
+    "recall_macro": "max",
+    "roc_auc": "max",
+    "f1": "max",
+    "precision": "max",
+    "recall": "max",
+    "r2": "max",
+    "anomaly_precision": "max",
+    "anomaly_recall": "max",
+    "anomaly_f1": "max",
+    "anomaly_auroc": "max",
+    "class_fidelity": "max",
+}
+
+
+def measure(metric: str) -> str:
+    """The measure a metric name reports: `val/rmse` -> `rmse`, `test/recall/spam` -> `recall`."""
+    parts = metric.split("/")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def direction(metric: str) -> Literal["min", "max"]:
+    """`min` when lower values of `metric` are better, `max` when higher ones are (from DIRECTIONS)."""
+    try:
+        return DIRECTIONS[measure(metric)]
+    except KeyError:
+        raise KeyError(f"metric {metric!r} has no direction in dlkit.metric_names.DIRECTIONS") from None
+
+
 def lower_is_better(metric: str) -> bool:
-    """True for losses and errors, False for scores such as accuracy or F1."""
-    leaf = metric.rsplit("/", 1)[-1]
-    return any(word in leaf for word in ("loss", "mse", "rmse", "mae", "params", "latency"))
+    """True for losses, errors and model size or latency; False for scores such as accuracy or F1."""
+    return direction(metric) == "min"

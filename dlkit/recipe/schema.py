@@ -219,9 +219,9 @@ class Recipe(Strict):
         task: TaskParams = self.task
         logged = [name for name in task.fit_metrics if not name.startswith("train/")]
         for field_name, metric in (
-            [("metric", self.tune.objectives[0][0])]
+            [("metric", self.tune.objective_metrics[0])]
             if not self.tune.multi
-            else [(f"metrics[{i}]", name) for i, name in enumerate(self.tune.metrics or [])]
+            else [(f"metrics[{i}]", name) for i, name in enumerate(self.tune.objective_metrics)]
         ):
             allowed = logged + list(metric_names.MODEL_METRICS) if self.tune.multi else logged
             if metric not in allowed:

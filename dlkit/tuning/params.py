@@ -129,11 +129,16 @@ class TuneConfig(Strict):
         return self.metrics is not None
 
     @property
+    def objective_metrics(self) -> list[str]:
+        """The metric of each objective."""
+        return self.metrics or [self.metric or "val/loss"]
+
+    @property
     def objectives(self) -> list[tuple[str, Direction]]:
-        """(metric, direction) for each objective, directions inferred from names where unset."""
+        """(metric, direction) for each objective; unset directions come from dlkit.metric_names.DIRECTIONS."""
         from dlkit import metric_names
 
-        names = self.metrics or [self.metric or "val/loss"]
+        names = self.objective_metrics
         given: list[Direction | None] = [*self.directions] if self.directions else [self.direction] * len(names)
         return [
             (name, d or ("minimize" if metric_names.lower_is_better(name) else "maximize"))
