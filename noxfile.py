@@ -29,7 +29,7 @@ def slow(session: nox.Session) -> None:
     _install(session)
     # one process with the machine's threads: two workers would oversubscribe the cores and change nothing
     # but the wall time (badly); the quality bars were measured this way
-    session.run("pytest", "-m", "slow", *session.posargs)
+    session.run("pytest", "-m", "slow", "--timeout", "1800", *session.posargs)
 
 
 @nox.session

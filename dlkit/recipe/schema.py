@@ -139,6 +139,32 @@ class Trainer(Strict):
         "callbacks and the progress bar count groups. 1 gives one batch per Lightning step.",
     )
 
+    fast_dev_run: bool | PositiveInt = Field(
+        False,
+        description="Lightning's fast_dev_run: true (or n) runs 1 (or n) training, validation and test batches "
+        "to check the recipe end to end, in one epoch, without checkpoints or early stopping.",
+    )
+    limit_train_batches: PositiveInt | float = Field(
+        1.0,
+        description="Lightning's limit_train_batches: training batches per epoch, as a count (an integer) or a "
+        "share of the split (a number up to 1.0, the default: all of them).",
+    )
+    limit_val_batches: PositiveInt | float = Field(
+        1.0, description="Lightning's limit_val_batches: validation batches per epoch, a count or a share."
+    )
+
+    @field_validator("limit_train_batches", "limit_val_batches")
+    @classmethod
+    def _share_up_to_one(cls, v: int | float) -> int | float:
+        if isinstance(v, float) and not 0.0 < v <= 1.0:
+            raise ValueError("a share of the batches must be above 0.0 and at most 1.0 (or give a count)")
+        return v
+
+    @property
+    def shortened(self) -> bool:
+        """Whether fast_dev_run or a batch limit cuts the epochs short."""
+        return bool(self.fast_dev_run) or self.limit_train_batches != 1.0 or self.limit_val_batches != 1.0
+
     def resolved_monitor_mode(self) -> Literal["min", "max"]:
         """The monitor's mode, inferred from its name when not set."""
         if self.monitor_mode:

@@ -64,6 +64,9 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
             num_nodes=1 if single else t.num_nodes,
             precision=t.precision,
             deterministic=t.deterministic,
+            fast_dev_run=t.fast_dev_run,
+            limit_train_batches=t.limit_train_batches,
+            limit_val_batches=t.limit_val_batches,
             # gradient clipping happens in Task.optimize (manual optimisation)
             callbacks=callbacks,
             logger=False,
@@ -151,7 +154,9 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     if hasattr(datamodule, "on_device"):
         placement: Any = datamodule
         placement.on_device, placement.channels_last = recipe.data.on_device, t.channels_last
-        placement.step_group = t.steps_per_call if getattr(task, "groups_steps", False) else 1
+        # batch limits count batches, as Lightning's users expect, not groups of them
+        grouped = getattr(task, "groups_steps", False) and not t.shortened
+        placement.step_group = t.steps_per_call if grouped else 1
     if t.channels_last:
         backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if t.compile:

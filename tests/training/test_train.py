@@ -316,3 +316,58 @@ def test_early_stopping_and_schedulers(workdir: Path, tracking_uri: str) -> None
         progress_bar=False,
     )
     assert len(result.history) == 3  # nothing improves by 0.01: stops after patience
+
+
+class _Steps:
+    """Counts optimisation steps and test batches of a run (a Lightning callback, defined lazily)."""
+
+    @staticmethod
+    def callback() -> object:
+        from lightning.pytorch.callbacks import Callback
+
+        class Counter(Callback):
+            def __init__(self) -> None:
+                self.steps = 0
+                self.epochs = 0
+                self.test_batches = 0
+
+            def on_train_epoch_end(self, trainer, pl_module) -> None:  # type: ignore[no-untyped-def]
+                self.epochs += 1
+                self.steps = trainer.global_step
+
+            def on_test_batch_end(self, *args) -> None:  # type: ignore[no-untyped-def]
+                self.test_batches += 1
+
+        return Counter()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "steps", "epochs"),
+    [
+        # batch limits count batches, with grouped steps (steps_per_call 8) as without
+        (["trainer.limit_train_batches=3", "trainer.max_epochs=2"], 6, 2),
+        (["trainer.limit_train_batches=3", "trainer.max_epochs=2", "trainer.steps_per_call=1"], 6, 2),
+        (["trainer.fast_dev_run=true", "trainer.max_epochs=5"], 1, 1),
+        (["trainer.fast_dev_run=2"], 2, 1),
+    ],
+)
+def test_fast_dev_run_and_batch_limits_shorten_the_run(
+    workdir: Path, tracking_uri: str, overrides: list[str], steps: int, epochs: int
+) -> None:
+    from dlkit.training.run import Nested
+
+    counter = _Steps.callback()
+    recipe = load("digits-mlp", ["trainer.early_stopping=null", "tracking.enabled=false", *overrides])
+    result = run(recipe, say=lambda _: None, progress_bar=False, nested=Nested("", "", callbacks=[counter]))
+    assert (counter.steps, counter.epochs) == (steps, epochs)  # type: ignore[attr-defined]
+    if recipe.trainer.fast_dev_run:
+        assert counter.test_batches == recipe.trainer.fast_dev_run  # type: ignore[attr-defined]
+    assert result.test_metrics["test/acc"] >= 0.0
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-2", "'all'"])
+def test_batch_limits_refuse_what_is_neither_a_count_nor_a_share(value: str) -> None:
+    from dlkit.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="trainer.limit_train_batches"):
+        load("digits-mlp", [f"trainer.limit_train_batches={value}"])
