@@ -369,5 +369,5 @@ def test_fast_dev_run_and_batch_limits_shorten_the_run(
 def test_batch_limits_refuse_what_is_neither_a_count_nor_a_share(value: str) -> None:
     from dlkit.errors import RecipeError
 
-    with pytest.raises(RecipeError, match="trainer.limit_train_batches"):
+    with pytest.raises(RecipeError, match=r"trainer\.limit_train_batches"):
         load("digits-mlp", [f"trainer.limit_train_batches={value}"])
