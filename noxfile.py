@@ -34,11 +34,12 @@ def slow(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) on the project, mypy on the package and the benchmarks."""
+    """ruff (lint and format) on the project, mypy on the package and the benchmarks, the import layers."""
     _install(session)
     session.run("ruff", "check", "dlkit", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "dlkit", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "dlkit", "benchmarks")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -121,8 +121,8 @@ def dlkit_run(recipe: Any, folder: Path, train_rows: int) -> tuple[float, str]:
 
 def measure(setup: Setup) -> list[Row]:
     from dlkit import data
+    from dlkit.process import heavy_imports
     from dlkit.recipe import load_text
-    from dlkit.training.run import heavy_imports
 
     heavy_imports()
     hand, ours = [], []

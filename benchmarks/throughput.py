@@ -67,10 +67,10 @@ def plain_lightning(name: str) -> float:
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, TensorDataset
 
+    from dlkit.process import silence_libraries
     from dlkit.tasks.base import make_optimizer
-    from dlkit.training.quiet import quiet_lightning
 
-    quiet_lightning()
+    silence_libraries()
     recipe, module, backbone = _setup(name, [])
     x, y = module.splits["train"]
 
@@ -129,7 +129,7 @@ def dlkit_run(name: str, tracking: bool = True) -> tuple[float, float]:
 
 
 def measure(repeats: int = 5) -> list[Row]:
-    from dlkit.training.run import heavy_imports
+    from dlkit.process import heavy_imports
 
     heavy_imports()
     rows: list[Row] = []

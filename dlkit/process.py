@@ -1,4 +1,4 @@
-"""The garbage collector around dlkit's heavy imports, and in dlkit's own processes.
+"""dlkit's heavy imports: the garbage collector around them (and in dlkit's own processes), their log output.
 
 Importing Lightning and MLflow (with torch, SQLAlchemy and the rest) creates hundreds of
 thousands of objects that live as long as the process, and almost no garbage, yet Python's
@@ -15,6 +15,9 @@ collector walks all of them again and again (figures in docs/pages/performance.m
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,3 +54,45 @@ def heavy_importing() -> Iterator[None]:
     if _own and not _frozen:
         _frozen = True
         gc.freeze()
+
+
+def heavy_imports() -> None:
+    """Import Lightning and MLflow with the collector paused, then silence what they print."""
+    with heavy_importing():
+        import lightning  # noqa: F401
+        import mlflow  # noqa: F401
+
+    silence_libraries()
+
+
+def silence_libraries() -> None:
+    """Raise Lightning's and MLflow's loggers to WARNING and drop advisory warnings.
+
+    Call it after importing them: both set their own log level on import.
+    """
+    # MLflow draws a progress bar for every artifact download
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in (
+        "lightning",
+        "lightning.pytorch",
+        "lightning.fabric",
+        "lightning_fabric",
+        "pytorch_lightning",
+        "mlflow",
+    ):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (
+        r".*does not have many workers.*",
+        r".*is smaller than the logging interval.*",
+        r".*Checkpoint directory .* exists and is not empty.*",
+        r".*LeafSpec.*",
+        r".*`isinstance\(treespec, LeafSpec\)`.*",
+        r".*The number of training batches.*",
+        r".*GPU available but not used.*",
+        r".*could not determine.*batch_size.*",
+        r".*Trying to infer the `batch_size`.*",
+        r".*The `srun` command is available.*",
+        r".*dataset source can be interpreted in multiple ways.*",
+        r".*callbacks used to create the checkpoint need to be provided.*",  # the test-only Trainer after DDP
+    ):
+        warnings.filterwarnings("ignore", message=pattern)

@@ -17,7 +17,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlkit.cli.app import main
+from dlkit.cli.app import run as main
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 IRIS = ["train", "iris-mlp", "trainer.max_epochs=1"]

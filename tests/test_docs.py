@@ -31,7 +31,7 @@ def test_reference_pages_match_the_code() -> None:
 def test_reference_generation_sees_a_new_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import Field
 
-    from dlkit.models.params import MLPParams
+    from dlkit.recipe.architectures import MLPParams
 
     for name, page in PAGES.items():
         (tmp_path / name).write_text(page())

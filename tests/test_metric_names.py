@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dlkit import metric_names as m
-from dlkit.tasks.params import TASKS
+from dlkit.recipe.tasks import TASKS
 
 
 @pytest.mark.parametrize("task", TASKS.names())

@@ -29,7 +29,7 @@ def evaluate(
     from rich.table import Table
 
     from dlkit.cli.common import console
-    from dlkit.evaluation.evaluate import evaluate as run_evaluation
+    from dlkit.serving.evaluate import evaluate as run_evaluation
 
     result = run_evaluation(
         run, data_path=data, overrides=overrides or [], tracking_uri=tracking_uri, experiment=experiment, say=typer.echo

@@ -31,7 +31,7 @@ def explain(
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
 ) -> None:
     """Heatmaps over images, feature attributions for tables (bar chart and CSV), token attributions for text (HTML)."""
-    from dlkit.evaluation.explain import explain as run_explain
+    from dlkit.serving.explain import explain as run_explain
 
     result = run_explain(
         run, input, method=method, target=target, limit=limit, output=output, tracking_uri=tracking_uri, say=typer.echo

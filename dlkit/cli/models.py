@@ -15,7 +15,7 @@ def models(
     from rich.table import Table
 
     from dlkit.cli.common import console
-    from dlkit.models.params import ARCHITECTURES
+    from dlkit.recipe.architectures import ARCHITECTURES
     from dlkit.recipe.explain import describe_fields
 
     entries = [ARCHITECTURES.get(name)] if name else list(ARCHITECTURES)

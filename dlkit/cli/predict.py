@@ -31,16 +31,7 @@ def predict(
     probability and prob_<class>; regression prediction; forecasting <target>_t+<h>; autoencoders
     anomaly_score.
     """
-    from dlkit.evaluation.predict import Predictor
-    from dlkit.evaluation.raw import from_file
-    from dlkit.tracking.store import resolve_tracking_uri
-    from dlkit.training.run import heavy_imports
-    from dlkit.training.trained import write_atomically
+    from dlkit.serving.predict import predict as run_prediction
 
-    heavy_imports()
-    uri = resolve_tracking_uri(tracking_uri, None)
-    predictor = Predictor.load(run, uri)
-    raw = from_file(input, predictor.recipe, predictor.info)
-    table = predictor.frame(raw)
-    write_atomically(output, table.to_csv(index=False).encode(), "--output")
-    typer.echo(f"{len(table)} predictions written to {output}")
+    rows = run_prediction(run, input, output, tracking_uri)
+    typer.echo(f"{rows} predictions written to {output}")

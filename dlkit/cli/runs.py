@@ -108,7 +108,7 @@ def compare(
 def _write(output: Path, result: Any, headers: list[str], metric: str | None) -> None:
     import pandas as pd
 
-    from dlkit.training.trained import write_atomically
+    from dlkit.atomic import write_atomically
 
     columns = [h.replace("\n", " ") for h in headers]
     frame = pd.DataFrame(

@@ -77,7 +77,7 @@ def train(
     result = run(resolved, **options)  # type: ignore[arg-type]
     print_summary(resolved, result)
     if register is not None and result.run_id:
-        from dlkit.tracking.pyfunc import register_model
+        from dlkit.tracking.model_registry import register_model
 
         version = register_model(result.tracking_uri, result.run_id, register)
         typer.echo(f"registered model '{register}' version {version} (models:/{register}/{version})")

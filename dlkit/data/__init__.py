@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dlkit.data.params import DATA_KINDS
+from dlkit.recipe.data_kinds import DATA_KINDS
 
 if TYPE_CHECKING:
     from dlkit.data.base import SplitDataModule

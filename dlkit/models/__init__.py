@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dlkit.models.params import ARCHITECTURES
+from dlkit.recipe.architectures import ARCHITECTURES
 
 if TYPE_CHECKING:
     from torch import nn

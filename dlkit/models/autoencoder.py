@@ -11,7 +11,7 @@ from torch import nn
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import activation, dense_stack
-from dlkit.models.params import AutoencoderParams
+from dlkit.recipe.architectures import AutoencoderParams
 
 
 def _dense(params: AutoencoderParams, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:

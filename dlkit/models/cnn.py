@@ -10,7 +10,7 @@ from torch import nn
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import activation, dense_stack
-from dlkit.models.params import CNNParams
+from dlkit.recipe.architectures import CNNParams
 
 
 class CNN(nn.Module):

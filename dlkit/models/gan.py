@@ -9,7 +9,7 @@ from torch import nn
 
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
-from dlkit.models.params import GANParams
+from dlkit.recipe.architectures import GANParams
 
 
 class Generator(nn.Module):

@@ -10,7 +10,7 @@ from torch import nn
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import dense_stack
-from dlkit.models.params import MLPParams
+from dlkit.recipe.architectures import MLPParams
 
 
 def embedding_size(cardinality: int) -> int:

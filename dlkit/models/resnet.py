@@ -8,7 +8,7 @@ from torch import nn
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import activation
-from dlkit.models.params import ResNetParams
+from dlkit.recipe.architectures import ResNetParams
 
 
 class BasicBlock(nn.Module):

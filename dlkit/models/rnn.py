@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import RowReader, dense_stack
-from dlkit.models.params import RecurrentParams
+from dlkit.recipe.architectures import RecurrentParams
 
 _CELLS: dict[str, Any] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 

@@ -10,7 +10,7 @@ from torch import nn
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.layers import RowReader
-from dlkit.models.params import TransformerParams
+from dlkit.recipe.architectures import TransformerParams
 
 
 def sinusoidal(length: int, width: int) -> torch.Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlkit.yaml_io import parse
+
 
 def recipes_dir() -> Path:
     """The folder of bundled recipes."""
@@ -52,8 +54,6 @@ def description(path: Path) -> str:
 
 def _parsed_description(lines: list[str]) -> str:
     import yaml
-
-    from dlkit.yaml_io import parse
 
     try:
         data = parse("\n".join(lines))

@@ -9,19 +9,21 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from dlkit.errors import RecipeError, RecipeNotFound
 from dlkit.recipe.bundled import bundled_recipes
+from dlkit.recipe.messages import problems
+from dlkit.recipe.overrides import SHORTHANDS, apply_overrides
+from dlkit.recipe.schema import Recipe
 from dlkit.yaml_io import compose, parse
 
-# keys whose value may be written as a plain string for {discriminator: value}
-_SHORTHANDS = {"task": "kind"}
 # fields holding file paths: relative ones resolve against the recipe's folder (overrides: the working directory)
 PATH_FIELDS = (("data", "path"), ("model", "init_from"))
+HINT = "`dlkit recipes show NAME --explain` lists every field"
 
 
 def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
@@ -41,7 +43,7 @@ def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
     raise RecipeNotFound(f"recipe '{text}' not found: no such file and no bundled recipe of that name", hint)
 
 
-def load(name_or_path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> Any:
+def load(name_or_path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Load, override and validate a recipe file (or bundled recipe name)."""
     path = resolve_path(name_or_path)
     try:
@@ -60,13 +62,12 @@ def load_text(
     overrides: list[str] | tuple[str, ...] = (),
     default_name: str | None = None,
     base_dir: Path | None = None,
-) -> Any:
+) -> Recipe:
     """Validate recipe YAML text with overrides applied; raises RecipeError listing every problem.
 
     Relative paths written in the recipe resolve against `base_dir` (the recipe's folder);
     relative paths given as overrides resolve against the working directory.
     """
-    from dlkit.recipe.schema import Recipe
 
     raw, lines = _parse_yaml(text, source)
     raw = _normalise(raw)
@@ -75,13 +76,22 @@ def load_text(
     if base_dir is not None:
         _resolve_paths(raw, base_dir)
     overridden = apply_overrides(raw, overrides, source)
+    return _validate(raw, lines, overridden, source)
+
+
+def with_overrides(recipe: Recipe, overrides: list[str] | tuple[str, ...], source: str = "override") -> Recipe:
+    """`recipe` with `key=value` overrides applied, validated again; RecipeError names each override refused."""
+    raw = recipe.model_dump(mode="json")
+    return _validate(raw, {}, apply_overrides(raw, overrides, source), source)
+
+
+def _validate(
+    raw: dict[str, Any], lines: dict[tuple[str, ...], int], overridden: dict[tuple[str, ...], str], source: str
+) -> Recipe:
     try:
         return Recipe.model_validate(raw)
     except ValidationError as e:
-        problems = [_describe(err, raw, lines, overridden, source) for err in e.errors()]
-        raise RecipeError(
-            source, _unique(problems), hint="`dlkit recipes show NAME --explain` lists every field"
-        ) from None
+        raise RecipeError(source, problems(e, raw, lines, overridden, source), hint=HINT) from None
 
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
@@ -96,18 +106,11 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> None:
                 node[keys[-1]] = str((base_dir / value).resolve())
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
 def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
-    for key, tag in _SHORTHANDS.items():
+    for key, tag in SHORTHANDS.items():
         if isinstance(raw.get(key), str):
             raw[key] = {tag: raw[key]}
     return raw
-
-
-# --- YAML with line numbers ------------------------------------------------------------
 
 
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
@@ -158,183 +161,3 @@ def _index_lines(
             path = (*prefix, str(i))
             lines[path] = item.start_mark.line + 1
             _index_lines(item, path, lines, dups, source)
-
-
-# --- overrides -------------------------------------------------------------------------
-
-
-def parse_override(item: str, source: str) -> tuple[list[str], Any]:
-    """Split `a.b.c=value` into its key path and YAML-parsed value."""
-    key, sep, value_text = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise RecipeError(source, [f"override '{item}': expected key=value, e.g. optim.lr=3e-4"])
-    parts = key.split(".")
-    if any(not p for p in parts):
-        raise RecipeError(source, [f"override '{item}': empty part in the key '{key}'"])
-    try:
-        value = parse(value_text) if value_text.strip() else None
-    except yaml.YAMLError:
-        value = value_text
-    return parts, value
-
-
-def apply_overrides(
-    raw: dict[str, Any], overrides: list[str] | tuple[str, ...], source: str
-) -> dict[tuple[str, ...], str]:
-    """Set each override into `raw` in place; returns the overridden paths and their text."""
-    done: dict[tuple[str, ...], str] = {}
-    problems: list[str] = []
-    for item in overrides:
-        parts, value = parse_override(item, source)
-        node: Any = raw
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            where = ".".join(parts[: depth + 1])
-            if isinstance(node, dict):
-                if last:
-                    node[part] = value
-                elif isinstance(node.get(part), dict | list):
-                    node = node[part]
-                elif part in node and node[part] is not None and not (depth == 0 and part in _SHORTHANDS):
-                    problems.append(f"override '{item}': {where} is a {type(node[part]).__name__}, not a section")
-                    break
-                else:
-                    tag = _SHORTHANDS.get(part) if depth == 0 else None
-                    current = node.get(part)
-                    node[part] = {tag: current} if tag and isinstance(current, str) else {}
-                    node = node[part]
-            elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
-                if last:
-                    node[int(part)] = value
-                else:
-                    node = node[int(part)]
-            else:
-                problems.append(f"override '{item}': cannot set {where}: its parent is not a section")
-                break
-        else:
-            done[tuple(parts)] = item
-    if problems:
-        raise RecipeError(source, problems)
-    return done
-
-
-# --- error messages --------------------------------------------------------------------
-
-
-def _describe(
-    err: Any,
-    raw: dict[str, Any],
-    lines: dict[tuple[str, ...], int],
-    overridden: dict[tuple[str, ...], str],
-    source: str,
-) -> str:
-    path = _data_path(err["loc"], raw)
-    message = _message(err, path, raw)
-    if err["type"].startswith("union_tag"):
-        path = (*path, str(err["ctx"]["discriminator"]).strip("'"))
-    elif not path:
-        # a cross-field check names the field it is about first: "trainer.monitor 'x' is not ..."
-        first, _, rest = message.partition(" ")
-        if "." in first and rest:
-            path, message = tuple(first.split(".")), rest
-    dotted = ".".join(path) or "(recipe)"
-    origin = next((text for key, text in overridden.items() if path[: len(key)] == key), None)
-    if origin is not None:
-        where = f"override '{origin}'"
-    else:
-        line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
-        where = f"{source}:{line}" if line else source
-    return f"{where} {dotted}: {message}"
-
-
-def _data_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, ...]:
-    """The loc as keys of the user's data: drop union tags that pydantic inserts."""
-    out: list[str] = []
-    node = raw
-    for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
-        ):
-            node = node[part]
-            out.append(str(part))
-        elif isinstance(node, dict) and isinstance(part, str) and not _is_tag(part, node):
-            out.append(part)  # a missing or extra key
-            node = None
-        elif not isinstance(node, dict | list):
-            out.append(str(part))
-    return tuple(out)
-
-
-def _is_tag(part: str, node: dict[str, Any]) -> bool:
-    return part in {str(v) for v in node.values() if isinstance(v, str)} or part.startswith(
-        ("function-", "tagged-union")
-    )
-
-
-def _message(err: Any, path: tuple[str, ...], raw: dict[str, Any]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1], raw)
-        close = difflib.get_close_matches(path[-1], allowed, n=1, cutoff=0.5)
-        suggestion = f"did you mean '{close[0]}'? " if close else ""
-        return f"unknown key; {suggestion}allowed: {', '.join(allowed)}"
-    if kind == "union_tag_invalid":
-        ctx = err.get("ctx", {})
-        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
-        given = str(ctx.get("tag", ""))
-        close = difflib.get_close_matches(given, tags, n=1)
-        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown value '{given}'{suggestion}; choose one of {', '.join(tags)}"
-    if kind == "union_tag_not_found":
-        return "required field is missing"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if kind == "literal_error":
-        msg = f"{msg}, got {err.get('input')!r}"
-    return msg
-
-
-def _allowed_keys(path: tuple[str, ...], raw: dict[str, Any]) -> list[str]:
-    from dlkit.recipe.schema import Recipe
-
-    cls: Any = Recipe
-    node: Any = raw
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-        field = cls.model_fields.get(part) if _is_model(cls) else None
-        if field is None:
-            return []
-        cls = _pick_model(field.annotation, node)
-        if cls is None:
-            return []
-    return sorted(cls.model_fields) if _is_model(cls) else []
-
-
-def _is_model(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, BaseModel)
-
-
-def _pick_model(annotation: Any, value: Any) -> Any:
-    """The BaseModel inside `annotation` that matches `value` (by its discriminator)."""
-    candidates: list[Any] = []
-
-    def walk(a: Any) -> None:
-        if _is_model(a):
-            candidates.append(a)
-        for arg in get_args(a):
-            walk(arg)
-
-    walk(annotation)
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    if isinstance(value, dict):
-        for cls in candidates:
-            for name, field in cls.model_fields.items():
-                options = get_args(field.annotation)
-                if name in value and options and value[name] in options:
-                    return cls
-    return None

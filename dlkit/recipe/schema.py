@@ -16,11 +16,12 @@ from pydantic import (
 )
 
 from dlkit import metric_names
-from dlkit.data.params import DATA_KINDS
-from dlkit.models.params import ARCHITECTURES
+from dlkit.recipe.architectures import ARCHITECTURES
+from dlkit.recipe.data_kinds import DATA_KINDS
+from dlkit.recipe.overrides import apply_overrides
+from dlkit.recipe.search_space import CategoricalParam, TuneConfig
+from dlkit.recipe.tasks import TASKS, TaskParams
 from dlkit.schema_base import Strict
-from dlkit.tasks.params import TASKS, TaskParams
-from dlkit.tuning.params import CategoricalParam, TuneConfig
 
 
 def _union(registry: Any, tag: str) -> Any:
@@ -254,7 +255,6 @@ class Recipe(Strict):
                 raise ValueError(
                     f"tune.{field_name} '{metric}' is not logged by task {task.kind}; choose one of {', '.join(allowed)}"
                 )
-        from dlkit.recipe.loader import apply_overrides
 
         base = self.model_dump(mode="json", exclude={"tune"})
         for key, spec in self.tune.space.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dlkit.tasks.params import TASKS
+from dlkit.recipe.tasks import TASKS
 
 if TYPE_CHECKING:
     import lightning as L

@@ -20,6 +20,7 @@ from torchmetrics.classification import (
 )
 
 from dlkit import metric_names as m
+from dlkit import reports
 from dlkit.data.base import DataInfo
 from dlkit.errors import BadInput
 from dlkit.tasks.base import Task
@@ -127,7 +128,6 @@ class ClassificationTask(Task):
         return self.backbone(x).float().softmax(dim=-1)
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-        from dlkit.evaluation import reports
 
         out = self.test_outputs
         reports.write_classification(

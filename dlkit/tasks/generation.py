@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlkit import metric_names as m
+from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
+from dlkit.models.checkpoints import load_trained
 from dlkit.tasks.base import LossMeter, Task, make_optimizer
 
 
@@ -64,7 +66,6 @@ class GenerationTask(Task):
         self.fidelity_per_class: list[float] = []
 
     def _load_judge(self, ref: str, uri: str, info: DataInfo) -> None:
-        from dlkit.training.trained import load_trained
 
         judge = load_trained(ref, uri, field="task.judge")
         if judge.info.task != "classification":
@@ -175,7 +176,6 @@ class GenerationTask(Task):
         return [self._grid(folder / f"epoch_{epoch + 1:04d}.png", f"epoch {epoch + 1}")]
 
     def _grid(self, path: Path, title: str) -> Path:
-        from dlkit.evaluation import reports
 
         samples, _ = self.sample(8, seed=1)
         images = self.to_raw(samples).float().cpu().numpy()

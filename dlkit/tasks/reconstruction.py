@@ -17,6 +17,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from dlkit import metric_names as m
+from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.tasks.base import Task
 
@@ -125,7 +126,6 @@ class ReconstructionTask(Task):
         self.test_outputs = {"scores": scores, "labels": labels}
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-        from dlkit.evaluation import reports
 
         scores = self.test_outputs["scores"].numpy()
         labels = self.test_outputs["labels"].numpy()

@@ -12,6 +12,7 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 
 from dlkit import metric_names as m
+from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.tasks.base import Task
 
@@ -104,7 +105,6 @@ class RegressionTask(Task):
         return self.predict_values(self.backbone(x))
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-        from dlkit.evaluation import reports
 
         out = self.test_outputs
         reports.write_regression(folder, test_index, out["target"].numpy(), out["pred"].numpy())

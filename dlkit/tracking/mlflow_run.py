@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlkit.errors import TrackingError
+from dlkit.errors import DlkitError, Interrupted, TrackingError
 from dlkit.retry import retry_collisions
 from dlkit.tracking.store import local_artifact_root, prepare_store
 
@@ -261,7 +261,6 @@ class MlflowRun:
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         """End the run by how the block ended: FINISHED, KILLED (interrupted) or FAILED (reason tagged)."""
-        from dlkit.errors import DlkitError, Interrupted
 
         if error is None:
             self.end("FINISHED")

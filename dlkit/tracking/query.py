@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlkit.errors import BadInput, TrackingError
+from dlkit.tracking.store import check_readable
 
 
 @dataclass
@@ -24,8 +25,6 @@ class RunRow:
 
 def client_for(tracking_uri: str) -> Any:
     from mlflow import MlflowClient
-
-    from dlkit.tracking.store import check_readable
 
     check_readable(tracking_uri)
     return MlflowClient(tracking_uri)

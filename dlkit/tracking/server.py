@@ -13,13 +13,13 @@ import urllib.request
 from typing import Any
 
 from dlkit.errors import BadInput, TrackingError
+from dlkit.tracking.store import check_readable
 
 
 class MlflowUI:
     """`mlflow ui` with one worker, in a session of its own so that stopping it stops every process it forked."""
 
     def __init__(self, tracking_uri: str, host: str, port: int) -> None:
-        from dlkit.tracking.store import check_readable
 
         check_readable(tracking_uri)
         self.tracking_uri, self.host, self.port = tracking_uri, host, port

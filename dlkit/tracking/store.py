@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from dlkit.errors import BadInput, TrackingError
+from dlkit.retry import retry_collisions
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -96,8 +97,6 @@ def _open_store(uri: str, attempts: int = 4) -> None:
     """Create or migrate the store; a program other than dlkit may be migrating it at the same moment
     (it does not take dlkit's lock), so a collision is retried after it has had time to finish."""
     from mlflow import MlflowClient
-
-    from dlkit.retry import retry_collisions
 
     retry_collisions(
         lambda: MlflowClient(uri).search_experiments(max_results=1),

@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from dlkit.errors import NonFiniteLoss
 from dlkit.tracking.mlflow_run import MlflowRun
 
 
@@ -154,8 +155,6 @@ class NonFiniteGuard(Callback):
 
     def _check(self, trainer: L.Trainer) -> None:
         import torch
-
-        from dlkit.errors import NonFiniteLoss
 
         if not self.losses or trainer.sanity_checking:
             return

@@ -17,10 +17,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from dlkit import __version__
+from dlkit import __version__, data, models, reports, tasks
 from dlkit import metric_names as m
 from dlkit.errors import BadInput, DlkitError, Interrupted, Terminated, TrainingFailed
-from dlkit.training.quiet import quiet_lightning
+from dlkit.models.checkpoints import META_KEY, checkpoint_metadata, read_checkpoint
+from dlkit.process import heavy_imports
+from dlkit.recipe.schema import Recipe
+from dlkit.tracking.mlflow_run import MlflowRun, flatten, git_commit
+from dlkit.tracking.query import is_stale
+from dlkit.tracking.store import check_readable, resolve_tracking_uri
+from dlkit.training import transfer
+from dlkit.training.callbacks import (
+    AtomicCheckpoint,
+    EpochRecorder,
+    GracefulInterrupt,
+    LastCheckpoint,
+    NonFiniteGuard,
+    UnfreezeAt,
+    epoch_line,
+)
+from dlkit.training.logged_model import log_model
 
 Say = Callable[[str], None]
 
@@ -87,17 +103,6 @@ def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: b
         raise
 
 
-def heavy_imports() -> None:
-    """Heavy imports, with the garbage collector paused (see dlkit.process), then silence what they print."""
-    from dlkit import process
-
-    with process.heavy_importing():
-        import lightning  # noqa: F401
-        import mlflow  # noqa: F401
-
-    quiet_lightning()
-
-
 @dataclass
 class Nested:
     """A child run: its parent, a suffix of its name, its tags; callbacks and clean stops of its owner."""
@@ -136,9 +141,6 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     import lightning as L
     import torch
 
-    from dlkit import data, models, tasks
-    from dlkit.training import trained
-
     t = recipe.trainer
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
@@ -147,8 +149,8 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     backbone = models.build(recipe.model, datamodule.info)
     notes = []
     if recipe.model.init_from:
-        notes.append(trained.init_from(backbone, recipe.model.init_from, uri))
-    frozen = trained.freeze(backbone, recipe.model.freeze)
+        notes.append(transfer.init_from(backbone, recipe.model.init_from, uri))
+    frozen = transfer.freeze(backbone, recipe.model.freeze)
     task = tasks.build(recipe, backbone, datamodule.info, uri)
     n_params = sum(p.numel() for p in backbone.parameters())
     if hasattr(datamodule, "on_device"):
@@ -165,7 +167,6 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
 
 
 def _tags(recipe: Any) -> dict[str, str]:
-    from dlkit.tracking.mlflow_run import git_commit
 
     tags = {
         "dlkit.version": __version__,
@@ -196,7 +197,6 @@ def run(
     and exceptions that end the run as FINISHED instead of FAILED (a pruned trial).
     """
     heavy_imports()
-    from dlkit.tracking.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
     prepared = _prepare(recipe, None, uri)
@@ -210,11 +210,6 @@ def resume(
     heavy_imports()
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
-
-    from dlkit.recipe.schema import Recipe
-    from dlkit.tracking.query import is_stale
-    from dlkit.tracking.store import check_readable, resolve_tracking_uri
-    from dlkit.training.trained import META_KEY, read_checkpoint
 
     uri = resolve_tracking_uri(tracking_uri, None)
     check_readable(uri)
@@ -265,8 +260,6 @@ def run_cv(
     import numpy as np
 
     heavy_imports()
-    from dlkit.tracking.mlflow_run import MlflowRun, flatten
-    from dlkit.tracking.store import resolve_tracking_uri
 
     if folds < 2:
         raise BadInput(f"--folds must be at least 2, not {folds}")
@@ -314,18 +307,6 @@ def _fit(
 
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar
-
-    from dlkit.tracking.mlflow_run import MlflowRun
-    from dlkit.training.callbacks import (
-        AtomicCheckpoint,
-        EpochRecorder,
-        GracefulInterrupt,
-        LastCheckpoint,
-        NonFiniteGuard,
-        UnfreezeAt,
-        epoch_line,
-    )
-    from dlkit.training.trained import checkpoint_metadata
 
     t = recipe.trainer
     datamodule, task = prepared.datamodule, prepared.task
@@ -424,11 +405,8 @@ def _fit(
             _log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
             if recipe.tracking.log_checkpoint and best and artifact_dir is None:
                 tracker.log_artifact(Path(best), "checkpoints")
-            if recipe.tracking.log_model and best and nested is None:
-                from dlkit.tracking.pyfunc import log_model
-
-                if log_model(tracker, Path(best), recipe, info):
-                    tracker.set_tags({"dlkit.model": "runs:/" + tracker.run_id + "/model"})
+            if recipe.tracking.log_model and best and nested is None and log_model(tracker, Path(best), recipe, info):
+                tracker.set_tags({"dlkit.model": "runs:/" + tracker.run_id + "/model"})
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         if tracker is not None:
@@ -518,8 +496,6 @@ def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, workdi
     """Params (the flattened resolved recipe), the recipe file, preprocessing, the dataset inputs, model size."""
     import yaml
 
-    from dlkit.tracking.mlflow_run import flatten
-
     resolved = recipe.model_dump(mode="json")
     tracker.log_params(flatten(resolved))
     info = datamodule.info
@@ -550,7 +526,6 @@ def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, workdi
 def _log_reports(
     tracker: Any, task: Any, datamodule: Any, history: list[dict[str, float]], monitor: str, workdir: Path
 ) -> None:
-    from dlkit.evaluation import reports
 
     folder = workdir / "reports"
     folder.mkdir()

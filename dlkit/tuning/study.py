@@ -24,9 +24,15 @@ from optuna.trial import TrialState
 
 from dlkit import metric_names
 from dlkit.errors import BadInput, DlkitError, Interrupted, TrainingFailed
+from dlkit.process import heavy_imports
+from dlkit.recipe.loader import with_overrides
+from dlkit.recipe.schema import Recipe
+from dlkit.recipe.search_space import CategoricalParam, FloatParam, IntParam, TuneConfig
 from dlkit.retry import retry_collisions
+from dlkit.tracking.mlflow_run import MlflowRun
+from dlkit.tracking.store import resolve_tracking_uri
+from dlkit.training.run import Nested, run
 from dlkit.tuning import display, liveness
-from dlkit.tuning.params import CategoricalParam, FloatParam, IntParam, TuneConfig
 from dlkit.tuning.workers import Workers, threads_per_worker, wait_for_handover
 
 DEFAULT_JOURNAL = "optuna-studies.journal"
@@ -134,23 +140,9 @@ def suggest(trial: optuna.Trial, cfg: TuneConfig) -> dict[str, Any]:
     return values
 
 
-def with_values(recipe: Any, values: dict[str, Any]) -> Any:
-    """The recipe with dotted fields set to `values` (validated)."""
-    from pydantic import ValidationError
-
-    from dlkit.recipe.loader import apply_overrides
-    from dlkit.recipe.schema import Recipe
-
-    raw = recipe.model_dump(mode="json")
-    apply_overrides(raw, [f"{k}={json.dumps(v)}" for k, v in values.items()], "tune")
-    try:
-        return Recipe.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BadInput(
-            f"tune: the values {json.dumps(values)} make an invalid recipe: {where}: {first['msg']}"
-        ) from None
+def with_values(recipe: Recipe, values: dict[str, Any]) -> Recipe:
+    """The recipe with dotted fields set to `values`, validated with the loader's messages."""
+    return with_overrides(recipe, [f"{k}={json.dumps(v)}" for k, v in values.items()], "tune")
 
 
 class PruningReporter(Callback):
@@ -285,7 +277,6 @@ def _surplus(study: optuna.Study, trial: optuna.Trial, budget: int) -> bool:
 
 def _run_trial(s: _Session, trial: optuna.Trial) -> tuple[str, str]:
     """Train one trial and tell the study how it ended: (state, failure reason)."""
-    from dlkit.training.run import Nested, run
 
     cfg = s.cfg
     storage = s.study._storage
@@ -405,9 +396,6 @@ def tune(
     (or of the one handed over through `file:PATH`), and the process that started it reports the
     results.
     """
-    from dlkit.tracking.mlflow_run import MlflowRun
-    from dlkit.tracking.store import resolve_tracking_uri
-    from dlkit.training.run import heavy_imports
 
     cfg: TuneConfig | None = recipe.tune
     if cfg is None:

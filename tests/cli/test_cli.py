@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dlkit.cli.app import app, main
+from dlkit.cli.app import app
+from dlkit.cli.app import run as main
 from dlkit.recipe.bundled import bundled_recipes
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ import torch
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput, UnknownName
 from dlkit.models import build, list_models
-from dlkit.models.params import ARCHITECTURES
+from dlkit.recipe.architectures import ARCHITECTURES
 from dlkit.registry import Registry
 from dlkit.schema_base import Strict
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from dlkit.evaluation.evaluate import evaluate
 from dlkit.recipe import load
+from dlkit.serving.evaluate import evaluate
 from dlkit.training import run
 
 

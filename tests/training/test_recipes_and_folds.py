@@ -175,7 +175,7 @@ def _bad_files(workdir: Path) -> dict[str, tuple[list[str], str]]:
 
 
 def test_bad_data_is_refused_with_one_line_and_no_run(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from dlkit.cli.app import main
+    from dlkit.cli.app import run as main
 
     cases = _bad_files(workdir)
     for name, (args, expected) in cases.items():

@@ -174,7 +174,7 @@ def test_a_full_disk_never_replaces_a_good_checkpoint(
     import lightning as L
 
     from dlkit.errors import TrainingFailed
-    from dlkit.training.trained import read_checkpoint
+    from dlkit.models.checkpoints import read_checkpoint
 
     real_save = L.Trainer.save_checkpoint
 
@@ -204,8 +204,8 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
 ) -> None:
     """Writing the resume checkpoint after every short epoch cost a sixth of a small tuning trial: an epoch
     that ends too soon after the last write (for the budget) is not written; the first and the final are."""
+    from dlkit.models.checkpoints import read_checkpoint
     from dlkit.training.callbacks import LastCheckpoint
-    from dlkit.training.trained import read_checkpoint
 
     epochs: list[int] = []
     real_save = LastCheckpoint._save_checkpoint
@@ -226,8 +226,8 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
 def test_an_early_stop_writes_its_final_epoch(
     workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from dlkit.models.checkpoints import read_checkpoint
     from dlkit.training.callbacks import LastCheckpoint
-    from dlkit.training.trained import read_checkpoint
 
     monkeypatch.setattr(LastCheckpoint, "budget", 1e-9)  # nothing written between the first and the final epoch
     recipe = load("iris-mlp", ["trainer.max_epochs=500", "optim.lr=1e-5", "trainer.early_stopping.patience=2",

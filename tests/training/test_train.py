@@ -260,9 +260,9 @@ def test_gradient_clipping_bounds_every_step(workdir: Path) -> None:
     import lightning as L
 
     from dlkit import data, models, tasks
-    from dlkit.training.quiet import quiet_lightning
+    from dlkit.process import silence_libraries
 
-    quiet_lightning()
+    silence_libraries()
     recipe = load(
         "iris-mlp",
         ["optim.name=sgd", "optim.momentum=0", "optim.lr=1.0", "optim.weight_decay=0",

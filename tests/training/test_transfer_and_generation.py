@@ -11,9 +11,10 @@ from mlflow import MlflowClient
 
 from dlkit import data, models
 from dlkit.errors import BadInput
+from dlkit.models.checkpoints import backbone_state, load_trained, read_checkpoint
 from dlkit.recipe import load
 from dlkit.training import run
-from dlkit.training.trained import backbone_state, init_from, load_trained, read_checkpoint
+from dlkit.training.transfer import init_from
 
 SMALL_AE = ["model.hidden=[32]", "model.latent=8"]
 

@@ -113,7 +113,7 @@ def test_search_spaces_are_checked_before_any_trial(override: str, message: str)
 
 
 def test_cli_tune_without_a_tune_section_is_bad_input(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from dlkit.cli.app import main
+    from dlkit.cli.app import run as main
 
     with pytest.raises(SystemExit) as info:
         main(["tune", "iris-mlp"])

@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from dlkit import models, tasks
 from dlkit.data.info import DataInfo
+from dlkit.data.raw_inputs import RawInputs
 from dlkit.errors import BadInput
-from dlkit.evaluation.raw import RawInputs
+from dlkit.models.checkpoints import read_dlkit_checkpoint
 
 #: what each task writes, documented in `dlkit predict --help`
 OUTPUT_COLUMNS = {
@@ -38,8 +40,6 @@ class Predictor:
 
     @classmethod
     def load(cls, ref: str, tracking_uri: str, field: str = "RUN") -> Predictor:
-        from dlkit import models, tasks
-        from dlkit.training.trained import read_dlkit_checkpoint
 
         found = read_dlkit_checkpoint(ref, tracking_uri, field)
         recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path

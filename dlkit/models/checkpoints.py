@@ -1,4 +1,4 @@
-"""Trained models: self-describing checkpoints, safe loading, and transfer of weights between models.
+"""Checkpoints of trained runs: what they carry, where to find them, how they load safely.
 
 Every checkpoint dlkit writes carries, beside the weights, the resolved recipe, the
 data description (shapes, classes, fitted preprocessing) and the run id, as plain
@@ -19,6 +19,9 @@ from typing import Any
 from dlkit import __version__
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
+from dlkit.models import build
+from dlkit.recipe.schema import Recipe
+from dlkit.tracking.store import check_readable
 
 META_KEY = "dlkit"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -61,8 +64,6 @@ def find_checkpoint(ref: str, tracking_uri: str, field: str) -> Path:
         raise BadInput(f"{field}: '{ref}' is neither an existing checkpoint file nor an MLflow run id")
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
-
-    from dlkit.tracking.store import check_readable
 
     try:
         check_readable(tracking_uri)
@@ -131,7 +132,6 @@ class DlkitCheckpoint:
 
 def read_dlkit_checkpoint(ref: str, tracking_uri: str, field: str) -> DlkitCheckpoint:
     """The checkpoint of a run id or path, refused when dlkit did not write it."""
-    from dlkit.recipe.schema import Recipe
 
     path = find_checkpoint(ref, tracking_uri, field)
     checkpoint = read_checkpoint(path, field)
@@ -144,70 +144,9 @@ def read_dlkit_checkpoint(ref: str, tracking_uri: str, field: str) -> DlkitCheck
 
 def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trained:
     """Rebuild the backbone of a dlkit run (id) or checkpoint (path), weights loaded, in eval mode."""
-    from dlkit import models
-
     found = read_dlkit_checkpoint(ref, tracking_uri, field)
     recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
-    backbone = models.build(recipe.model, info)
+    backbone = build(recipe.model, info)
     backbone.load_state_dict(backbone_state(checkpoint))
     backbone.eval()
     return Trained(recipe, info, backbone, found.run_id, path)
-
-
-def init_from(backbone: Any, ref: str, tracking_uri: str) -> str:
-    """Copy every tensor of the same name and shape from `ref` into `backbone`; returns a report line.
-
-    A tensor of the same name but another shape is an error: it means the architectures differ.
-    """
-    field = "model.init_from"
-    source = backbone_state(read_checkpoint(find_checkpoint(ref, tracking_uri, field), field))
-    target = backbone.state_dict()
-    loaded = [k for k in target if k in source and tuple(source[k].shape) == tuple(target[k].shape)]
-    mismatched = [k for k in target if k in source and k not in loaded]
-    if mismatched:
-        k = mismatched[0]
-        raise BadInput(
-            f"{field}: {len(mismatched)} tensor(s) differ in shape, first {k}: "
-            f"{tuple(source[k].shape)} in the checkpoint, {tuple(target[k].shape)} here",
-            hint="make the architecture match the one that was trained",
-        )
-    if not loaded:
-        raise BadInput(
-            f"{field}: no tensor of {ref} matches this model by name",
-            hint="the models share no module (e.g. encoder) with the same layout",
-        )
-    backbone.load_state_dict({k: source[k] for k in loaded}, strict=False)
-    loaded_groups = sorted({k.split(".")[0] for k in loaded})
-    fresh = sorted({k.split(".")[0] for k in target if k not in loaded})
-    report = f"model.init_from: loaded {len(loaded)} of {len(target)} tensors ({', '.join(loaded_groups)}) from {ref}"
-    return report + (f"; initialised fresh: {', '.join(fresh)}" if fresh else "")
-
-
-def freeze(backbone: Any, names: list[str]) -> list[Any]:
-    """Stop the named modules' weights from training; returns their parameters (to unfreeze later)."""
-    modules = dict(backbone.named_modules())
-    frozen: list[Any] = []
-    for name in names:
-        if name not in modules or not name:
-            top = sorted(n for n in modules if n and "." not in n)
-            raise BadInput(f"model.freeze: no module '{name}'; this model has {', '.join(top)}")
-        for param in modules[name].parameters():
-            param.requires_grad = False
-            frozen.append(param)
-    return frozen
-
-
-def write_atomically(path: Path, data: bytes, field: str) -> None:
-    """Write through a temporary file in the same folder and rename it: the old file or the new one, never half."""
-    import os
-
-    path = path.expanduser()
-    if not path.parent.is_dir():
-        raise BadInput(f"{field}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise BadInput(f"{field}: cannot write {path} ({e.strerror})") from None

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.base import apply_scaler
+from dlkit.data.builtin import load_arrays
+from dlkit.data.files import read_table
+from dlkit.data.images import EXTENSIONS, decode
 from dlkit.data.info import DataInfo
+from dlkit.data.text import encode, tokenize
 from dlkit.errors import DataError
 
 
@@ -38,7 +42,6 @@ def from_file(path: Path, recipe: Any, info: DataInfo, field: str = "--input") -
         return _images(path, info, field)
     if kind == "arrays":
         return _arrays(path, info, field)
-    from dlkit.data.files import read_table
 
     if path.is_dir():
         raise DataError(f"{field}: {path} is a folder; give a {'CSV/TSV' if kind != 'text' else 'text'} file")
@@ -144,7 +147,6 @@ def _csv(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
 
 
 def _builtin(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
-    from dlkit.data.builtin import load_arrays
 
     features = load_arrays(info.preprocessing["name"])[3]
     columns = [_column(frame, c, field, "feature") for c in features]
@@ -157,7 +159,6 @@ def _builtin(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
 
 
 def _text(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
-    from dlkit.data.text import encode, tokenize
 
     pre = info.preprocessing
     col = _column(frame, pre["text_column"], field, "text")
@@ -192,7 +193,6 @@ def _timeseries(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInput
 
 
 def _images(path: Path, info: DataInfo, field: str) -> RawInputs:
-    from dlkit.data.images import EXTENSIONS, decode
 
     pre = info.preprocessing
     files = (
@@ -248,13 +248,10 @@ def example_frame(recipe: Any, info: DataInfo, rows: int = 5) -> Any | None:
     pre = info.preprocessing
     kind = pre.get("kind")
     if kind == "builtin":
-        from dlkit.data.builtin import load_arrays
-
         x, _, _, features = load_arrays(pre["name"])
         return pd.DataFrame(x[:rows].reshape(rows, -1).astype(np.float64), columns=features)
     if kind not in ("csv", "text", "timeseries"):
         return None
-    from dlkit.data.files import read_table
 
     frame, _ = read_table(recipe.data, header=getattr(recipe.data, "header", True))
     if kind == "csv":

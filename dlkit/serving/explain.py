@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.data.builtin import load_arrays
+from dlkit.data.raw_inputs import from_file
 from dlkit.errors import BadInput
+from dlkit.process import heavy_imports
+from dlkit.tasks.predictor import Predictor
+from dlkit.tracking.store import resolve_tracking_uri
 
 METHODS = ("integrated_gradients", "saliency", "input_x_gradient", "deeplift", "gradient_shap")
 
@@ -127,10 +132,6 @@ def explain(
     say: Callable[[str], None] = print,
 ) -> Explanation:
     """Attribute run `ref`'s predictions on `input_path`; write the figures to `output` and log them to the run."""
-    from dlkit.evaluation.predict import Predictor
-    from dlkit.evaluation.raw import from_file
-    from dlkit.tracking.store import resolve_tracking_uri
-    from dlkit.training.run import heavy_imports
 
     if method not in METHODS:
         raise BadInput(f"--method {method}: choose one of {', '.join(METHODS)}")
@@ -166,8 +167,6 @@ def explain(
 def _feature_names(info: Any, count: int) -> list[str]:
     names = info.feature_names or []
     if info.preprocessing.get("kind") == "builtin" and not names:
-        from dlkit.data.builtin import load_arrays
-
         names = load_arrays(info.preprocessing["name"])[3]
     return list(names) if len(names) == count else [f"feature_{i}" for i in range(count)]
 

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.errors import DataError, RecipeError
+from dlkit import data
+from dlkit.data.base import TensorDataModule
+from dlkit.data.raw_inputs import from_file
+from dlkit.errors import DataError
+from dlkit.process import heavy_imports, silence_libraries
+from dlkit.recipe.loader import with_overrides
+from dlkit.tasks.predictor import Predictor
+from dlkit.tracking.mlflow_run import MlflowRun
+from dlkit.tracking.store import resolve_tracking_uri
 
 
 @dataclass
@@ -28,26 +36,8 @@ class Evaluation:
     source: str
 
 
-def _with_overrides(recipe: Any, overrides: list[str]) -> Any:
-    from pydantic import ValidationError
-
-    from dlkit.recipe.loader import apply_overrides
-    from dlkit.recipe.schema import Recipe
-
-    if not overrides:
-        return recipe
-    raw = recipe.model_dump(mode="json")
-    apply_overrides(raw, overrides, "override")
-    try:
-        return Recipe.model_validate(raw)
-    except ValidationError as e:
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
-        raise RecipeError("overrides", problems) from None
-
-
 def _rebuilt_split(recipe: Any, saved: Any, say: Callable[[str], None]) -> Any:
     """The run's data module rebuilt from its recipe; warns when the fitted preprocessing came out different."""
-    from dlkit import data
 
     module = data.build(recipe)
     fresh = json.dumps(module.info.preprocessing, sort_keys=True, default=str)
@@ -69,18 +59,10 @@ def evaluate(
     import lightning as L
     import torch
 
-    from dlkit.data.base import TensorDataModule
-    from dlkit.evaluation.predict import Predictor
-    from dlkit.evaluation.raw import from_file
-    from dlkit.tracking.mlflow_run import MlflowRun
-    from dlkit.tracking.store import resolve_tracking_uri
-    from dlkit.training.quiet import quiet_lightning
-    from dlkit.training.run import heavy_imports
-
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, None)
     predictor = Predictor.load(ref, uri, "RUN")
-    recipe = _with_overrides(predictor.recipe, overrides or [])
+    recipe = with_overrides(predictor.recipe, overrides or [])
     info = predictor.info
     if data_path is None:
         module = _rebuilt_split(recipe, info, say)
@@ -102,7 +84,7 @@ def evaluate(
         source = str(data_path)
 
     task = predictor.task
-    quiet_lightning()
+    silence_libraries()
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PositiveInt, model_validator
 
+from dlkit import metric_names
 from dlkit.schema_base import Strict
 
 
@@ -136,7 +137,6 @@ class TuneConfig(Strict):
     @property
     def objectives(self) -> list[tuple[str, Direction]]:
         """(metric, direction) for each objective; unset directions come from dlkit.metric_names.DIRECTIONS."""
-        from dlkit import metric_names
 
         names = self.objective_metrics
         given: list[Direction | None] = [*self.directions] if self.directions else [self.direction] * len(names)

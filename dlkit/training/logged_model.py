@@ -17,20 +17,19 @@ import mlflow.pyfunc
 import pandas as pd
 
 from dlkit import __version__
-
-MODEL_PATH = "model"
+from dlkit.data.raw_inputs import example_frame, from_frame
+from dlkit.tasks.predictor import Predictor
+from dlkit.tracking.model_registry import MODEL_PATH
 
 
 class DlkitModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Raw rows in (a DataFrame with the training file's columns), the predictions table out."""
 
     def load_context(self, context: Any) -> None:
-        from dlkit.evaluation.predict import Predictor
 
         self.predictor = Predictor.load(context.artifacts["checkpoint"], tracking_uri="", field="model")
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from dlkit.evaluation.raw import from_frame
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         raw = from_frame(frame, self.predictor.recipe, self.predictor.info, "model input")
@@ -52,9 +51,6 @@ def requirements() -> list[str]:
 def log_model(tracker: Any, checkpoint: Path, recipe: Any, info: Any) -> bool:
     """Save the pyfunc model of a run under its `model` artifact path; False when its data cannot be served as rows."""
     from mlflow.models import infer_signature
-
-    from dlkit.evaluation.predict import Predictor
-    from dlkit.evaluation.raw import example_frame, from_frame
 
     if recipe.task.kind == "generation":
         return False
@@ -85,26 +81,3 @@ def log_model(tracker: Any, checkpoint: Path, recipe: Any, info: Any) -> bool:
         pyfunc_log.setLevel(level)
         shutil.rmtree(folder, ignore_errors=True)
     return True
-
-
-def register_model(tracking_uri: str, run_id: str, name: str) -> str:
-    """Register the run's `model` as a new version of registered model `name`; returns the version."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from dlkit.errors import BadInput, TrackingError
-
-    client = MlflowClient(tracking_uri)
-    if not any(a.path == MODEL_PATH for a in client.list_artifacts(run_id)):
-        raise BadInput(f"--register: run {run_id} has no MLflow model (image and array data are not served as rows)")
-    try:
-        try:
-            client.create_registered_model(name)
-        except MlflowException as e:
-            if "already exists" not in str(e).lower():
-                raise
-        source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_PATH}"
-        version = client.create_model_version(name, source, run_id=run_id)
-    except MlflowException as e:
-        raise TrackingError(f"--register {name}: {str(e).splitlines()[0]}") from None
-    return str(version.version)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from dlkit.evaluation.explain import explain
 from dlkit.recipe import load, load_text
+from dlkit.serving.explain import explain
 from dlkit.training import run
 from tests.conftest import SHARED_DATA, run_cli
 
@@ -74,7 +74,7 @@ def test_images_and_texts_get_attributions_shaped_like_their_inputs(workdir: Pat
 
 
 def text_length(result: object) -> int:
-    from dlkit.evaluation.predict import Predictor
+    from dlkit.tasks.predictor import Predictor
 
     return int(Predictor.load(result.run_id, result.tracking_uri).info.input_shape[0])  # type: ignore[attr-defined]
 

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dlkit.evaluation.evaluate import evaluate
 from dlkit.recipe import load, load_text
+from dlkit.serving.evaluate import evaluate
 from dlkit.training import run
 from tests.conftest import SHARED_DATA, run_cli
 from tests.postgres import free_port
