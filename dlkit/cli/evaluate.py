@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.predict import RUN_HELP, TRACKING_HELP
+from dlkit.process import heavy_importing
 
 
 def evaluate(
@@ -29,7 +30,9 @@ def evaluate(
     from rich.table import Table
 
     from dlkit.cli.common import console
-    from dlkit.serving.evaluate import evaluate as run_evaluation
+
+    with heavy_importing():
+        from dlkit.serving.evaluate import evaluate as run_evaluation
 
     result = run_evaluation(
         run, data_path=data, overrides=overrides or [], tracking_uri=tracking_uri, experiment=experiment, say=typer.echo

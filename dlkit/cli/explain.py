@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.predict import RUN_HELP, TRACKING_HELP
+from dlkit.process import heavy_importing
 
 
 def explain(
@@ -31,7 +32,8 @@ def explain(
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
 ) -> None:
     """Heatmaps over images, feature attributions for tables (bar chart and CSV), token attributions for text (HTML)."""
-    from dlkit.serving.explain import explain as run_explain
+    with heavy_importing():
+        from dlkit.serving.explain import explain as run_explain
 
     result = run_explain(
         run, input, method=method, target=target, limit=limit, output=output, tracking_uri=tracking_uri, say=typer.echo

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from dlkit.process import heavy_importing
+
 RUN_HELP = "An MLflow run id of a dlkit training run, or a dlkit checkpoint file."
 TRACKING_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
 
@@ -31,7 +33,8 @@ def predict(
     probability and prob_<class>; regression prediction; forecasting <target>_t+<h>; autoencoders
     anomaly_score.
     """
-    from dlkit.serving.predict import predict as run_prediction
+    with heavy_importing():
+        from dlkit.serving.predict import predict as run_prediction
 
     rows = run_prediction(run, input, output, tracking_uri)
     typer.echo(f"{rows} predictions written to {output}")

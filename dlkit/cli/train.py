@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
+from dlkit.process import heavy_importing
 
 
 def train(
@@ -50,7 +51,9 @@ def train(
         if recipe is not None or overrides or folds:
             raise BadInput("--resume takes no recipe, overrides or --folds: the run's checkpoint holds its recipe")
         from dlkit.cli.summary import print_summary
-        from dlkit.training.run import resume as resume_run
+
+        with heavy_importing():
+            from dlkit.training.run import resume as resume_run
 
         result = resume_run(resume, tracking_uri=tracking_uri, say=typer.echo, progress_bar=progress)
         print_summary(result.recipe, result)
@@ -60,7 +63,9 @@ def train(
     resolved = load(recipe, overrides or [])
     from dlkit.cli.summary import print_cv_summary, print_summary
     from dlkit.errors import BadInput
-    from dlkit.training.run import run, run_cv
+
+    with heavy_importing():
+        from dlkit.training.run import run, run_cv
 
     if register is not None and (folds or not resolved.tracking.log_model):
         raise BadInput("--register needs one run with tracking.log_model: true (not --folds)")

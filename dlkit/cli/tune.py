@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
+from dlkit.process import heavy_importing
 
 
 def tune(
@@ -69,8 +70,9 @@ def tune(
         workers = Workers(resolved, jobs, storage=storage, study=study, trials=trials, tracking_uri=tracking_uri,
                           experiment=experiment, timeout=timeout)  # fmt: skip
     try:
-        from dlkit.tuning.display import top_trials_table
-        from dlkit.tuning.study import tune as run_study
+        with heavy_importing():
+            from dlkit.tuning.display import top_trials_table
+            from dlkit.tuning.study import tune as run_study
 
         interactive = sys.stdout.isatty() if progress is None else progress
         result = run_study(
@@ -110,7 +112,9 @@ def studies(
     from rich.table import Table
 
     from dlkit.cli.common import console
-    from dlkit.tuning.study import DEFAULT_JOURNAL, summaries
+
+    with heavy_importing():
+        from dlkit.tuning.study import DEFAULT_JOURNAL, summaries
 
     rows = summaries(storage)
     if not rows:
