@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -16,3 +18,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, use_attribute_docstrings=False, defer_build=True
     )
+
+
+S = TypeVar("S", bound=Strict)
+
+
+def section(value: object, cls: type[S]) -> S:
+    """`value` typed as the section class a module is written for: a data kind's loader takes its own
+    kind's `data` section, a task its own `task` section. Another class means a registry entry points
+    at the wrong module."""
+    if not isinstance(value, cls):
+        raise TypeError(f"expected a {cls.__name__} section, got {type(value).__name__}")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlkit.cli.common import console
+from dlkit.recipe.schema import Recipe
 
 _HEADLINE = (
     "test/acc", "test/precision_macro", "test/recall_macro", "test/f1_macro", "test/f1_weighted", "test/roc_auc",
@@ -19,7 +20,7 @@ def _footer(out: Any, result: Any) -> None:
     out.print(f"open it    dlkit ui --tracking-uri {result.tracking_uri}", markup=False)
 
 
-def print_summary(recipe: Any, result: Any) -> None:
+def print_summary(recipe: Recipe, result: Any) -> None:
     """Test metrics, per-class F1, the run id and how to open the MLflow UI."""
     from rich.table import Table
 
@@ -38,7 +39,7 @@ def print_summary(recipe: Any, result: Any) -> None:
     _footer(out, result)
 
 
-def print_cv_summary(recipe: Any, result: Any) -> None:
+def print_cv_summary(recipe: Recipe, result: Any) -> None:
     """Mean and standard deviation over the folds of the headline test metrics."""
     from rich.table import Table
 

@@ -56,7 +56,8 @@ def train(
             from dlkit.training.run import resume as resume_run
 
         result = resume_run(resume, tracking_uri=tracking_uri, say=typer.echo, progress_bar=progress)
-        print_summary(result.recipe, result)
+        if result.recipe is not None:  # always set by a run that trained
+            print_summary(result.recipe, result)
         return
     if recipe is None:
         raise BadInput("give a recipe (dlkit recipes ls) or --resume RUN_ID")

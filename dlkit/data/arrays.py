@@ -12,10 +12,13 @@ from dlkit.data.files import encode_labels, existing
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import ArraysData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
-    path = existing(recipe.data.path)
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
+    path = existing(section(recipe.data, ArraysData).path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

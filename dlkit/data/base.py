@@ -16,6 +16,7 @@ import torch
 
 from dlkit.data.info import DataInfo
 from dlkit.errors import DataError
+from dlkit.recipe.schema import Recipe
 
 __all__ = [
     "DataInfo",
@@ -289,7 +290,7 @@ def _without_classes(
 
 
 def build_module(
-    recipe: Any,
+    recipe: Recipe,
     x: np.ndarray,
     y: np.ndarray,
     splits: dict[str, np.ndarray],

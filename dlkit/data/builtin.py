@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import BuiltinData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 # dataset -> the task its target supports
 _NATURAL_TASK = {
@@ -40,9 +41,9 @@ def load_arrays(name: str) -> tuple[np.ndarray, np.ndarray, list[str] | None, li
     return x, np.asarray(bunch.target, dtype=np.float32), None, features
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a built-in dataset."""
-    name = recipe.data.name
+    name = section(recipe.data, BuiltinData).name
     natural = _NATURAL_TASK[name]
     if recipe.task.labelled != (natural == "classification"):
         raise DataError(

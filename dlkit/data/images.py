@@ -20,6 +20,9 @@ from dlkit.data.files import existing
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import ImageFolderData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -85,9 +88,9 @@ def augmenter(params: Any) -> Any:
     return augment
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> SplitDataModule:
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModule:
     """The DataModule of an image folder."""
-    p = recipe.data
+    p = section(recipe.data, ImageFolderData)
     if not recipe.task.labelled:
         raise DataError(f"data.kind images has class labels: task {recipe.task.kind} does not fit it")
     folder = existing(p.path, folder=True)
@@ -212,10 +215,15 @@ def _verify(files: list[Path]) -> None:
 
 
 def _streaming(
-    recipe: Any, files: list[Path], y: np.ndarray, splits: dict[str, np.ndarray], info: DataInfo, size: tuple[int, int]
+    recipe: Recipe,
+    files: list[Path],
+    y: np.ndarray,
+    splits: dict[str, np.ndarray],
+    info: DataInfo,
+    size: tuple[int, int],
 ) -> StreamingImageModule:
     """Per-channel statistics over the training images, computed in one pass."""
-    p = recipe.data
+    p = section(recipe.data, ImageFolderData)
     channels = p.channels
     total, squares = np.zeros(channels), np.zeros(channels)
     low, high = np.full(channels, np.inf), np.full(channels, -np.inf)

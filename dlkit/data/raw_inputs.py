@@ -22,6 +22,7 @@ from dlkit.data.images import EXTENSIONS, decode
 from dlkit.data.info import DataInfo
 from dlkit.data.text import encode, tokenize
 from dlkit.errors import DataError
+from dlkit.recipe.schema import Recipe
 
 
 @dataclasses.dataclass
@@ -33,7 +34,7 @@ class RawInputs:
     ids: dict[str, list[Any]]
 
 
-def from_file(path: Path, recipe: Any, info: DataInfo, field: str = "--input") -> RawInputs:
+def from_file(path: Path, recipe: Recipe, info: DataInfo, field: str = "--input") -> RawInputs:
     """Read a file (or image folder) in the format the run was trained on."""
     kind = info.preprocessing.get("kind")
     if not path.exists():
@@ -62,7 +63,7 @@ def _read_csv(path: Path, field: str) -> Any:
         raise DataError(f"{field}: {path} is not a readable CSV table ({str(e).strip().splitlines()[-1]})") from None
 
 
-def from_frame(frame: Any, recipe: Any, info: DataInfo, field: str = "input") -> RawInputs:
+def from_frame(frame: Any, recipe: Recipe, info: DataInfo, field: str = "input") -> RawInputs:
     """Rows of a table (a DataFrame) -> model inputs, for table, built-in, text and time-series runs."""
     kind = info.preprocessing.get("kind")
     if len(frame) == 0:
@@ -125,7 +126,7 @@ def _numbers(frame: Any, names: list[Any], fill: dict[str, Any], field: str) -> 
     return out
 
 
-def _csv(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
+def _csv(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     pre = info.preprocessing
     numeric = [_column(frame, c, field, "feature") for c in pre["numeric"]]
     fill = {str(k): v for k, v in pre.get("impute", {}).items()}
@@ -146,7 +147,7 @@ def _csv(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
     return RawInputs(x, _labels(frame, target, info, field), {"row": list(range(1, len(frame) + 1))})
 
 
-def _builtin(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
+def _builtin(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
 
     features = load_arrays(info.preprocessing["name"])[3]
     columns = [_column(frame, c, field, "feature") for c in features]
@@ -158,7 +159,7 @@ def _builtin(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
     )
 
 
-def _text(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
+def _text(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
 
     pre = info.preprocessing
     col = _column(frame, pre["text_column"], field, "text")
@@ -169,7 +170,7 @@ def _text(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
     return RawInputs(ids, _labels(frame, target, info, field), {"row": list(range(1, len(frame) + 1))})
 
 
-def _timeseries(frame: Any, recipe: Any, info: DataInfo, field: str) -> RawInputs:
+def _timeseries(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     """Every window of the series: inputs are `window` steps, targets the next `horizon` ones where known."""
     pre = info.preprocessing
     time_col = _column(frame, pre["time_column"], field, "time")
@@ -241,7 +242,7 @@ def _arrays(path: Path, info: DataInfo, field: str) -> RawInputs:
     return RawInputs(x, labels, {"row": list(range(1, len(x) + 1))})
 
 
-def example_frame(recipe: Any, info: DataInfo, rows: int = 5) -> Any | None:
+def example_frame(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any | None:
     """A few raw rows as the run's served model takes them (no target); None for image and array runs."""
     import pandas as pd
 

@@ -11,6 +11,9 @@ from dlkit.data.files import column, encode_labels, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import CsvData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 
 def _impute_value(values: Any, how: str) -> Any:
@@ -24,11 +27,11 @@ def _impute_value(values: Any, how: str) -> Any:
     return present.mode().iloc[0]
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a CSV table."""
     import pandas as pd
 
-    p = recipe.data
+    p = section(recipe.data, CsvData)
     frame, path = read_table(p, header=p.header)
     target = column(frame, p.target, "data.target")
     dropped = {column(frame, c, "data.drop") for c in p.drop}

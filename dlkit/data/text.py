@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
@@ -14,6 +13,9 @@ from dlkit.data.files import column, encode_labels, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import TextData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 PAD, OOV = "<pad>", "<unk>"
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -44,9 +46,9 @@ def encode(token_lists: Iterable[list[str]], vocab: list[str], max_length: int) 
     return ids
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a text classification file."""
-    p = recipe.data
+    p = section(recipe.data, TextData)
     if recipe.task.kind != "classification":
         raise DataError(f"data.kind text supports task classification, not {recipe.task.kind}")
     frame, path = read_table(p, header=p.header)

@@ -16,6 +16,9 @@ from dlkit.data.files import column, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.splits import chronological
 from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import TimeSeriesData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
 
 
 def _parse_times(frame: Any, name: str) -> tuple[Any, bool]:
@@ -56,11 +59,11 @@ def _expected_timeline(times: Any, is_datetime: bool) -> Any:
     return pd.Index(np.arange(times.iloc[0], times.iloc[-1] + spacing / 2, spacing))
 
 
-def build(recipe: Any, fold: tuple[int, int] | None = None) -> TensorDataModule:
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a time-series file."""
     import pandas as pd
 
-    p = recipe.data
+    p = section(recipe.data, TimeSeriesData)
     if fold is not None:
         raise DataError("k-fold cross-validation would train on the future; time series use a chronological split")
     frame, path = read_table(p)

@@ -27,13 +27,13 @@ META_KEY = "dlkit"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def recipe_hash(recipe: Any) -> str:
+def recipe_hash(recipe: Recipe) -> str:
     """SHA-256 of the resolved recipe (canonical JSON)."""
     text = json.dumps(recipe.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def checkpoint_metadata(recipe: Any, info: DataInfo, run_id: str | None) -> dict[str, Any]:
+def checkpoint_metadata(recipe: Recipe, info: DataInfo, run_id: str | None) -> dict[str, Any]:
     """What a checkpoint carries besides the weights (plain data only)."""
     return {
         "version": __version__,
@@ -112,7 +112,7 @@ def backbone_state(checkpoint: dict[str, Any]) -> dict[str, Any]:
 class Trained:
     """A trained backbone with the recipe and data description it was trained with."""
 
-    recipe: Any
+    recipe: Recipe
     info: DataInfo
     backbone: Any
     run_id: str | None
@@ -125,7 +125,7 @@ class DlkitCheckpoint:
 
     path: Path
     checkpoint: dict[str, Any]
-    recipe: Any
+    recipe: Recipe
     info: DataInfo
     run_id: str | None
 

@@ -25,6 +25,8 @@ Activation = Literal["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"]
 class ArchParams(Strict):
     """Fields every architecture has: transfer learning from an earlier run."""
 
+    arch: str
+
     init_from: str | None = Field(
         None,
         description="A run id or checkpoint path whose matching weights (same name and shape) initialise this "

@@ -19,6 +19,8 @@ COLUMN_HELP = "a column name, or an integer position (negative counts from the e
 class SplitParams(Strict):
     """Fields shared by every data kind: holdout split and batching."""
 
+    kind: str
+
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of the rows held out for validation.")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the rows held out for the final test.")
     seed: int = Field(0, description="Seed of the train/val/test split (independent of the training seed).")

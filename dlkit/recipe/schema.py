@@ -16,8 +16,8 @@ from pydantic import (
 )
 
 from dlkit import metric_names
-from dlkit.recipe.architectures import ARCHITECTURES
-from dlkit.recipe.data_kinds import DATA_KINDS
+from dlkit.recipe.architectures import ARCHITECTURES, ArchParams
+from dlkit.recipe.data_kinds import DATA_KINDS, SplitParams
 from dlkit.recipe.overrides import apply_overrides
 from dlkit.recipe.search_space import CategoricalParam, TuneConfig
 from dlkit.recipe.tasks import TASKS, TaskParams
@@ -31,10 +31,10 @@ def _union(registry: Any, tag: str) -> Any:
     return Annotated[Union[members], Field(discriminator=tag)]  # noqa: UP007
 
 
-if TYPE_CHECKING:  # the unions are built from the registries at import time
-    ModelConfig = Any
-    TaskConfig = Any
-    DataConfig = Any
+if TYPE_CHECKING:  # the unions are built from the registries at import time; mypy sees their bases
+    ModelConfig = ArchParams
+    TaskConfig = TaskParams
+    DataConfig = SplitParams
 else:
     ModelConfig = _union(ARCHITECTURES, "arch")
     TaskConfig = _union(TASKS, "kind")

@@ -23,6 +23,7 @@ from dlkit.data.raw_inputs import from_file
 from dlkit.errors import DataError
 from dlkit.process import heavy_imports, silence_libraries
 from dlkit.recipe.loader import with_overrides
+from dlkit.recipe.schema import Recipe
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import resolve_tracking_uri
@@ -36,7 +37,7 @@ class Evaluation:
     source: str
 
 
-def _rebuilt_split(recipe: Any, saved: Any, say: Callable[[str], None]) -> Any:
+def _rebuilt_split(recipe: Recipe, saved: Any, say: Callable[[str], None]) -> Any:
     """The run's data module rebuilt from its recipe; warns when the fitted preprocessing came out different."""
 
     module = data.build(recipe)

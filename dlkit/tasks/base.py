@@ -16,6 +16,7 @@ from torch import nn
 
 from dlkit import metric_names as m
 from dlkit.data.base import DataInfo, StepGroup
+from dlkit.recipe.schema import Recipe
 
 
 class LossMeter:
@@ -88,7 +89,7 @@ def make_optimizer(params: Any, o: Any, lr: float) -> torch.optim.Optimizer:
 class Task(L.LightningModule):
     """Base LightningModule: subclasses define `loss`, the metric updates and the epoch-end logs."""
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.recipe = recipe

@@ -23,6 +23,9 @@ from dlkit import metric_names as m
 from dlkit import reports
 from dlkit.data.base import DataInfo
 from dlkit.errors import BadInput
+from dlkit.recipe.schema import Recipe
+from dlkit.recipe.tasks import ClassificationParams
+from dlkit.schema_base import section
 from dlkit.tasks.base import Task
 
 
@@ -31,13 +34,14 @@ class ClassificationTask(Task):
 
     class_weights: torch.Tensor | None
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
         assert info.class_names is not None
         k = len(info.class_names)
         self.num_classes = k
-        self.label_smoothing = recipe.task.label_smoothing
-        weights = self._class_weights(recipe.task.class_weights, info)
+        params = section(recipe.task, ClassificationParams)
+        self.label_smoothing = params.label_smoothing
+        weights = self._class_weights(params.class_weights, info)
         self.register_buffer("class_weights", weights, persistent=False)
         self.val_metrics = MetricCollection(
             {m.VAL_ACC: MulticlassAccuracy(k, average="micro"), m.VAL_F1_MACRO: MulticlassF1Score(k, average="macro")}

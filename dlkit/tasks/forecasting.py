@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
 from dlkit import metric_names as m
 from dlkit.data.info import DataInfo
+from dlkit.recipe.schema import Recipe
 from dlkit.tasks.regression import RegressionTask
 
 
 class ForecastingTask(RegressionTask):
     """Predicts `horizon` future steps; logs the naive forecast's errors beside the model's."""
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
         self.target_features = list(info.target_features)
         self.horizon = info.horizon

@@ -19,6 +19,9 @@ from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import load_trained
+from dlkit.recipe.schema import Recipe
+from dlkit.recipe.tasks import GenerationParams
+from dlkit.schema_base import section
 from dlkit.tasks.base import LossMeter, Task, make_optimizer
 
 
@@ -37,11 +40,11 @@ class GenerationTask(Task):
     data_shift: torch.Tensor
     data_scale: torch.Tensor
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
         self.automatic_optimization = False
         self.groups_steps = False  # two optimisers stepped in turn on each batch
-        params = recipe.task
+        params = section(recipe.task, GenerationParams)
         self.smoothing = params.label_smoothing
         self.lr_d = params.lr_discriminator or recipe.optim.lr
         self.samples_per_class = params.samples_per_class

@@ -17,6 +17,7 @@ from dlkit.data.info import DataInfo
 from dlkit.data.raw_inputs import RawInputs
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import read_dlkit_checkpoint
+from dlkit.recipe.schema import Recipe
 
 #: what each task writes, documented in `dlkit predict --help`
 OUTPUT_COLUMNS = {
@@ -31,7 +32,7 @@ OUTPUT_COLUMNS = {
 class Predictor:
     """The task module of a run with its best weights, in eval mode on the CPU."""
 
-    recipe: Any
+    recipe: Recipe
     info: DataInfo
     task: Any
     run_id: str | None

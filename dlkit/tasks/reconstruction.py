@@ -19,15 +19,18 @@ from torchmetrics import MeanMetric
 from dlkit import metric_names as m
 from dlkit import reports
 from dlkit.data.info import DataInfo
+from dlkit.recipe.schema import Recipe
+from dlkit.recipe.tasks import ReconstructionParams
+from dlkit.schema_base import section
 from dlkit.tasks.base import Task
 
 
 class ReconstructionTask(Task):
     """Autoencoder training; anomaly scores, threshold and detection metrics on the test split."""
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
-        params = recipe.task
+        params = section(recipe.task, ReconstructionParams)
         self.loss_name = params.loss
         self.noise_std = params.noise_std
         self.quantile = params.threshold_quantile

@@ -14,7 +14,15 @@ from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, 
 from dlkit import metric_names as m
 from dlkit import reports
 from dlkit.data.info import DataInfo
+from dlkit.recipe.schema import Recipe
+from dlkit.recipe.tasks import PointLossParams, RegressionParams
+from dlkit.schema_base import section
 from dlkit.tasks.base import Task
+
+
+def _scales_target(params: PointLossParams) -> bool:
+    """Regression makes standardising the target a choice; forecasting always does it."""
+    return params.scale_target if isinstance(params, RegressionParams) else True
 
 
 class RegressionTask(Task):
@@ -23,12 +31,12 @@ class RegressionTask(Task):
     target_mean: torch.Tensor
     target_std: torch.Tensor
 
-    def __init__(self, recipe: Any, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
+    def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
-        params = recipe.task
+        params = section(recipe.task, PointLossParams)
         self.loss_name = params.loss
         self.huber_delta = params.huber_delta
-        mean, std = (info.target_mean, info.target_std) if params.scale_target else (0.0, 1.0)
+        mean, std = (info.target_mean, info.target_std) if _scales_target(params) else (0.0, 1.0)
         self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32), persistent=True)
         self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32), persistent=True)
         self.val_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})

@@ -18,6 +18,7 @@ import pandas as pd
 
 from dlkit import __version__
 from dlkit.data.raw_inputs import example_frame, from_frame
+from dlkit.recipe.schema import Recipe
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.model_registry import MODEL_PATH
 
@@ -48,7 +49,7 @@ def requirements() -> list[str]:
     return pins
 
 
-def log_model(tracker: Any, checkpoint: Path, recipe: Any, info: Any) -> bool:
+def log_model(tracker: Any, checkpoint: Path, recipe: Recipe, info: Any) -> bool:
     """Save the pyfunc model of a run under its `model` artifact path; False when its data cannot be served as rows."""
     from mlflow.models import infer_signature
 

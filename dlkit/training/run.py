@@ -56,7 +56,7 @@ class RunResult:
     #: model/params and model/latency_ms
     model_metrics: dict[str, float] = field(default_factory=dict)
     #: the resolved recipe the run trained
-    recipe: Any = None
+    recipe: Recipe | None = None
 
 
 def _local_path(uri: str) -> Path | None:
@@ -66,7 +66,7 @@ def _local_path(uri: str) -> Path | None:
     return None
 
 
-def _make_trainer(recipe: Any, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> Any:
+def _make_trainer(recipe: Recipe, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> Any:
     """The recipe's Trainer; `single`: one process on one device of the same kind (for the test split)."""
     import lightning as L
 
@@ -136,7 +136,7 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
+def _prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     """Data, backbone (with transferred weights) and task: every bad-input error surfaces here, before any run."""
     import lightning as L
     import torch
@@ -166,7 +166,7 @@ def _prepare(recipe: Any, fold: tuple[int, int] | None, uri: str) -> _Prepared:
     return _Prepared(datamodule, task, n_params, frozen, notes)
 
 
-def _tags(recipe: Any) -> dict[str, str]:
+def _tags(recipe: Recipe) -> dict[str, str]:
 
     tags = {
         "dlkit.version": __version__,
@@ -183,7 +183,7 @@ def _tags(recipe: Any) -> dict[str, str]:
 
 
 def run(
-    recipe: Any,
+    recipe: Recipe,
     *,
     tracking_uri: str | None = None,
     experiment: str | None = None,
@@ -248,7 +248,7 @@ def resume(
 
 
 def run_cv(
-    recipe: Any,
+    recipe: Recipe,
     folds: int,
     *,
     tracking_uri: str | None = None,
@@ -291,7 +291,7 @@ def run_cv(
 
 
 def _fit(
-    recipe: Any,
+    recipe: Recipe,
     prepared: _Prepared,
     uri: str,
     experiment: str,
@@ -492,7 +492,7 @@ def _as_dlkit_error(e: Exception) -> DlkitError:
     )
 
 
-def _log_start(tracker: Any, recipe: Any, datamodule: Any, n_params: int, workdir: Path) -> None:
+def _log_start(tracker: Any, recipe: Recipe, datamodule: Any, n_params: int, workdir: Path) -> None:
     """Params (the flattened resolved recipe), the recipe file, preprocessing, the dataset inputs, model size."""
     import yaml
 

@@ -47,7 +47,7 @@ class TuneResult:
     parent_run_id: str | None
     best_value: float | None
     best_params: dict[str, Any]
-    best_recipe: Any
+    best_recipe: Recipe | None
     #: the objective values of the picked trial (one per metric)
     best_values: list[float] | None = None
 
@@ -229,7 +229,7 @@ class _Session:
 
     study: optuna.Study
     cfg: TuneConfig
-    recipe: Any
+    recipe: Recipe
     budget: int
     deadline: float | None
     parent_run_id: str
@@ -344,7 +344,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> bool:
 
 
 def _open_study(
-    store: Any, name: str, recipe: Any, cfg: TuneConfig, store_name: str, worker_index: int = 0
+    store: Any, name: str, recipe: Recipe, cfg: TuneConfig, store_name: str, worker_index: int = 0
 ) -> optuna.Study:
     directions = [d for _, d in cfg.objectives]
     study = optuna.create_study(
@@ -371,7 +371,7 @@ def _open_study(
 
 
 def tune(
-    recipe: Any,
+    recipe: Recipe,
     *,
     trials: int | None = None,
     timeout: float | None = None,
@@ -416,7 +416,7 @@ def tune(
     exp = experiment or recipe.tracking.experiment
     deadline = time.time() + timeout if timeout else None
 
-    def session(run_recipe: Any, parent_run_id: str, tell: Callable[[str], None]) -> _Session:
+    def session(run_recipe: Recipe, parent_run_id: str, tell: Callable[[str], None]) -> _Session:
         return _Session(study, cfg, run_recipe, budget, deadline, parent_run_id, uri, exp, name, tell)
 
     if worker_of is not None:
@@ -469,7 +469,7 @@ def tune(
 
 def _finish(
     study: optuna.Study,
-    recipe: Any,
+    recipe: Recipe,
     cfg: TuneConfig,
     parent: Any,
     export: Path | None,

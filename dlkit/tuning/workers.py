@@ -16,21 +16,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from dlkit.recipe.schema import Recipe
 
 STOP = "stop"
 #: how long a worker waits for its hand-over before giving up (the first process died or hangs)
 HANDOVER_TIMEOUT_S = 900.0
 
 
-def threads_per_worker(recipe: Any, jobs: int) -> int:
+def threads_per_worker(recipe: Recipe, jobs: int) -> int:
     """Each process's share of the cores (trainer.num_threads when the recipe sets it)."""
     return int(recipe.trainer.num_threads or max(1, (os.cpu_count() or 1) // jobs))
 
 
-def portable_recipe(recipe: Any, folder: Path) -> Path:
+def portable_recipe(recipe: Recipe, folder: Path) -> Path:
     """The recipe as a file a worker process can load from any folder (paths made absolute)."""
     raw = recipe.model_dump(mode="json")
     for section, key in (("data", "path"), ("model", "init_from")):
@@ -51,7 +52,7 @@ class Workers:
 
     def __init__(
         self,
-        recipe: Any,
+        recipe: Recipe,
         jobs: int,
         *,
         storage: str | None,
