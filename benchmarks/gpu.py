@@ -80,7 +80,7 @@ def hand_loop(recipe: Any, module: Any, setup: Setup) -> float:
     import torch.nn.functional as F
 
     from dlkit import models
-    from dlkit.tasks.base import make_optimizer
+    from dlkit.tasks.optimizers import make_optimizer
 
     device = torch.device(setup.device)
     x, y = module.splits["train"]

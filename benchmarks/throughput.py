@@ -39,7 +39,7 @@ def hand_loop(name: str) -> float:
     import torch
     import torch.nn.functional as F
 
-    from dlkit.tasks.base import make_optimizer
+    from dlkit.tasks.optimizers import make_optimizer
 
     recipe, module, backbone = _setup(name, [])
     x, y = module.splits["train"]
@@ -68,7 +68,7 @@ def plain_lightning(name: str) -> float:
     from torch.utils.data import DataLoader, TensorDataset
 
     from dlkit.process import silence_libraries
-    from dlkit.tasks.base import make_optimizer
+    from dlkit.tasks.optimizers import make_optimizer
 
     silence_libraries()
     recipe, module, backbone = _setup(name, [])

@@ -1,15 +1,10 @@
 """dlkit's heavy imports: the garbage collector around them (and in dlkit's own processes), their log output.
 
-Importing Lightning and MLflow (with torch, SQLAlchemy and the rest) creates hundreds of
-thousands of objects that live as long as the process, and almost no garbage, yet Python's
-collector walks all of them again and again (figures in docs/pages/performance.md).
-
-- Around the heavy imports the collector pauses (any process, library use included: it is
-  switched back on afterwards if it was on).
-- In a process that is dlkit's own (the `dlkit` script, its tuning workers and DDP ranks), the
-  objects that exist after the first heavy imports are then frozen out of later collections
-  (`gc.freeze`), and a collection of young objects waits for 5,000 new ones instead of 700. A
-  library user's interpreter is never frozen or retuned.
+Importing Lightning and MLflow leaves hundreds of thousands of long-lived objects and almost no
+garbage, yet Python's collector would walk them again and again. Around those imports the collector
+pauses (in any process); in a process that is dlkit's own (the script, tuning workers, DDP ranks)
+what they left is then frozen out of later collections (`gc.freeze`) and young objects are collected
+less often. A library user's interpreter is only paused, never frozen or retuned.
 """
 
 from __future__ import annotations

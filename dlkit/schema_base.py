@@ -11,8 +11,7 @@ class Strict(BaseModel):
     """Unknown keys are errors; assignments are validated too.
 
     Validators are built on first use (`defer_build`): validating a recipe builds the one of
-    `Recipe`, which covers every section, instead of one per section class at import (about 10 ms
-    of every command that reads a recipe).
+    `Recipe`, which covers every section, instead of one per section class at import.
     """
 
     model_config = ConfigDict(

@@ -53,7 +53,7 @@ def train(
         from dlkit.cli.summary import print_summary
 
         with heavy_importing():
-            from dlkit.training.run import resume as resume_run
+            from dlkit.training.resume import resume as resume_run
 
         result = resume_run(resume, tracking_uri=tracking_uri, say=typer.echo, progress_bar=progress)
         if result.recipe is not None:  # always set by a run that trained

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.data.base import TensorDataModule, build_module, check_finite
+from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import encode_labels, existing
 from dlkit.data.info import DataInfo
+from dlkit.data.scaling import check_finite
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import ArraysData

@@ -1,139 +1,19 @@
-"""In-memory data: tensors batched by slicing shuffled indices, and the DataModule around them.
-
-Per-sample `__getitem__` plus collate costs more than a small model's step;
-slicing whole tensors costs microseconds.
-"""
+"""The DataModules: every kind's common interface, and the in-memory one most kinds build with `build_module`."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 
+from dlkit.data.batches import StepGroup, TensorBatches
 from dlkit.data.info import DataInfo
+from dlkit.data.scaling import apply_scaler, fit_scaler
 from dlkit.errors import DataError
 from dlkit.recipe.schema import Recipe
-
-__all__ = [
-    "DataInfo",
-    "SplitDataModule",
-    "StepGroup",
-    "TensorBatches",
-    "TensorDataModule",
-    "apply_scaler",
-    "build_module",
-    "fit_scaler",
-]
-
-
-class _EpochShuffle:
-    """Seeds each epoch's permutation from (seed, epoch): reproducible and resumable.
-
-    Lightning calls `set_epoch` on a loader's `sampler` at the start of every epoch.
-    """
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def permutation(self, n: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(n, generator=gen)
-
-
-class StepGroup(tuple):  # type: ignore[type-arg]
-    """Consecutive training batches that one Lightning step runs as that many optimisation steps.
-
-    Lightning spends about 0.3 ms of hook dispatch on every training step; a group of
-    `trainer.steps_per_call` batches pays it once. The batches, their order and the optimiser
-    steps are exactly those of one batch per call.
-    """
-
-
-class TensorBatches:
-    """Batches over aligned tensors; optional shuffling, sharding across distributed ranks, and
-    grouping of consecutive batches (StepGroup) for the training split."""
-
-    def __init__(
-        self,
-        tensors: tuple[torch.Tensor, ...],
-        batch_size: int,
-        *,
-        shuffle: bool,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-        group: int = 1,
-    ) -> None:
-        self.tensors = tensors
-        self.group = group
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.sampler = _EpochShuffle(seed)
-        self.batch_sampler = None  # Lightning inspects both attributes of a loader
-        self.rank = rank
-        self.world_size = world_size
-
-    def _rows(self) -> int:
-        n = len(self.tensors[0])
-        return math.ceil(n / self.world_size) if self.world_size > 1 else n
-
-    def __len__(self) -> int:
-        """Items per epoch: batches, or groups of `group` batches."""
-        return math.ceil(self.steps_per_epoch() / self.group)
-
-    def steps_per_epoch(self) -> int:
-        """Batches (optimisation steps, for the training split) per epoch."""
-        rows = self._rows()
-        batches = math.ceil(rows / self.batch_size)
-        # a trailing batch of one sample breaks batch norm in training: it is merged away
-        if self.shuffle and batches > 1 and rows % self.batch_size == 1:
-            batches -= 1
-        return batches
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        if self.group == 1:
-            yield from self._batches()
-            return
-        pending: list[tuple[torch.Tensor, ...]] = []
-        for batch in self._batches():
-            pending.append(batch)
-            if len(pending) == self.group:
-                yield StepGroup(pending)
-                pending = []
-        if pending:
-            yield StepGroup(pending)
-
-    def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        n = len(self.tensors[0])
-        index: torch.Tensor | None = self.sampler.permutation(n) if self.shuffle else None
-        if self.world_size > 1:
-            # every rank gets the same number of rows (padding by wrap-around), as DistributedSampler does
-            base = index if index is not None else torch.arange(n)
-            per_rank = self._rows()
-            padded = (
-                torch.cat([base, base[: per_rank * self.world_size - n]]) if per_rank * self.world_size > n else base
-            )
-            index = padded[self.rank :: self.world_size]
-        if index is not None and self.tensors[0].device.type != "cpu":
-            index = index.to(self.tensors[0].device)  # once per epoch, not once per batch
-        rows = len(index) if index is not None else n
-        count = self.steps_per_epoch()
-        for b in range(count):
-            start = b * self.batch_size
-            stop = rows if b == count - 1 else start + self.batch_size
-            if index is None:
-                yield tuple(t[start:stop] for t in self.tensors)
-            else:
-                sel = index[start:stop]
-                yield tuple(t.index_select(0, sel) for t in self.tensors)
 
 
 class SplitDataModule(L.LightningDataModule):
@@ -226,58 +106,10 @@ class TensorDataModule(SplitDataModule):
         return {split: (x.numpy(), y.numpy()) for split, (x, y) in self.splits.items()}
 
 
-def fit_scaler(x: np.ndarray, method: str) -> dict[str, Any]:
-    """Scaling statistics from training rows; per channel for images, per feature otherwise.
-
-    A constant feature gets a unit scale instead of a zero one, so it can never divide by zero.
-    """
-    if method == "none":
-        return {"method": "none"}
-    if x.ndim >= 3:  # images (N, C, H, W): one statistic per channel, shaped (C, 1, 1) to broadcast
-        axes: tuple[int, ...] = (0, *range(2, x.ndim))
-    else:
-        axes = (0,)
-    keep = x.ndim >= 3
-    with np.errstate(invalid="ignore"):
-        if method == "standard":
-            shift = x.mean(axis=axes, keepdims=keep, dtype=np.float64)
-            scale = x.std(axis=axes, keepdims=keep, dtype=np.float64)
-        else:
-            shift = x.min(axis=axes, keepdims=keep).astype(np.float64)
-            scale = x.max(axis=axes, keepdims=keep) - shift
-    if keep:
-        shift, scale = shift[0], scale[0]
-    constant = np.asarray(scale) == 0
-    scale = np.where(constant, 1.0, scale)
-    return {
-        "method": method,
-        "shift": np.asarray(shift, dtype=np.float64).tolist(),
-        "scale": np.asarray(scale, dtype=np.float64).tolist(),
-        "constant": np.flatnonzero(constant).tolist(),
-    }
-
-
-def apply_scaler(x: np.ndarray, scaler: dict[str, Any]) -> np.ndarray:
-    """Scale `x` with statistics from `fit_scaler`."""
-    if scaler["method"] == "none":
-        return x.astype(np.float32)
-    return ((x - np.asarray(scaler["shift"])) / np.asarray(scaler["scale"])).astype(np.float32)
-
-
-def check_finite(x: np.ndarray, what: str) -> None:
-    """Refuse NaN or infinite inputs, naming where the first one is."""
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise DataError(
-            f"{what}: NaN or infinite value at row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else ""),
-            hint="clean the data or set data.impute",
-        )
-
-
 def _without_classes(
     splits: dict[str, np.ndarray], y: np.ndarray, names: list[str], class_names: list[str] | None
 ) -> dict[str, np.ndarray]:
-    """Training and validation splits without the given classes (normal-only training for anomaly detection)."""
+    """Training and validation splits without the given classes (e.g. normal-only training for anomaly detection)."""
     known = class_names or []
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -307,9 +139,9 @@ def build_module(
     """
     data = recipe.data
     classification = info.class_names is not None
-    anomalies = getattr(recipe.task, "anomaly_classes", [])
-    if anomalies:
-        splits = _without_classes(splits, y, anomalies, info.class_names)
+    excluded = recipe.task.excluded_from_training
+    if excluded:
+        splits = _without_classes(splits, y, excluded, info.class_names)
     train = splits["train"]
     if scale:
         columns = scale_columns if scale_columns is not None else slice(None)

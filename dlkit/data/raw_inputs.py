@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.data.base import apply_scaler
 from dlkit.data.builtin import load_arrays
 from dlkit.data.files import read_table
 from dlkit.data.images import EXTENSIONS, decode
 from dlkit.data.info import DataInfo
+from dlkit.data.scaling import apply_scaler
 from dlkit.data.text import encode, tokenize
 from dlkit.errors import DataError
 from dlkit.recipe.schema import Recipe

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from dlkit.data.base import TensorDataModule, build_module, fit_scaler
+from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import column, read_table
 from dlkit.data.info import DataInfo
+from dlkit.data.scaling import fit_scaler
 from dlkit.data.splits import chronological
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import TimeSeriesData

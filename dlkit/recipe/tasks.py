@@ -24,6 +24,11 @@ class TaskParams(Strict):
     #: metrics logged on the test split
     test_metrics: ClassVar[tuple[str, ...]] = ()
 
+    @property
+    def excluded_from_training(self) -> list[str]:
+        """Classes the data module keeps out of the training and validation splits (none by default)."""
+        return []
+
 
 @TASKS.register("classification", target="dlkit.tasks.classification:ClassificationTask")
 class ClassificationParams(TaskParams):
@@ -121,6 +126,11 @@ class ReconstructionParams(TaskParams):
         m.TEST_ANOMALY_F1,
         m.TEST_ANOMALY_AUROC,
     )
+
+    @property
+    def excluded_from_training(self) -> list[str]:
+        """The anomaly classes: the autoencoder learns what normal looks like."""
+        return list(self.anomaly_classes)
 
 
 @TASKS.register("generation", target="dlkit.tasks.generation:GenerationTask")

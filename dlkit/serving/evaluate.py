@@ -3,7 +3,7 @@
 On the test split the data is rebuilt from the run's recipe (same seed, same split, same fitted
 preprocessing, which is checked against the one saved in the checkpoint) and the task's own test
 loop computes the metrics, so they equal the training run's test metrics. A new file goes through
-the saved preprocessing (`raw.from_file`).
+the saved preprocessing (`raw_inputs.from_file`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import lightning as L
     from torch import nn
 
-    from dlkit.data.base import DataInfo
+    from dlkit.data.info import DataInfo
     from dlkit.recipe.schema import Recipe
 
 

@@ -15,8 +15,11 @@ import torch
 from torch import nn
 
 from dlkit import metric_names as m
-from dlkit.data.base import DataInfo, StepGroup
+from dlkit.data.batches import StepGroup
+from dlkit.data.info import DataInfo
 from dlkit.recipe.schema import Recipe
+from dlkit.tasks.optimizers import make_optimizer
+from dlkit.tasks.random_state import rng_state, set_rng_state
 
 
 class LossMeter:
@@ -42,48 +45,6 @@ class LossMeter:
         value = ((values * weights).sum() / weights.sum()).float()
         self.values, self.counts = [], []
         return value
-
-
-def rng_state() -> dict[str, Any]:
-    """torch, NumPy and Python random states as tensors and plain data (loadable with weights_only=True)."""
-    import random
-
-    _, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
-    version, internal, gauss = random.getstate()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
-        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
-    }  # fmt: skip
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    import random
-
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["internal"]), py["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def make_optimizer(params: Any, o: Any, lr: float) -> torch.optim.Optimizer:
-    """The optimiser named in the recipe's `optim` section, over `params`."""
-    optimizers = {
-        "sgd": lambda: torch.optim.SGD(
-            params, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
-        ),
-        "adam": lambda: torch.optim.Adam(params, lr=lr, betas=o.betas, weight_decay=o.weight_decay),
-        "adamw": lambda: torch.optim.AdamW(params, lr=lr, betas=o.betas, weight_decay=o.weight_decay),
-        "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay),
-    }
-    return optimizers[o.name]()  # type: ignore[no-any-return]
 
 
 class Task(L.LightningModule):
@@ -116,7 +77,7 @@ class Task(L.LightningModule):
             set_rng_state(checkpoint["dlkit_rng"])
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets _current_fx_name before and after every hook call (about 35 times a step);
+        # Lightning sets _current_fx_name before and after every hook call, dozens of times a step;
         # nn.Module.__setattr__ checks each value against parameters, buffers and modules first
         if name == "_current_fx_name":
             object.__setattr__(self, name, value)
@@ -126,7 +87,7 @@ class Task(L.LightningModule):
     def _apply_batch_transfer_handler(
         self, batch: Any, device: torch.device | None = None, dataloader_idx: int = 0
     ) -> Any:
-        """Batches already on the device skip Lightning's generic transfer hooks (about 0.1 ms a step).
+        """Batches already on the device skip Lightning's generic transfer hooks (paid on every step).
 
         dlkit's loaders yield tuples of tensors; when they are on the model's device (CPU training, or
         data.on_device) only the data module's augmentation remains to apply.
@@ -199,8 +160,8 @@ class Task(L.LightningModule):
 
         Lightning's automatic optimisation wraps every step in a closure and half a dozen hook
         dispatches; even manual optimisation dispatches the backward and optimizer-step hooks of
-        every callback through the strategy and the precision plugin (about 0.2 ms a step on a
-        CPU, as long as a small model's own forward pass). On one device with a precision that
+        every callback through the strategy and the precision plugin, which on a CPU can cost as
+        much as a small model's own forward pass. On one device with a precision that
         needs no gradient scaler, the lean path runs the same step directly (zero, backward,
         clip, step) and counts it with Lightning's optimizer wrapper, so global_step,
         checkpoints and resumption are unchanged; dlkit's callbacks use none of the per-step

@@ -21,7 +21,7 @@ from torchmetrics.classification import (
 
 from dlkit import metric_names as m
 from dlkit import reports
-from dlkit.data.base import DataInfo
+from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.tasks import ClassificationParams

@@ -22,7 +22,8 @@ from dlkit.models.checkpoints import load_trained
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.tasks import GenerationParams
 from dlkit.schema_base import section
-from dlkit.tasks.base import LossMeter, Task, make_optimizer
+from dlkit.tasks.base import LossMeter, Task
+from dlkit.tasks.optimizers import make_optimizer
 
 
 def _scaler_tensors(scaler: dict[str, Any], shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:

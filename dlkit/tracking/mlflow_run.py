@@ -23,8 +23,8 @@ WRITE_INTERVAL_S = 1.0
 class _BackgroundWriter:
     """Sends epoch metrics to the store from a thread of its own, merged into as few calls as possible.
 
-    A synchronous `log_batch` costs about 10 ms on a SQLite store (a transaction) and more on a
-    remote server: once per epoch, that is a quarter of a short trial's time. Here the training
+    A synchronous `log_batch` costs a transaction on a SQLite store and a round trip on a remote
+    server: once per epoch, that can outweigh a short epoch. Here the training
     thread only appends; the writer thread sends everything that accumulated, then waits
     WRITE_INTERVAL_S before the next send. `flush` waits until all is sent and raises the first
     error the thread met.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from dlkit.errors import BadInput, TrackingError
 from dlkit.retry import retry_collisions
@@ -206,3 +207,11 @@ def _check_server(uri: str) -> None:
         raise TrackingError(
             f"tracking server {uri} is unreachable ({reason})", hint="start it, or check --tracking-uri"
         ) from None
+
+
+def local_folder(uri: str) -> Path | None:
+    """The folder an artifact URI names when it is on this machine (a plain path or file://), else None."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path))
+    return None

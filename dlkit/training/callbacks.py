@@ -195,8 +195,8 @@ class LastCheckpoint(AtomicCheckpoint):
     """The checkpoint a run resumes from, written at the end of an epoch.
 
     On one device, an epoch that ends sooner after the previous write than `1 / budget` times that write's
-    cost is not written: writing stays under `budget` of the run's time when epochs are short (a
-    checkpoint every 8 ms epoch of a small table took a sixth of a tuning trial). The run's final epoch is
+    cost is not written: writing stays under `budget` of the run's time when epochs are short (a write
+    can take longer than an epoch of a small table). The run's final epoch is
     always written. A run resumed from an earlier epoch trains the epochs after it again and logs none
     of them twice. Several processes (DDP) must agree on every write, so there every epoch is written.
     """

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from dlkit import data
-from dlkit.data.base import TensorBatches, apply_scaler, fit_scaler
+from dlkit.data.batches import TensorBatches
 from dlkit.data.builtin import load_arrays
+from dlkit.data.scaling import apply_scaler, fit_scaler
 from dlkit.errors import DataError
 from dlkit.recipe import load
 

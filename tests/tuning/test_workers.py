@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from dlkit.tuning import liveness
-from dlkit.tuning.study import storage_for
+from dlkit.tuning.study_setup import storage_for
 from tests.conftest import run_cli
 
 # about two seconds a trial on one thread: long enough to be killed in the middle of one
@@ -147,7 +147,7 @@ def test_budget_is_exact_when_workers_claim_the_last_trial_together(workdir: Pat
     first, second = study.ask(), study.ask()
     for t in (first, second):
         liveness.claim(study, t)
-    from dlkit.tuning.study import _surplus
+    from dlkit.tuning.trials import surplus as _surplus
 
     assert recipe_obj.tune is not None
     assert not _surplus(study, first, budget=3)

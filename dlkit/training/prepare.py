@@ -1,0 +1,51 @@
+"""The parts of a run before it exists: data, backbone (with transferred weights), task, device levers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning as L
+import torch
+
+from dlkit import data, models, tasks
+from dlkit.recipe.schema import Recipe
+from dlkit.training import transfer
+
+
+@dataclass
+class Prepared:
+    """What `prepare` built: the data module, the task around the backbone, and what to report."""
+
+    datamodule: Any
+    task: Any
+    n_params: int
+    frozen: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str) -> Prepared:
+    """Seeds, data, backbone and task: every bad-input error surfaces here, before any MLflow run exists."""
+    t = recipe.trainer
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    L.seed_everything(t.seed, workers=True, verbose=False)
+    datamodule = data.build(recipe, fold)
+    backbone = models.build(recipe.model, datamodule.info)
+    notes = []
+    if recipe.model.init_from:
+        notes.append(transfer.init_from(backbone, recipe.model.init_from, uri))
+    frozen = transfer.freeze(backbone, recipe.model.freeze)
+    task = tasks.build(recipe, backbone, datamodule.info, uri)
+    n_params = sum(p.numel() for p in backbone.parameters())
+    if hasattr(datamodule, "on_device"):
+        placement: Any = datamodule
+        placement.on_device, placement.channels_last = recipe.data.on_device, t.channels_last
+        # batch limits count batches, as Lightning's users expect, not groups of them
+        grouped = getattr(task, "groups_steps", False) and not t.shortened
+        placement.step_group = t.steps_per_call if grouped else 1
+    if t.channels_last:
+        backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    if t.compile:
+        backbone.compile()  # in place: parameter names, and so checkpoints, stay the same
+    return Prepared(datamodule, task, n_params, frozen, notes)

@@ -1,0 +1,94 @@
+"""What a run records in MLflow: its tags, its start (params, recipe, preprocessing, datasets), its reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from dlkit import __version__, reports
+from dlkit import metric_names as m
+from dlkit.recipe.schema import Recipe
+from dlkit.tracking.mlflow_run import MlflowRun, flatten, git_commit
+from dlkit.training.result import Nested
+
+
+def recipe_tags(recipe: Recipe) -> dict[str, str]:
+    """What the recipe is: version, name, architecture, task, data, the user's tags, the git commit."""
+    data = recipe.data
+    tags = {
+        "dlkit.version": __version__,
+        "dlkit.recipe": recipe.name,
+        "dlkit.arch": recipe.model.arch,
+        "dlkit.task": recipe.task.kind,
+        "dlkit.data": f"{data.kind}:{getattr(data, 'name', None) or getattr(data, 'path', '')}",
+        **recipe.tracking.tags,
+    }
+    commit = git_commit(Path.cwd())
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def run_tags(recipe: Recipe, device: torch.device, world_size: int, nested: Nested | None) -> dict[str, str]:
+    """The recipe's tags, the device, the parent run, and who runs it (so that `dlkit runs ls` can tell a
+    run whose process died from a live one)."""
+    tags = recipe_tags(recipe)
+    tags["dlkit.device"] = str(device)
+    tags["dlkit.world_size"] = str(world_size)
+    if device.type == "cuda":
+        tags["dlkit.device"] += f" ({torch.cuda.get_device_name(device)})"
+    if nested is not None:
+        tags.update({"mlflow.parentRunId": nested.parent_run_id, **nested.tags})
+    if recipe.model.init_from:
+        tags["dlkit.init_from"] = recipe.model.init_from
+    tags.update({"dlkit.host": socket.gethostname(), "dlkit.pid": str(os.getpid())})
+    tags["dlkit.heartbeat"] = f"{time.time():.0f}"
+    return tags
+
+
+def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int, workdir: Path) -> None:
+    """Params (the flattened resolved recipe), the recipe file, preprocessing, the dataset inputs, model size."""
+    resolved = recipe.model_dump(mode="json")
+    tracker.log_params(flatten(resolved))
+    info = datamodule.info
+    folder = workdir / "start"
+    folder.mkdir()
+    (folder / "recipe.yaml").write_text("# dlkit train recipe.yaml\n" + yaml.safe_dump(resolved, sort_keys=False))
+    (folder / "preprocessing.json").write_text(json.dumps(info.preprocessing, indent=1, default=str))
+    tracker.log_artifacts(folder)
+    source = {"loader": info.source, "name": info.name}
+    for split, (features, targets) in datamodule.splits.items():
+        extra = {"dlkit.split_size": str(len(targets)), "dlkit.split": split}
+        if info.class_names:
+            counts = targets.bincount(minlength=len(info.class_names)).tolist()
+            extra["dlkit.class_balance"] = ", ".join(f"{n}={c}" for n, c in zip(info.class_names, counts, strict=True))
+        tracker.log_dataset(
+            features.numpy(),
+            targets.numpy(),
+            name=f"{info.name}-{split}",
+            source=source,
+            context={"train": "training", "val": "validation", "test": "testing"}[split],
+            extra=extra,
+        )
+    tracker.log_metrics({m.MODEL_PARAMS: float(n_params)}, step=0)
+    if info.warnings:
+        tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)[:5000]})
+
+
+def log_reports(
+    tracker: MlflowRun, task: Any, datamodule: Any, history: list[dict[str, float]], monitor: str, workdir: Path
+) -> None:
+    """The task's reports on the test split (predictions, confusion matrix, ...) and the learning curves."""
+    folder = workdir / "reports"
+    folder.mkdir()
+    task.write_reports(folder, datamodule.index["test"])
+    if history:
+        reports.learning_curves(history, monitor, folder / "learning_curves.png")
+    tracker.log_artifacts(folder)

@@ -1,0 +1,66 @@
+"""`resume()`: a killed or crashed run continues from its last checkpoint, in the same MLflow run."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from dlkit.errors import BadInput
+from dlkit.models.checkpoints import META_KEY, read_checkpoint
+from dlkit.process import heavy_imports
+from dlkit.recipe.schema import Recipe
+from dlkit.tracking.query import is_stale
+from dlkit.tracking.store import check_readable, local_folder, resolve_tracking_uri
+from dlkit.training.fit import fit
+from dlkit.training.prepare import prepare
+from dlkit.training.result import Resume, RunResult, Say
+
+
+def resume(
+    run_id: str, *, tracking_uri: str | None = None, say: Say = print, progress_bar: bool | None = None
+) -> RunResult:
+    """Continue run `run_id` from its last checkpoint: the recipe it holds, the epochs after it."""
+    heavy_imports()
+    uri = resolve_tracking_uri(tracking_uri, None)
+    check_readable(uri)
+    client = MlflowClient(uri)
+    try:
+        found = client.get_run(run_id)
+    except MlflowException:
+        raise BadInput(f"--resume: run {run_id} not found in {uri}", hint="pass --tracking-uri of its store") from None
+    status = found.info.status
+    if status == "FINISHED":
+        raise BadInput(f"--resume: run {run_id} already finished")
+    if status == "RUNNING" and not is_stale(found):
+        where = f"process {found.data.tags.get('dlkit.pid', '?')} on {found.data.tags.get('dlkit.host', '?')}"
+        raise BadInput(f"--resume: run {run_id} is still running ({where})", hint="stop it first (Ctrl-C or kill)")
+    path = _last_checkpoint(client, run_id, found.info.artifact_uri)
+    meta = read_checkpoint(path, "--resume").get(META_KEY)
+    if not isinstance(meta, dict) or meta.get("run_id") != run_id:
+        raise BadInput(f"--resume: {path} does not belong to run {run_id}")
+    recipe = Recipe.model_validate(meta["recipe"])
+    steps = [point.step for point in client.get_metric_history(run_id, "perf/epoch_seconds")]
+    experiment = client.get_experiment(found.info.experiment_id).name
+    prepared = prepare(recipe, None, uri)
+    state = Resume(run_id, path, max(steps, default=-1))
+    return fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)
+
+
+def _last_checkpoint(client: MlflowClient, run_id: str, artifact_uri: str) -> Path:
+    """The run's `checkpoints/last.ckpt`: in its artifact folder, or downloaded from a remote store."""
+    folder = local_folder(artifact_uri)
+    path: Path | None = folder / "checkpoints" / "last.ckpt" if folder else None
+    if folder is None:
+        try:
+            path = Path(client.download_artifacts(run_id, "checkpoints/last.ckpt", tempfile.mkdtemp(prefix="dlkit-")))
+        except (MlflowException, OSError):
+            path = None
+    if path is None or not path.is_file():
+        raise BadInput(
+            f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
+            hint="train the recipe again",
+        )
+    return path

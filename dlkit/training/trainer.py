@@ -1,0 +1,42 @@
+"""The Lightning Trainer of a recipe's `trainer` section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+from dlkit.errors import BadInput
+from dlkit.recipe.sections import Trainer
+
+
+def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> L.Trainer:
+    """The Trainer; `single`: one process on one device of the same kind (for the test split after DDP)."""
+    try:
+        return L.Trainer(
+            max_epochs=t.max_epochs,
+            accelerator=t.accelerator,
+            devices=1 if single else t.devices,
+            strategy="auto" if single else t.strategy,
+            num_nodes=1 if single else t.num_nodes,
+            precision=t.precision,
+            deterministic=t.deterministic,
+            fast_dev_run=t.fast_dev_run,
+            limit_train_batches=t.limit_train_batches,
+            limit_val_batches=t.limit_val_batches,
+            # gradient clipping happens in Task.optimize (manual optimisation)
+            callbacks=callbacks,
+            logger=False,
+            default_root_dir=str(root),
+            enable_model_summary=False,
+            enable_progress_bar=progress_bar,
+            num_sanity_val_steps=0,
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as e:  # no GPU, an unknown strategy, ...
+        message = str(e).strip().splitlines()[0]
+        raise BadInput(
+            f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}",
+            hint="trainer.accelerator=auto trains on a GPU when this machine has one, else on the CPU",
+        ) from None
