@@ -31,6 +31,12 @@ class Entry:
         module, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
+    def part(self, name: str) -> Callable[..., Any] | None:
+        """Another function of the builder's module by name (a data kind's readers of new data), or None."""
+        module, _, _ = self.target.partition(":")
+        found = getattr(importlib.import_module(module), name, None)
+        return found if callable(found) else None
+
 
 class Registry(Generic[P]):
     """A named collection of entries; registering a name twice is an error."""

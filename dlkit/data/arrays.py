@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import encode_labels, existing
 from dlkit.data.info import DataInfo
-from dlkit.data.scaling import check_finite
+from dlkit.data.rows import RawInputs, labels, row_ids
+from dlkit.data.scaling import apply_scaler, check_finite
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import ArraysData
@@ -75,3 +78,30 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     n_test = len(arrays["X_test"]) if has_test and fold is None else 0
     splits = assign(codes, recipe.data, stratify=classification, fold=fold, n_fixed_test=n_test, names=names)
     return build_module(recipe, x, codes, splits, info)
+
+
+def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    try:
+        if path.suffix == ".npy":
+            x, y = np.load(path, allow_pickle=False), None
+        else:
+            with np.load(path, allow_pickle=False) as npz:
+                if "X" not in npz.files:
+                    raise DataError(f"{field}: {path} has no array 'X'")
+                x, y = npz["X"], (npz["y"] if "y" in npz.files else None)
+    except (ValueError, OSError) as e:
+        raise DataError(f"{field}: {path} is not a readable .npy/.npz file ({str(e).splitlines()[0]})") from None
+    if tuple(x.shape[1:]) != tuple(info.input_shape):
+        raise DataError(
+            f"{field}: X has samples of shape {tuple(x.shape[1:])}; the run takes {tuple(info.input_shape)}"
+        )
+    x = x.astype(np.float32)
+    if "scaler" in info.preprocessing:
+        x = apply_scaler(x, info.preprocessing["scaler"])
+    codes = labels(pd.DataFrame({"y": y}), "y", info, field) if y is not None else None
+    return RawInputs(x, codes, row_ids(len(x)))
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> None:
+    """None: a run on files that are not tables has no MLflow model served as rows."""
+    return None

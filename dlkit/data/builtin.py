@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.info import DataInfo
+from dlkit.data.rows import RawInputs, input_column, labels, numbers, row_ids
+from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import BuiltinData
@@ -65,3 +69,21 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     info.preprocessing = {"kind": "builtin", "name": name, "class_names": class_names}
     splits = assign(y, recipe.data, stratify=class_names is not None, fold=fold, names=class_names)
     return build_module(recipe, x, y, splits, info)
+
+
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+
+    features = load_arrays(info.preprocessing["name"])[3]
+    columns = [input_column(frame, c, field, "feature") for c in features]
+    x = numbers(frame, columns, {}, field).reshape(-1, *info.input_shape)
+    if "scaler" in info.preprocessing:
+        x = apply_scaler(x, info.preprocessing["scaler"])
+    return RawInputs(x.astype(np.float32), labels(frame, "target", info, field), row_ids(len(frame)))
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
+    """The first samples of the dataset as a table of its features: the MLflow model's input example."""
+    import pandas as pd
+
+    x, _, _, features = load_arrays(info.preprocessing["name"])
+    return pd.DataFrame(x[:rows].reshape(rows, -1).astype(np.float64), columns=features)

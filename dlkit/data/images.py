@@ -18,6 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 from dlkit.data.base import SplitDataModule, build_module
 from dlkit.data.files import existing
 from dlkit.data.info import DataInfo
+from dlkit.data.rows import RawInputs
+from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import ImageFolderData
@@ -248,3 +250,31 @@ def _streaming(
     info.split_sizes = {s: len(rows) for s, rows in splits.items()}
     info.train_class_counts = np.bincount(y[splits["train"]], minlength=len(info.class_names or [])).tolist()
     return StreamingImageModule(files, y, splits, info, p, size, shift, scale)
+
+
+def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+
+    pre = info.preprocessing
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
+    )
+    if not files:
+        raise DataError(f"{field}: {path} holds no PNG/JPEG images")
+    size = tuple(pre["image_size"])
+    x = np.stack([decode(f, size, pre["channels"]) for f in files])  # type: ignore[arg-type]
+    if "scaler" in pre:
+        x = apply_scaler(x, pre["scaler"])
+    # images in subfolders named after classes carry their labels
+    names = info.class_names or []
+    parents = [f.parent.name for f in files]
+    y = None
+    if path.is_dir() and names and all(p in names for p in parents):
+        y = np.asarray([names.index(p) for p in parents], dtype=np.int64)
+    return RawInputs(x.astype(np.float32), y, {"path": [str(f) for f in files]})
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> None:
+    """None: a run on files that are not tables has no MLflow model served as rows."""
+    return None

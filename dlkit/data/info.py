@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-InputKind = Literal["dense", "image", "sequence", "tokens"]
+from dlkit.recipe.architectures import InputKind
 
 
 @dataclass

@@ -9,6 +9,8 @@ import numpy as np
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import column, encode_labels, missing_report, read_table
 from dlkit.data.info import DataInfo
+from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
+from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
@@ -134,3 +136,30 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         "class_names": class_names,
     }
     return build_module(recipe, x, y, splits, info, scale_columns=np.arange(len(numeric)))
+
+
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    pre = info.preprocessing
+    numeric = [input_column(frame, c, field, "feature") for c in pre["numeric"]]
+    fill = {str(k): v for k, v in pre.get("impute", {}).items()}
+    blocks = [numbers(frame, numeric, fill, field)]
+    if "scaler" in pre and numeric:
+        blocks[0] = apply_scaler(blocks[0], pre["scaler"]).astype(np.float64)
+    for name, known in pre["categorical"].items():
+        col = input_column(frame, name, field, "categorical")
+        values = frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy()
+        if pre["categorical_encoding"] == "onehot":
+            blocks.append((values[:, None] == np.asarray(known)[None, :]).astype(np.float64))
+        else:
+            lookup = {c: i + 1 for i, c in enumerate(known)}
+            blocks.append(np.asarray([lookup.get(v, 0) for v in values], dtype=np.float64)[:, None])
+    x = np.concatenate(blocks, axis=1).astype(np.float32)
+    target = pre.get("target")
+    target = target if target in frame.columns else None
+    return RawInputs(x, labels(frame, target, info, field), row_ids(len(frame)))
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
+    """The first rows of the training file, feature columns only: the MLflow model's input example."""
+    pre = info.preprocessing
+    return first_rows(recipe, [*pre["numeric"], *pre["categorical"]], rows)

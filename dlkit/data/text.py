@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import column, encode_labels, read_table
 from dlkit.data.info import DataInfo
+from dlkit.data.rows import RawInputs, first_rows, input_column, labels, row_ids
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import TextData
@@ -91,3 +93,19 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         "class_names": class_names,
     }
     return build_module(recipe, ids, y, splits, info, scale=False)
+
+
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+
+    pre = info.preprocessing
+    col = input_column(frame, pre["text_column"], field, "text")
+    texts = frame[col].fillna("").astype(str).tolist()
+    ids = encode((tokenize(t, pre["tokenizer"], pre["lowercase"]) for t in texts), pre["vocab"], pre["max_length"])
+    target = getattr(recipe.data, "target", None)
+    target = target if target in frame.columns else None
+    return RawInputs(ids, labels(frame, target, info, field), row_ids(len(frame)))
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
+    """The first texts of the training file: the MLflow model's input example."""
+    return first_rows(recipe, [info.preprocessing["text_column"]], rows)

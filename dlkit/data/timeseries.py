@@ -14,7 +14,8 @@ import numpy as np
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.files import column, read_table
 from dlkit.data.info import DataInfo
-from dlkit.data.scaling import fit_scaler
+from dlkit.data.rows import RawInputs, first_rows, input_column, numbers
+from dlkit.data.scaling import apply_scaler, fit_scaler
 from dlkit.data.splits import chronological
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import TimeSeriesData
@@ -164,3 +165,32 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         "periods": {k: [str(series.index[a]), str(series.index[b - 1])] for k, (a, b) in ranges.items()},
     }
     return build_module(recipe, inputs, y, splits, info, scale=False)
+
+
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    """Every window of the series: inputs are `window` steps, targets the next `horizon` ones where known."""
+    pre = info.preprocessing
+    time_col = input_column(frame, pre["time_column"], field, "time")
+    columns = [input_column(frame, c, field, "series") for c in pre["columns"]]
+    frame = frame.sort_values(time_col, kind="stable").reset_index(drop=True)
+    values = numbers(frame, columns, {}, field)
+    window, horizon = int(pre["window"]), int(pre["horizon"])
+    n = len(values)
+    if n < window:
+        raise DataError(f"{field}: the series has {n} steps; the run needs at least its window of {window}")
+    scaler = pre["scaler"]
+    scaled = apply_scaler(values, scaler) if scaler.get("method", "none") != "none" else values.astype(np.float32)
+    x = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0).transpose(0, 2, 1).astype(np.float32)
+    targets = list(range(len(pre["targets"])))
+    y = None
+    if n - window >= horizon:  # targets exist for the windows whose whole horizon lies inside the file
+        future = np.lib.stride_tricks.sliding_window_view(values[window:, targets], horizon, axis=0)
+        y = future.transpose(0, 2, 1).reshape(len(future), -1).astype(np.float32)
+    times = frame[time_col].astype(str).tolist()
+    return RawInputs(np.ascontiguousarray(x), y, {"last_input_time": times[window - 1 :]})
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
+    """The first steps of the series, two more than a window: the MLflow model's input example."""
+    pre = info.preprocessing
+    return first_rows(recipe, [pre["time_column"], *pre["columns"]], int(pre["window"]) + 2)

@@ -7,7 +7,7 @@ the network.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -19,6 +19,7 @@ Width = Annotated[int, Field(gt=0, le=65_536)]
 
 ARCHITECTURES: Registry[type] = Registry("architecture")
 
+InputKind = Literal["dense", "image", "sequence", "tokens"]
 Activation = Literal["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"]
 
 
@@ -26,6 +27,10 @@ class ArchParams(Strict):
     """Fields every architecture has: transfer learning from an earlier run."""
 
     arch: str
+    #: the inputs it takes (the model tests build it for each)
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("dense", "image")
+    #: the tasks it is for (empty: any task that does not restrict its own architectures)
+    tasks: ClassVar[tuple[str, ...]] = ()
 
     init_from: str | None = Field(
         None,
@@ -57,6 +62,8 @@ class MLPParams(ArchParams):
 class CNNParams(ArchParams):
     """Convolutional network: conv blocks (conv, batch norm, activation, pooling), then a dense head."""
 
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("image",)
+
     arch: Literal["cnn"] = Field("cnn", description="Architecture name.")
     channels: list[Width] = Field(
         default_factory=lambda: [32, 64],
@@ -84,6 +91,8 @@ class CNNParams(ArchParams):
 
 class RecurrentParams(ArchParams):
     """Recurrent network over sequences (rows of an image, windows of a series, token ids)."""
+
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("sequence", "tokens", "image")
 
     hidden_size: PositiveInt = Field(128, le=65_536, description="Units of each recurrent layer (per direction).")
     num_layers: PositiveInt = Field(1, le=32, description="Stacked recurrent layers.")
@@ -123,6 +132,8 @@ class GRUParams(RecurrentParams):
 class ResNetParams(ArchParams):
     """Residual network for images: stages of residual blocks with batch norm and skip connections."""
 
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("image",)
+
     arch: Literal["resnet"] = Field("resnet", description="Architecture name.")
     widths: list[Width] = Field(
         default_factory=lambda: [32, 64, 128],
@@ -151,6 +162,8 @@ class ResNetParams(ArchParams):
 @ARCHITECTURES.register("transformer", target="dlkit.models.transformer:build")
 class TransformerParams(ArchParams):
     """Transformer encoder over tokens, sequences or image rows, with padding masks and cls or mean pooling."""
+
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("sequence", "tokens", "image")
 
     arch: Literal["transformer"] = Field("transformer", description="Architecture name.")
     d_model: PositiveInt = Field(64, le=16_384, description="Width of the token representations.")
@@ -199,6 +212,9 @@ class AutoencoderParams(ArchParams):
 @ARCHITECTURES.register("gan", target="dlkit.models.gan:build")
 class GANParams(ArchParams):
     """Generative adversarial network: a generator and a discriminator, dense or DCGAN-style, optionally conditional."""
+
+    input_kinds: ClassVar[tuple[InputKind, ...]] = ("image",)
+    tasks: ClassVar[tuple[str, ...]] = ("generation",)
 
     arch: Literal["gan"] = Field("gan", description="Architecture name.")
     kind: Literal["dense", "dcgan"] = Field(

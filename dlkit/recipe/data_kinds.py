@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -20,6 +20,8 @@ class SplitParams(Strict):
     """Fields shared by every data kind: holdout split and batching."""
 
     kind: str
+    #: the tasks this kind suits (empty: any task that does not restrict its own data kinds)
+    tasks: ClassVar[tuple[str, ...]] = ()
 
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of the rows held out for validation.")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the rows held out for the final test.")
@@ -120,6 +122,7 @@ class TextData(FileParams):
 class TimeSeriesData(SplitParams):
     """One time series (one or more value columns) cut into sliding windows, split by time."""
 
+    tasks: ClassVar[tuple[str, ...]] = ("forecasting",)
     kind: Literal["timeseries"] = Field("timeseries", description="Data kind.")
     path: str = Field(min_length=1, description="The CSV file; relative paths resolve against the recipe's folder.")
     sep: str | None = Field(None, description="Column separator; default from the extension (.tsv: tab, else comma).")

@@ -60,27 +60,32 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _task_fits_data(self) -> Recipe:
-        series = self.data.kind == "timeseries"
-        if series and self.task.kind != "forecasting":
-            raise ValueError(f"task.kind {self.task.kind} does not fit data.kind timeseries; set task: forecasting")
-        if self.task.kind == "forecasting" and not series:
-            raise ValueError(f"task.kind forecasting needs data.kind: timeseries, not {self.data.kind}")
+        """What the task and the data kind declare they accept (recipe/tasks.py, recipe/data_kinds.py)."""
+        task, kind = self.task, self.data.kind
+        if task.data_kinds and kind not in task.data_kinds:
+            raise ValueError(f"task.kind {task.kind} needs data.kind: {' or '.join(task.data_kinds)}, not {kind}")
+        if self.data.tasks and task.kind not in self.data.tasks:
+            raise ValueError(
+                f"task.kind {task.kind} does not fit data.kind {kind}; set task: {' or '.join(self.data.tasks)}"
+            )
         return self
 
     @model_validator(mode="after")
     def _task_fits_model(self) -> Recipe:
-        needs = {"reconstruction": "autoencoder", "generation": "gan"}
-        arch, task = self.model.arch, self.task.kind
-        if task in needs and arch != needs[task]:
-            raise ValueError(f"model.arch {arch} cannot do task {task}; use model.arch: {needs[task]}")
-        if arch == "gan" and task != "generation":
-            raise ValueError(f"model.arch gan is for task generation, not {task}")
-        if task == "generation" and self.trainer.gradient_clip_val is not None:
+        """What the task and the architecture declare they accept, and the task's training options."""
+        task, arch = self.task, self.model.arch
+        if task.architectures and arch not in task.architectures:
             raise ValueError(
-                "trainer.gradient_clip_val is not supported for task generation (two optimisers); remove it"
+                f"model.arch {arch} cannot do task {task.kind}; use model.arch: {' or '.join(task.architectures)}"
             )
-        if task == "generation" and self.optim.scheduler.name != "none":
-            raise ValueError("optim.scheduler.name must be none for task generation")
+        if self.model.tasks and task.kind not in self.model.tasks:
+            raise ValueError(f"model.arch {arch} is for task {' or '.join(self.model.tasks)}, not {task.kind}")
+        if task.optimizers > 1 and self.trainer.gradient_clip_val is not None:
+            raise ValueError(
+                f"trainer.gradient_clip_val is not supported for task {task.kind} ({task.optimizers} optimisers); remove it"
+            )
+        if task.optimizers > 1 and self.optim.scheduler.name != "none":
+            raise ValueError(f"optim.scheduler.name must be none for task {task.kind}")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,12 @@ class TaskParams(Strict):
     fit_metrics: ClassVar[tuple[str, ...]] = ()
     #: metrics logged on the test split
     test_metrics: ClassVar[tuple[str, ...]] = ()
+    #: the data kinds it learns from (empty: any kind that does not restrict its own tasks)
+    data_kinds: ClassVar[tuple[str, ...]] = ()
+    #: the architectures it trains (empty: any that does not restrict its own tasks)
+    architectures: ClassVar[tuple[str, ...]] = ()
+    #: optimisers stepped on each batch (more than one: no gradient clipping, no schedule)
+    optimizers: ClassVar[int] = 1
 
     @property
     def excluded_from_training(self) -> list[str]:
@@ -80,6 +86,7 @@ class RegressionParams(PointLossParams):
 class ForecastingParams(PointLossParams):
     """Forecasting the next `data.horizon` steps of a time series from the last `data.window` steps."""
 
+    data_kinds: ClassVar[tuple[str, ...]] = ("timeseries",)
     kind: Literal["forecasting"] = Field("forecasting", description="Task name.")
     #: series are always fitted on values scaled like the model's inputs (the naive forecast needs it)
     scale_target: ClassVar[bool] = True
@@ -100,6 +107,7 @@ class ForecastingParams(PointLossParams):
 class ReconstructionParams(TaskParams):
     """Reconstruct the inputs (autoencoder); per-sample errors are anomaly scores."""
 
+    architectures: ClassVar[tuple[str, ...]] = ("autoencoder",)
     kind: Literal["reconstruction"] = Field("reconstruction", description="Task name.")
     labelled: ClassVar[bool] = True
     loss: Literal["mse", "mae"] = Field("mse", description="Reconstruction loss (on scaled inputs).")
@@ -137,6 +145,8 @@ class ReconstructionParams(TaskParams):
 class GenerationParams(TaskParams):
     """Generate new samples with a GAN (optionally of a requested class)."""
 
+    architectures: ClassVar[tuple[str, ...]] = ("gan",)
+    optimizers: ClassVar[int] = 2  # generator and discriminator
     kind: Literal["generation"] = Field("generation", description="Task name.")
     labelled: ClassVar[bool] = True
     lr_discriminator: PositiveFloat | None = Field(

@@ -7,7 +7,7 @@ logged once at its end: no host synchronisation per step.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
@@ -112,6 +112,17 @@ class Task(L.LightningModule):
     def infer(self, batch: Any) -> torch.Tensor:
         """What serving one batch computes (timed for model/latency_ms)."""
         return self(batch[0])  # type: ignore[no-any-return]
+
+    #: whether the task predicts new data (`dlkit predict`, the MLflow model); a generator does not
+    predicts: ClassVar[bool] = True
+
+    def predict_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the prediction table is made from, for a batch of inputs: one row per sample."""
+        return self.predict_step((x,), 0).float()  # type: ignore[no-any-return]
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
+        """The prediction table's columns for `predict_outputs` of many samples (after the row ids)."""
+        raise NotImplementedError(f"{type(self).__name__} predicts nothing")
 
     def _l1_penalty(self) -> torch.Tensor:
         return sum(

@@ -131,6 +131,18 @@ class ClassificationTask(Task):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return self.backbone(x).float().softmax(dim=-1)
 
+    def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
+        """prediction (the class name), probability (of that class), prob_<class> for every class."""
+        names = self.info.class_names or []
+        best = out.argmax(axis=1)
+        columns: dict[str, Any] = {
+            "prediction": [names[i] for i in best],
+            "probability": out[np.arange(len(out)), best],
+        }
+        for i, name in enumerate(names):
+            columns[f"prob_{name}"] = out[:, i]
+        return columns
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
 
         out = self.test_outputs

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError
@@ -22,6 +25,15 @@ class ForecastingTask(RegressionTask):
         self.val_naive = MeanSquaredError()
         self.test_naive_mse = MeanSquaredError()
         self.test_naive_mae = MeanAbsoluteError()
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
+        """<target>_t+<h> for each forecast step h and target."""
+        targets = self.info.preprocessing.get("targets", ["value"])
+        columns = {}
+        for j in range(out.shape[1]):
+            h, t = divmod(j, len(targets))
+            columns[f"{targets[t]}_t+{h + 1}"] = out[:, j]
+        return columns
 
     def naive(self, x: torch.Tensor) -> torch.Tensor:
         """The last observed value of each target, repeated over the horizon, in the target's units."""

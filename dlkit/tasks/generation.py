@@ -7,7 +7,7 @@ separately trained dlkit classifier (the judge) assigns to that class.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -34,6 +34,8 @@ def _scaler_tensors(scaler: dict[str, Any], shape: tuple[int, ...]) -> tuple[tor
 
 class GenerationTask(Task):
     """GAN training: one discriminator and one generator step per batch."""
+
+    predicts: ClassVar[bool] = False  # it generates samples
 
     judge: Any
     judge_shift: torch.Tensor

@@ -18,14 +18,7 @@ from dlkit.data.raw_inputs import RawInputs
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import read_dlkit_checkpoint
 from dlkit.recipe.schema import Recipe
-
-#: what each task writes, documented in `dlkit predict --help`
-OUTPUT_COLUMNS = {
-    "classification": "prediction (class name), probability (of that class), prob_<class> for every class",
-    "regression": "prediction (prediction_<i> for several targets), in the target's units",
-    "forecasting": "<target>_t+<h> for each forecast step h and target",
-    "reconstruction": "anomaly_score (mean squared reconstruction error)",
-}
+from dlkit.recipe.tasks import TASKS
 
 
 @dataclass
@@ -44,8 +37,8 @@ class Predictor:
 
         found = read_dlkit_checkpoint(ref, tracking_uri, field)
         recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
-        if recipe.task.kind == "generation":
-            raise BadInput(f"{field}: run {found.run_id} is a GAN: it generates samples and predicts nothing")
+        if not getattr(TASKS.get(recipe.task.kind).load(), "predicts", True):
+            raise BadInput(f"{field}: run {found.run_id} is a {recipe.task.kind} run: it predicts nothing")
         backbone = models.build(recipe.model, info)
         task = tasks.build(recipe, backbone, info, tracking_uri)
         try:
@@ -59,44 +52,17 @@ class Predictor:
         """Raw task outputs: probabilities, values in the target's units, or anomaly scores."""
         import torch
 
-        kind = self.recipe.task.kind
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(x), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size]))
-                if kind == "classification":
-                    out = self.task.backbone(batch).float().softmax(dim=-1)
-                elif kind == "reconstruction":
-                    out = self.task.scores(self.task.backbone(batch), batch)
-                else:
-                    out = self.task.predict_step((batch,), 0).float()
-                chunks.append(out.reshape(len(batch), -1).numpy())
+                chunks.append(self.task.predict_outputs(batch).reshape(len(batch), -1).numpy())
         return np.concatenate(chunks).astype(np.float64)
 
     def frame(self, raw: RawInputs) -> Any:
         """Predictions as a table: the identifying columns, then the task's outputs."""
         import pandas as pd
 
-        out = self.outputs(raw.x)
         columns: dict[str, Any] = dict(raw.ids)
-        kind = self.recipe.task.kind
-        if kind == "classification":
-            names = self.info.class_names or []
-            best = out.argmax(axis=1)
-            columns["prediction"] = [names[i] for i in best]
-            columns["probability"] = out[np.arange(len(out)), best]
-            for i, name in enumerate(names):
-                columns[f"prob_{name}"] = out[:, i]
-        elif kind == "reconstruction":
-            columns["anomaly_score"] = out[:, 0]
-        elif kind == "forecasting":
-            targets = self.info.preprocessing.get("targets", ["value"])
-            for j in range(out.shape[1]):
-                h, t = divmod(j, len(targets))
-                columns[f"{targets[t]}_t+{h + 1}"] = out[:, j]
-        elif out.shape[1] == 1:
-            columns["prediction"] = out[:, 0]
-        else:
-            for j in range(out.shape[1]):
-                columns[f"prediction_{j}"] = out[:, j]
+        columns.update(self.task.prediction_columns(self.outputs(raw.x)))
         return pd.DataFrame(columns)

@@ -50,6 +50,13 @@ class ReconstructionTask(Task):
         """Mean squared reconstruction error of each sample."""
         return ((output.float() - x.float()) ** 2).flatten(1).mean(dim=1)
 
+    def predict_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scores(self.backbone(x), x)
+
+    def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
+        """anomaly_score: the mean squared reconstruction error."""
+        return {"anomaly_score": out[:, 0]}
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.loss_name == "mae":
             return F.l1_loss(output, target)

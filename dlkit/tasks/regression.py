@@ -112,6 +112,12 @@ class RegressionTask(Task):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return self.predict_values(self.backbone(x))
 
+    def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
+        """prediction (prediction_<i> for several targets), in the target's units."""
+        if out.shape[1] == 1:
+            return {"prediction": out[:, 0]}
+        return {f"prediction_{j}": out[:, j] for j in range(out.shape[1])}
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
 
         out = self.test_outputs

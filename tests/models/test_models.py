@@ -36,12 +36,13 @@ def info(shape: tuple[int, ...], out: int, task: str = "classification") -> Data
     )
 
 
+#: an example input of each kind an architecture may declare in its `input_kinds`
+SHAPE = {"image": IMAGE, "dense": TABLE, "sequence": SEQUENCE, "tokens": TOKENS}
+
+
 def input_shapes(arch: str) -> list[tuple[int, ...]]:
-    if arch in ("cnn", "resnet", "gan"):
-        return [IMAGE]
-    if arch in SEQUENCE_MODELS:
-        return [SEQUENCE, TOKENS, IMAGE]
-    return [IMAGE, TABLE]
+    """One example shape per input kind the architecture's entry declares."""
+    return [SHAPE[kind] for kind in ARCHITECTURES.get(arch).params.input_kinds]
 
 
 def natural_task(arch: str) -> str:

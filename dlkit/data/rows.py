@@ -1,0 +1,96 @@
+"""Shared parts of reading new rows through a run's fitted preprocessing: columns, labels, numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlkit.data.files import read_table
+from dlkit.data.info import DataInfo
+from dlkit.errors import DataError
+from dlkit.recipe.schema import Recipe
+
+
+@dataclasses.dataclass
+class RawInputs:
+    """Model inputs for new data, their targets when the data has them, and columns that identify each row."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    ids: dict[str, list[Any]]
+
+
+def input_column(frame: Any, name: Any, field: str, what: str) -> Any:
+    """The frame's column `name` (or its integer position written as text), or a DataError naming it."""
+    if name in frame.columns:
+        return name
+    if isinstance(name, str) and name.isdigit() and int(name) in frame.columns:
+        return int(name)
+    shown = ", ".join(str(c) for c in list(frame.columns)[:12])
+    raise DataError(f"{field}: {what} column '{name}' is missing; the file has {shown}")
+
+
+def labels(frame: Any, target: Any, info: DataInfo, field: str) -> np.ndarray | None:
+    """Targets if the target column is there: class codes by class name, or values."""
+    if target is None or target not in frame.columns:
+        return None
+    values = frame[target]
+    if info.class_names is None:
+        return values.to_numpy(np.float32)  # type: ignore[no-any-return]
+    lookup = {name: i for i, name in enumerate(info.class_names)}
+    codes = []
+    for row, value in enumerate(values):
+        key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if key not in lookup:
+            raise DataError(
+                f"{field}: label '{value}' in data row {row + 1} is not a class the run was trained on "
+                f"({', '.join(info.class_names[:10])})"
+            )
+        codes.append(lookup[key])
+    return np.asarray(codes, dtype=np.int64)
+
+
+def numbers(frame: Any, names: list[Any], fill: dict[str, Any], field: str) -> np.ndarray:
+    out = np.empty((len(frame), len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        values = pd.to_numeric(frame[name], errors="coerce")
+        bad = values.isna() & frame[name].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{field}: column '{name}' is not numeric ({frame[name].iloc[row]!r} in data row {row + 1})"
+            )
+        if values.isna().any():
+            if str(name) not in fill:
+                row = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise DataError(
+                    f"{field}: column '{name}' is empty in data row {row + 1} and the run imputed nothing there"
+                )
+            values = values.fillna(fill[str(name)])
+        out[:, j] = values.to_numpy(np.float64)
+    return out
+
+
+def read_csv(path: Path, field: str) -> Any:
+    try:
+        return pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{field}: {path} is not a readable CSV table ({str(e).strip().splitlines()[-1]})") from None
+
+
+def row_ids(n: int) -> dict[str, list[Any]]:
+    """The identifying column of rows without one of their own: 1, 2, ..."""
+    return {"row": list(range(1, n + 1))}
+
+
+def first_rows(recipe: Recipe, keep: list[Any], rows: int) -> Any:
+    """The first `rows` rows of the recipe's training file, only the columns in `keep`, named as strings."""
+    frame, _ = read_table(recipe.data, header=getattr(recipe.data, "header", True))
+    columns = [input_column(frame, c, "data.path", "input") for c in keep]
+    example = frame[columns].head(rows).reset_index(drop=True)
+    example.columns = [str(c) for c in example.columns]
+    return example
