@@ -78,7 +78,7 @@ def evaluate(
             )
         y = torch.from_numpy(raw.y if info.class_names else raw.y.reshape(len(raw.y), -1).astype(np.float32))
         splits = {"test": (torch.from_numpy(raw.x), y)}
-        if recipe.task.kind == "reconstruction":  # the anomaly threshold is a quantile of validation scores
+        if predictor.task.tests_with_validation:
             splits["val"] = _rebuilt_split(recipe, info, say).splits["val"]
         bs = recipe.data.eval_batch_size or recipe.data.batch_size * 4
         module = TensorDataModule(splits, {"test": np.arange(len(raw.x))}, info, bs, bs, recipe.data.seed)

@@ -21,6 +21,7 @@ from dlkit.data.builtin import load_arrays
 from dlkit.data.raw_inputs import from_file
 from dlkit.errors import BadInput
 from dlkit.process import heavy_imports
+from dlkit.recipe.tasks import TASKS
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.store import resolve_tracking_uri
 
@@ -60,22 +61,13 @@ def attribute(predictor: Any, x: np.ndarray, method: str, target: str | None) ->
         raise BadInput(f"--method {method}: choose one of {', '.join(METHODS)}")
     task = predictor.task
     backbone = task.backbone
-    kind = predictor.recipe.task.kind
-    if kind not in ("classification", "regression", "forecasting"):
-        raise BadInput(f"explain covers classification, regression and forecasting runs, not {kind}")
+    if not task.explains:
+        covered = [entry.name for entry in TASKS if getattr(entry.load(), "explains", False)]
+        raise BadInput(f"explain covers {', '.join(covered)} runs, not {predictor.recipe.task.kind}")
     inputs = torch.from_numpy(np.ascontiguousarray(x))
     with torch.no_grad():
         outputs = backbone(inputs)
-    if kind == "classification":
-        names = predictor.info.class_names or []
-        if target is None:
-            targets = outputs.argmax(dim=-1)
-        elif target in names:
-            targets = torch.full((len(x),), names.index(target), dtype=torch.long)
-        else:
-            raise BadInput(f"--target '{target}' is not a class of this run ({', '.join(names[:10])})")
-    else:
-        targets = torch.zeros(len(x), dtype=torch.long)
+    targets = task.explained_outputs(outputs, target)
 
     tokens = predictor.info.input_kind == "tokens"
     embedding = next((m for m in backbone.modules() if isinstance(m, nn.Embedding)), None) if tokens else None

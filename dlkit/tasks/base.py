@@ -115,6 +115,14 @@ class Task(L.LightningModule):
 
     #: whether the task predicts new data (`dlkit predict`, the MLflow model); a generator does not
     predicts: ClassVar[bool] = True
+    #: whether `dlkit explain` attributes its outputs to the inputs
+    explains: ClassVar[bool] = True
+    #: whether testing needs the validation split too (a threshold fitted on validation scores)
+    tests_with_validation: ClassVar[bool] = False
+
+    def explained_outputs(self, outputs: torch.Tensor, target: str | None) -> torch.Tensor:
+        """The output index `dlkit explain` attributes for each sample: the first output by default."""
+        return torch.zeros(len(outputs), dtype=torch.long, device=outputs.device)
 
     def predict_outputs(self, x: torch.Tensor) -> torch.Tensor:
         """What the prediction table is made from, for a batch of inputs: one row per sample."""

@@ -131,6 +131,15 @@ class ClassificationTask(Task):
         x = batch[0] if isinstance(batch, list | tuple) else batch
         return self.backbone(x).float().softmax(dim=-1)
 
+    def explained_outputs(self, outputs: torch.Tensor, target: str | None) -> torch.Tensor:
+        """The predicted class of each sample, or the class named by `--target`."""
+        names = self.info.class_names or []
+        if target is None:
+            return outputs.argmax(dim=-1)
+        if target not in names:
+            raise BadInput(f"--target '{target}' is not a class of this run ({', '.join(names[:10])})")
+        return torch.full((len(outputs),), names.index(target), dtype=torch.long, device=outputs.device)
+
     def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
         """prediction (the class name), probability (of that class), prob_<class> for every class."""
         names = self.info.class_names or []

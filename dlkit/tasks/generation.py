@@ -36,6 +36,7 @@ class GenerationTask(Task):
     """GAN training: one discriminator and one generator step per batch."""
 
     predicts: ClassVar[bool] = False  # it generates samples
+    explains: ClassVar[bool] = False
 
     judge: Any
     judge_shift: torch.Tensor

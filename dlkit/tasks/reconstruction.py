@@ -8,7 +8,7 @@ F1 and AUROC.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -49,6 +49,9 @@ class ReconstructionTask(Task):
     def scores(output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Mean squared reconstruction error of each sample."""
         return ((output.float() - x.float()) ** 2).flatten(1).mean(dim=1)
+
+    explains: ClassVar[bool] = False
+    tests_with_validation: ClassVar[bool] = True  # the anomaly threshold is a quantile of validation scores
 
     def predict_outputs(self, x: torch.Tensor) -> torch.Tensor:
         return self.scores(self.backbone(x), x)
