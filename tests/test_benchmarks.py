@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import gpu, startup, throughput
+from benchmarks import gpu, levers, startup, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -79,3 +79,14 @@ def test_throughput_rows(workdir: Path) -> None:
     for row in rows:
         assert RATIO.match(row.ratio), row
         assert float(row.ratio[:-1]) > 0.05  # all three loops trained on the same data, none stalled
+
+
+@pytest.mark.slow
+def test_lever_rows_restore_the_levers(workdir: Path) -> None:
+    from dlkit.training.callbacks import LastCheckpoint
+
+    budget = LastCheckpoint.budget
+    rows = levers.measure(repeats=1)
+    assert [r.name.split(",")[0] for r in rows] == ["lever: resume checkpoint budget"]
+    assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows)
+    assert LastCheckpoint.budget == budget  # measured, then put back

@@ -76,33 +76,6 @@ class Task(L.LightningModule):
         if "dlkit_rng" in checkpoint:
             set_rng_state(checkpoint["dlkit_rng"])
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets _current_fx_name before and after every hook call, dozens of times a step;
-        # nn.Module.__setattr__ checks each value against parameters, buffers and modules first
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
-    def _apply_batch_transfer_handler(
-        self, batch: Any, device: torch.device | None = None, dataloader_idx: int = 0
-    ) -> Any:
-        """Batches already on the device skip Lightning's generic transfer hooks (paid on every step).
-
-        dlkit's loaders yield tuples of tensors; when they are on the model's device (CPU training, or
-        data.on_device) only the data module's augmentation remains to apply.
-        """
-        device = device or self.device
-        parts = batch if isinstance(batch, StepGroup) else (batch,)
-        if all(
-            isinstance(p, tuple) and all(isinstance(t, torch.Tensor) and t.device == device for t in p) for p in parts
-        ):
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-            if datamodule is not None:
-                return datamodule.on_after_batch_transfer(batch, dataloader_idx)
-            return batch
-        return super()._apply_batch_transfer_handler(batch, device, dataloader_idx)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)  # type: ignore[no-any-return]
 
@@ -160,55 +133,18 @@ class Task(L.LightningModule):
         self.optimize(loss)
         return loss.detach()
 
-    #: take the lean step where it is exact (see optimize); False forces Lightning's own path
-    lean_step: bool = True
-
-    def on_fit_start(self) -> None:
-        from lightning.pytorch.strategies import SingleDeviceStrategy
-
-        # 16-bit mixed precision needs the precision plugin's gradient scaler; other strategies (DDP,
-        # FSDP, DeepSpeed) prepare or run the backward pass themselves
-        self._lean = (
-            self.lean_step
-            and type(self.trainer.strategy) is SingleDeviceStrategy
-            and str(self.trainer.precision) in ("32-true", "64-true", "bf16-mixed", "bf16-true")
-        )
-
     def optimize(self, loss: torch.Tensor) -> None:
-        """One optimisation step, written out with Lightning's manual optimisation.
-
-        Lightning's automatic optimisation wraps every step in a closure and half a dozen hook
-        dispatches; even manual optimisation dispatches the backward and optimizer-step hooks of
-        every callback through the strategy and the precision plugin, which on a CPU can cost as
-        much as a small model's own forward pass. On one device with a precision that
-        needs no gradient scaler, the lean path runs the same step directly (zero, backward,
-        clip, step) and counts it with Lightning's optimizer wrapper, so global_step,
-        checkpoints and resumption are unchanged; dlkit's callbacks use none of the per-step
-        hooks it skips. Everywhere else the step goes through Lightning's wrapper in full.
-        """
+        """One optimisation step, written out with Lightning's manual optimisation (no closure per step):
+        zero, backward and clipping through the strategy and precision plugin, then the step."""
         wrapper: Any = self.optimizers()
         t = self.recipe.trainer
-        if getattr(self, "_lean", False):
-            optimizer = wrapper.optimizer
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if t.gradient_clip_val:
-                params = [p for group in optimizer.param_groups for p in group["params"]]
-                if t.gradient_clip_algorithm == "value":
-                    torch.nn.utils.clip_grad_value_(params, t.gradient_clip_val)
-                else:
-                    torch.nn.utils.clip_grad_norm_(params, t.gradient_clip_val)
-            wrapper._on_before_step()  # Lightning's step counters (global_step)
-            optimizer.step()
-            wrapper._on_after_step()
-        else:
-            wrapper.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            if t.gradient_clip_val:
-                self.clip_gradients(
-                    wrapper, gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm=t.gradient_clip_algorithm
-                )
-            wrapper.step()
+        wrapper.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if t.gradient_clip_val:
+            self.clip_gradients(
+                wrapper, gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm=t.gradient_clip_algorithm
+            )
+        wrapper.step()
         if self._per_step_schedule:
             self.lr_schedulers().step()  # type: ignore[union-attr]
 

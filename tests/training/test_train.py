@@ -231,28 +231,22 @@ def test_schedules_step_as_under_automatic_optimisation(workdir: Path, tracking_
     assert plateau[0] == pytest.approx(1e-6) and plateau[-1] < plateau[0] / 2
 
 
-def test_step_groups_and_the_lean_step_change_nothing_but_speed(workdir: Path, tracking_uri: str) -> None:
-    """Grouped batches (trainer.steps_per_call) and the lean step give exactly the run of one batch per
-    Lightning step through Lightning's own optimizer path: same losses, same metrics, same global step."""
-    from dlkit.tasks import base
+def test_step_groups_change_nothing_but_speed(workdir: Path, tracking_uri: str) -> None:
+    """Grouped batches (trainer.steps_per_call) give exactly the run of one batch per Lightning step:
+    same losses, same metrics."""
 
-    def fit(steps_per_call: int, lean: bool) -> tuple[list[float], dict[str, float]]:
+    def fit(steps_per_call: int) -> tuple[list[float], dict[str, float]]:
         recipe = load("digits-mlp", ["trainer.max_epochs=3", "trainer.early_stopping=null", "trainer.num_threads=1",
                                      "trainer.deterministic=true", "trainer.gradient_clip_val=0.5",
                                      f"trainer.steps_per_call={steps_per_call}"])  # fmt: skip
-        lean_before = base.Task.lean_step
-        base.Task.lean_step = lean
-        try:
-            result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
-        finally:
-            base.Task.lean_step = lean_before
+        result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
         return [row["train/loss"] for row in result.history], result.test_metrics
 
-    reference_losses, reference_test = fit(1, lean=False)
-    for steps_per_call, lean in ((8, False), (1, True), (5, True)):
-        losses, test = fit(steps_per_call, lean)
-        assert losses == pytest.approx(reference_losses, rel=1e-6), (steps_per_call, lean)
-        assert test == pytest.approx(reference_test, rel=1e-6), (steps_per_call, lean)
+    reference_losses, reference_test = fit(1)
+    for steps_per_call in (8, 5):
+        losses, test = fit(steps_per_call)
+        assert losses == pytest.approx(reference_losses, rel=1e-6), steps_per_call
+        assert test == pytest.approx(reference_test, rel=1e-6), steps_per_call
 
 
 def test_gradient_clipping_bounds_every_step(workdir: Path) -> None:
