@@ -119,7 +119,6 @@ def _registry_section(registry: Any, path: str, tag: str, level: int, out: list[
 
 
 def recipe_page() -> str:
-
     out = [
         "# Recipe reference",
         "",
@@ -150,7 +149,6 @@ def recipe_page() -> str:
 
 
 def architectures_page() -> str:
-
     out = [
         "# Architectures",
         "",

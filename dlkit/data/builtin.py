@@ -72,7 +72,6 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
-
     features = load_arrays(info.preprocessing["name"])[3]
     columns = [input_column(frame, c, field, "feature") for c in features]
     x = numbers(frame, columns, {}, field).reshape(-1, *info.input_shape)

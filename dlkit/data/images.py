@@ -253,7 +253,6 @@ def _streaming(
 
 
 def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
-
     pre = info.preprocessing
     files = (
         [path]

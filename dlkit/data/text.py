@@ -96,7 +96,6 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
-
     pre = info.preprocessing
     col = input_column(frame, pre["text_column"], field, "text")
     texts = frame[col].fillna("").astype(str).tolist()

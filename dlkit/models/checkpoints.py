@@ -132,7 +132,6 @@ class DlkitCheckpoint:
 
 def read_dlkit_checkpoint(ref: str, tracking_uri: str, field: str) -> DlkitCheckpoint:
     """The checkpoint of a run id or path, refused when dlkit did not write it."""
-
     path = find_checkpoint(ref, tracking_uri, field)
     checkpoint = read_checkpoint(path, field)
     meta = checkpoint.get(META_KEY)

@@ -68,7 +68,6 @@ def load_text(
     Relative paths written in the recipe resolve against `base_dir` (the recipe's folder);
     relative paths given as overrides resolve against the working directory.
     """
-
     raw, lines = _parse_yaml(text, source)
     raw = _normalise(raw)
     if default_name and "name" not in raw:

@@ -98,7 +98,6 @@ def _message(err: Any, path: tuple[str, ...], raw: dict[str, Any]) -> str:
 
 
 def _allowed_keys(path: tuple[str, ...], raw: dict[str, Any]) -> list[str]:
-
     cls: Any = Recipe
     node: Any = raw
     for part in path:

@@ -137,7 +137,6 @@ class TuneConfig(Strict):
     @property
     def objectives(self) -> list[tuple[str, Direction]]:
         """(metric, direction) for each objective; unset directions come from dlkit.metric_names.DIRECTIONS."""
-
         names = self.objective_metrics
         given: list[Direction | None] = [*self.directions] if self.directions else [self.direction] * len(names)
         return [

@@ -39,7 +39,6 @@ class Evaluation:
 
 def _rebuilt_split(recipe: Recipe, saved: Any, say: Callable[[str], None]) -> Any:
     """The run's data module rebuilt from its recipe; warns when the fitted preprocessing came out different."""
-
     module = data.build(recipe)
     fresh = json.dumps(module.info.preprocessing, sort_keys=True, default=str)
     if fresh != json.dumps(saved.preprocessing, sort_keys=True, default=str):

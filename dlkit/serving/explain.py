@@ -124,7 +124,6 @@ def explain(
     say: Callable[[str], None] = print,
 ) -> Explanation:
     """Attribute run `ref`'s predictions on `input_path`; write the figures to `output` and log them to the run."""
-
     if method not in METHODS:
         raise BadInput(f"--method {method}: choose one of {', '.join(METHODS)}")
     heavy_imports()

@@ -153,7 +153,6 @@ class ClassificationTask(Task):
         return columns
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-
         out = self.test_outputs
         reports.write_classification(
             folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or []

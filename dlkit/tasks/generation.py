@@ -73,7 +73,6 @@ class GenerationTask(Task):
         self.fidelity_per_class: list[float] = []
 
     def _load_judge(self, ref: str, uri: str, info: DataInfo) -> None:
-
         judge = load_trained(ref, uri, field="task.judge")
         if judge.info.task != "classification":
             raise BadInput(f"task.judge: {ref} is a {judge.info.task} model; it must be a classifier")
@@ -183,7 +182,6 @@ class GenerationTask(Task):
         return [self._grid(folder / f"epoch_{epoch + 1:04d}.png", f"epoch {epoch + 1}")]
 
     def _grid(self, path: Path, title: str) -> Path:
-
         samples, _ = self.sample(8, seed=1)
         images = self.to_raw(samples).float().cpu().numpy()
         low, high = images.min(), images.max()

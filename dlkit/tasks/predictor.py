@@ -34,7 +34,6 @@ class Predictor:
 
     @classmethod
     def load(cls, ref: str, tracking_uri: str, field: str = "RUN") -> Predictor:
-
         found = read_dlkit_checkpoint(ref, tracking_uri, field)
         recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
         if not getattr(TASKS.get(recipe.task.kind).load(), "predicts", True):

@@ -139,7 +139,6 @@ class ReconstructionTask(Task):
         self.test_outputs = {"scores": scores, "labels": labels}
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-
         scores = self.test_outputs["scores"].numpy()
         labels = self.test_outputs["labels"].numpy()
         names = self.info.class_names or []

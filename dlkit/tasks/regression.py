@@ -119,6 +119,5 @@ class RegressionTask(Task):
         return {f"prediction_{j}": out[:, j] for j in range(out.shape[1])}
 
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
-
         out = self.test_outputs
         reports.write_regression(folder, test_index, out["target"].numpy(), out["pred"].numpy())

@@ -261,7 +261,6 @@ class MlflowRun:
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         """End the run by how the block ended: FINISHED, KILLED (interrupted) or FAILED (reason tagged)."""
-
         if error is None:
             self.end("FINISHED")
         elif isinstance(error, KeyboardInterrupt | SystemExit | Interrupted):

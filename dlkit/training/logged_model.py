@@ -28,11 +28,9 @@ class DlkitModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Raw rows in (a DataFrame with the training file's columns), the predictions table out."""
 
     def load_context(self, context: Any) -> None:
-
         self.predictor = Predictor.load(context.artifacts["checkpoint"], tracking_uri="", field="model")
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         raw = from_frame(frame, self.predictor.recipe, self.predictor.info, "model input")
         return self.predictor.frame(raw)

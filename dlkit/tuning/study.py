@@ -59,7 +59,6 @@ def tune(
     (or of the one handed over through `file:PATH`), and the process that started it reports the
     results.
     """
-
     cfg: TuneConfig | None = recipe.tune
     if cfg is None:
         raise BadInput(

@@ -94,7 +94,6 @@ def surplus(study: optuna.Study, trial: optuna.Trial, budget: int) -> bool:
 
 def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
     """Train one trial and tell the study how it ended: (state, failure reason)."""
-
     cfg = s.cfg
     storage = s.study._storage
     # single-objective trials report every epoch (the intermediate values figure; pruning when a pruner is set)
