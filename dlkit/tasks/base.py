@@ -13,6 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from dlkit import metric_names as m
 from dlkit.data.batches import StepGroup
@@ -22,28 +23,24 @@ from dlkit.tasks.optimizers import make_optimizer
 from dlkit.tasks.random_state import rng_state, set_rng_state
 
 
-class LossMeter:
-    """Sample-weighted mean of a loss over an epoch, kept on the device.
+class LossMeter(MeanMetric):
+    """Sample-weighted mean of a loss over an epoch: torchmetrics' MeanMetric, kept on the device.
 
-    Each step only appends its (detached) loss: one tensor reduction at the end of the epoch
-    replaces the per-step arithmetic, and nothing is read back to the host until then.
+    Nothing is read back to the host before the epoch's end (no NaN check per step: the NaN guard
+    checks the epoch's losses at once), and under DDP the mean covers every process's samples.
     """
 
     def __init__(self) -> None:
-        self.values: list[torch.Tensor] = []
-        self.counts: list[int] = []
+        super().__init__(nan_strategy="disable")
 
-    def update(self, loss: torch.Tensor, n: int) -> None:
-        self.values.append(loss.detach())
-        self.counts.append(n)
+    def update(self, loss: torch.Tensor, n: int) -> None:  # type: ignore[override]
+        loss = loss.detach()
+        super().update(loss, loss.new_full(loss.shape, float(n)))  # the weight made on the device
 
     def compute_and_reset(self) -> torch.Tensor:
-        if not self.values:
-            return torch.zeros(())
-        values = torch.stack(self.values).to(torch.float64)
-        weights = torch.tensor(self.counts, dtype=torch.float64, device=values.device)
-        value = ((values * weights).sum() / weights.sum()).float()
-        self.values, self.counts = [], []
+        """The epoch's mean (0 for an epoch without a batch), and a fresh start for the next."""
+        value = self.compute() if self.update_count else torch.zeros((), device=self.device)
+        self.reset()
         return value
 
 
