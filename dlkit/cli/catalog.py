@@ -5,7 +5,6 @@ from __future__ import annotations
 ROOT_HELP = "Deep-learning experiments from one YAML recipe: train, tune and evaluate, tracked in MLflow."
 DEBUG_HELP = "Show full tracebacks on errors."
 VERSION_HELP = "Print the version and exit."
-HELP_HELP = "Show this message and exit."
 
 RECIPES_HELP = "List, show, validate and copy recipes."
 RUNS_HELP = "Runs in the MLflow store."
