@@ -22,6 +22,7 @@ from dlkit.data.raw_inputs import from_file
 from dlkit.errors import BadInput
 from dlkit.process import heavy_imports
 from dlkit.recipe.tasks import TASKS
+from dlkit.tasks import task_class
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.store import resolve_tracking_uri
 
@@ -62,7 +63,7 @@ def attribute(predictor: Any, x: np.ndarray, method: str, target: str | None) ->
     task = predictor.task
     backbone = task.backbone
     if not task.explains:
-        covered = [entry.name for entry in TASKS if getattr(entry.load(), "explains", False)]
+        covered = [name for name in TASKS.names() if task_class(name).explains]
         raise BadInput(f"explain covers {', '.join(covered)} runs, not {predictor.recipe.task.kind}")
     inputs = torch.from_numpy(np.ascontiguousarray(x))
     with torch.no_grad():

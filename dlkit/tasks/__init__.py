@@ -12,9 +12,15 @@ if TYPE_CHECKING:
 
     from dlkit.data.info import DataInfo
     from dlkit.recipe.schema import Recipe
+    from dlkit.tasks.base import Task
+
+
+def task_class(kind: str) -> type[Task]:
+    """The LightningModule class registered for task `kind` (what it declares: predicts, explains, ...)."""
+    return TASKS.get(kind).load()  # type: ignore[return-value]
 
 
 def build(recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> L.LightningModule:
     """Wrap `backbone` in the LightningModule of the recipe's task (`tracking_uri` finds runs it refers to)."""
-    module_cls: Any = TASKS.get(recipe.task.kind).load()
+    module_cls: Any = task_class(recipe.task.kind)
     return module_cls(recipe, backbone, info, tracking_uri)  # type: ignore[no-any-return]

@@ -18,7 +18,6 @@ from dlkit.data.raw_inputs import RawInputs
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import read_dlkit_checkpoint
 from dlkit.recipe.schema import Recipe
-from dlkit.recipe.tasks import TASKS
 
 
 @dataclass
@@ -36,7 +35,7 @@ class Predictor:
     def load(cls, ref: str, tracking_uri: str, field: str = "RUN") -> Predictor:
         found = read_dlkit_checkpoint(ref, tracking_uri, field)
         recipe, info, checkpoint, path = found.recipe, found.info, found.checkpoint, found.path
-        if not getattr(TASKS.get(recipe.task.kind).load(), "predicts", True):
+        if not tasks.task_class(recipe.task.kind).predicts:
             raise BadInput(f"{field}: run {found.run_id} is a {recipe.task.kind} run: it predicts nothing")
         backbone = models.build(recipe.model, info)
         task = tasks.build(recipe, backbone, info, tracking_uri)

@@ -19,7 +19,7 @@ import pandas as pd
 from dlkit import __version__
 from dlkit.data.raw_inputs import example_frame, from_frame
 from dlkit.recipe.schema import Recipe
-from dlkit.recipe.tasks import TASKS
+from dlkit.tasks import task_class
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.model_registry import MODEL_PATH
 
@@ -52,7 +52,7 @@ def log_model(tracker: Any, checkpoint: Path, recipe: Recipe, info: Any) -> bool
     """Save the pyfunc model of a run under its `model` artifact path; False when its data cannot be served as rows."""
     from mlflow.models import infer_signature
 
-    if not getattr(TASKS.get(recipe.task.kind).load(), "predicts", True):
+    if not task_class(recipe.task.kind).predicts:
         return False
     example = example_frame(recipe, info)
     if example is None:
