@@ -58,6 +58,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def quality(session: nox.Session) -> None:
+    """Quality on real data sets: `dlkit train FILE --target COL` against scikit-learn baselines on the same split."""
+    session.install("-c", "constraints.txt", "-e", ".[dev,bench]")
+    session.run("python", "-m", "benchmarks.quality", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: one table of ratios against baselines measured in the same run."""
     _install(session)

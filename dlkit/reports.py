@@ -27,10 +27,13 @@ def write_classification(
     labels = list(range(len(class_names)))
     predicted = probs.argmax(axis=1)
     frame = pd.DataFrame(
-        {"index": index, "true": [class_names[t] for t in target], "predicted": [class_names[p] for p in predicted]}
+        {
+            "index": index,
+            "true": [class_names[t] for t in target],
+            "predicted": [class_names[p] for p in predicted],
+            **{f"prob_{name}": probs[:, i] for i, name in enumerate(class_names)},
+        }
     )
-    for i, name in enumerate(class_names):
-        frame[f"prob_{name}"] = probs[:, i]
     paths = {"predictions": folder / "predictions.csv"}
     frame.to_csv(paths["predictions"], index=False)
 

@@ -15,6 +15,7 @@ from dlkit import __version__, process
 from dlkit.cli import catalog
 from dlkit.cli import evaluate as evaluate_cmd
 from dlkit.cli import explain as explain_cmd
+from dlkit.cli import init as init_cmd
 from dlkit.cli import models as models_cmd
 from dlkit.cli import predict as predict_cmd
 from dlkit.cli import recipes as recipes_cmd
@@ -53,6 +54,7 @@ def root(
 app.command("train", context_settings={"allow_extra_args": False}, short_help=catalog.COMMANDS["train"])(
     train_cmd.train
 )
+app.command("init", short_help=catalog.COMMANDS["init"])(init_cmd.init)
 app.command("tune", short_help=catalog.COMMANDS["tune"])(tune_cmd.tune)
 app.command("studies", short_help=catalog.COMMANDS["studies"])(tune_cmd.studies)
 app.command("evaluate", short_help=catalog.COMMANDS["evaluate"])(evaluate_cmd.evaluate)

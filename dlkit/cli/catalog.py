@@ -12,6 +12,7 @@ RUNS_HELP = "Runs in the MLflow store."
 # Command name -> the line `dlkit --help` shows for it (the full help is the command's docstring).
 COMMANDS: dict[str, str] = {
     "train": "Fit a recipe, test its best checkpoint, record the run in MLflow.",
+    "init": "Write the recipe dlkit infers from a data file or image folder, commented, for editing.",
     "tune": "Search a recipe's hyperparameters with Optuna, tracked in MLflow.",
     "studies": "List the studies in an Optuna storage.",
     "evaluate": "Score a trained run on held-out or new data.",

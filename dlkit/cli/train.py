@@ -7,13 +7,18 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
+from dlkit.cli.from_data import TARGET_HELP, TEXT_HELP, TIME_HELP, recipe_for
 from dlkit.process import heavy_importing
 
 
 def train(
     recipe: Annotated[
         str | None,
-        typer.Argument(help="A bundled recipe name (dlkit recipes ls) or a path to a YAML file.", show_default=False),
+        typer.Argument(
+            help="A bundled recipe name (dlkit recipes ls), a path to a YAML file, or a data file or image folder "
+            "(with --target: the recipe is inferred from the data).",
+            show_default=False,
+        ),
     ] = None,
     overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP, show_default=False)] = None,
     tracking_uri: Annotated[
@@ -42,10 +47,17 @@ def train(
         str | None,
         typer.Option("--register", help="Register the run's MLflow model under this name in the model registry."),
     ] = None,
+    target: Annotated[str | None, typer.Option("--target", help=TARGET_HELP)] = None,
+    time: Annotated[str | None, typer.Option("--time", help=TIME_HELP)] = None,
+    text: Annotated[str | None, typer.Option("--text", help=TEXT_HELP)] = None,
 ) -> None:
-    """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow."""
+    """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow.
+
+    Given a data file (CSV, TSV, Parquet, .npz) or an image folder instead of a recipe, dlkit infers the
+    recipe from the data: `dlkit train data.csv --target price`, `dlkit train sales.csv --target units
+    --time date`. `dlkit init` writes that recipe out for editing.
+    """
     from dlkit.errors import BadInput
-    from dlkit.recipe import load
 
     if resume is not None:
         if recipe is not None or overrides or folds:
@@ -60,8 +72,8 @@ def train(
             print_summary(result.recipe, result)
         return
     if recipe is None:
-        raise BadInput("give a recipe (dlkit recipes ls) or --resume RUN_ID")
-    resolved = load(recipe, overrides or [])
+        raise BadInput("give a recipe (dlkit recipes ls), a data file with --target, or --resume RUN_ID")
+    resolved = recipe_for(recipe, overrides or [], target, time, text)
     from dlkit.cli.summary import print_cv_summary, print_summary
     from dlkit.errors import BadInput
 

@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
+from dlkit.cli.from_data import TARGET_HELP, TEXT_HELP, TIME_HELP, recipe_for
 from dlkit.process import heavy_importing
 
 
 def tune(
-    recipe: Annotated[str, typer.Argument(help="A bundled recipe name or a path to a YAML file with a tune section.")],
+    recipe: Annotated[
+        str,
+        typer.Argument(
+            help="A bundled recipe name, a path to a YAML file with a tune section, or a data file with --target."
+        ),
+    ],
     overrides: Annotated[list[str] | None, typer.Argument(help=OVERRIDES_HELP, show_default=False)] = None,
     trials: Annotated[
         int | None,
@@ -54,14 +60,16 @@ def tune(
     worker_index: Annotated[int, typer.Option("--worker-index", hidden=True)] = 0,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")] = None,
     experiment: Annotated[str | None, typer.Option("--experiment", help="MLflow experiment.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help=TARGET_HELP)] = None,
+    time: Annotated[str | None, typer.Option("--time", help=TIME_HELP)] = None,
+    text: Annotated[str | None, typer.Option("--text", help=TEXT_HELP)] = None,
 ) -> None:
     """Search hyperparameters with Optuna: a parent MLflow run per study, a child run per trial."""
     import sys
 
     from dlkit.cli.common import console
-    from dlkit.recipe import load
 
-    resolved = load(recipe, overrides or [])
+    resolved = recipe_for(recipe, overrides or [], target, time, text)
     workers = None
     if jobs > 1 and worker_of is None and resolved.tune is not None:
         # the other workers start now and import torch, Lightning and Optuna while this process does
@@ -95,8 +103,8 @@ def tune(
     finally:
         if workers is not None:
             workers.stop()
-    if worker_of is None and result.best_recipe is not None:
-        cfg = resolved.tune
+    cfg = resolved.tune
+    if worker_of is None and result.best_recipe is not None and cfg is not None:
         console().print(top_trials_table(result.study, [m for m, _ in cfg.objectives], [d for _, d in cfg.objectives]))
 
 

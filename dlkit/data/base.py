@@ -172,8 +172,16 @@ def build_module(
         if not info.output_dim:
             info.output_dim = y.shape[1]
         if not info.target_features:
-            info.target_mean = float(y[train].mean())
-            info.target_std = float(y[train].std() or 1.0)
+            fitted = y[train]
+            if recipe.task.target_scaling == "log1p":
+                if y.min() <= -1:
+                    raise DataError(
+                        f"task.target_transform: log1p needs targets above -1; the data has {float(y.min()):g}",
+                        hint="use target_transform: standard",
+                    )
+                fitted = np.log1p(fitted)
+            info.target_mean = float(fitted.mean())
+            info.target_std = float(fitted.std() or 1.0)
     tensors = {s: (features[torch.from_numpy(rows)], targets[torch.from_numpy(rows)]) for s, rows in splits.items()}
     info.split_sizes = {s: len(rows) for s, rows in splits.items()}
     empty = [s for s, n in info.split_sizes.items() if n == 0]

@@ -34,44 +34,164 @@ def default_sep(path: Path, sep: str | None) -> str:
     return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
 
 
-def read_table(params: Any, *, header: bool = True) -> tuple[Any, Path]:
-    """A pandas DataFrame from `params.path` with the recipe's separator, header and encoding."""
+PARQUET_SUFFIXES = (".parquet", ".pq")
+#: checked for standard quoting before a tab-separated file is read (the rest is left to pandas)
+_QUOTING_PROBE_BYTES = 64 * 1024 * 1024
+
+
+def _quoting(path: Path, sep: str, encoding: str, choice: str) -> int:
+    """csv.QUOTE_MINIMAL (standard quoting) or csv.QUOTE_NONE for the file.
+
+    Comma files always use standard quoting. Tab files are written both ways: by spreadsheets and
+    pandas with standard quoting (a field holding a tab, a line break or a quote is quoted), and by
+    hand or by `cut` with quotes as ordinary characters (a message that starts with a quote and
+    never closes it). With `auto`, standard quoting is used unless a field breaks its rules.
+    """
+    import csv
+
+    if choice == "standard" or (choice == "auto" and sep != "\t"):
+        return csv.QUOTE_MINIMAL
+    if choice == "none":
+        return csv.QUOTE_NONE
+    with path.open("r", encoding=encoding, newline="") as f:
+        head = f.read(_QUOTING_PROBE_BYTES)
+    if '"' not in head:
+        return csv.QUOTE_MINIMAL
+    import io
+
+    try:
+        for _ in csv.reader(io.StringIO(head), delimiter=sep, strict=True):
+            pass
+    except csv.Error:
+        return csv.QUOTE_NONE
+    return csv.QUOTE_MINIMAL
+
+
+def _header(path: Path, sep: str, encoding: str, quoting: int) -> list[str]:
+    import csv
+
+    with path.open("r", encoding=encoding, newline="") as f:
+        return next(csv.reader(f, delimiter=sep, quoting=quoting), [])  # type: ignore[arg-type]
+
+
+def _check_unique(names: list[str], path: Path, field: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(
+                f"{field}: {path} has two columns named '{name}'",
+                hint="rename one of them; dlkit names columns by their header",
+            )
+        seen.add(name)
+
+
+def read_table(
+    params: Any, *, header: bool = True, path: Path | None = None, field: str = "data.path"
+) -> tuple[Any, Path]:
+    """A pandas DataFrame from `params.path` (CSV, TSV or Parquet) with the recipe's separator, header and encoding."""
     import csv
 
     import pandas as pd
 
-    path = existing(params.path)
+    path = path or existing(params.path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(path, field), path
     sep = default_sep(path, getattr(params, "sep", None))
+    encoding = getattr(params, "encoding", "utf-8")
     try:
+        quoting = _quoting(path, sep, encoding, getattr(params, "quoting", "auto"))
+        if header:
+            _check_unique([name.strip() for name in _header(path, sep, encoding, quoting)], path, field)
         frame = pd.read_csv(
             path,
             sep=sep,
             header=0 if header else None,
-            encoding=params.encoding,
-            # tab-separated text files hold quotes as ordinary characters
-            quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL,
+            encoding=encoding,
+            quoting=quoting,
             skipinitialspace=sep != "\t",
         )
     except UnicodeDecodeError:
         raise DataError(
-            f"data.path: {path} is not valid {params.encoding} text ({_first_bad_line(path, params.encoding)})",
-            hint="re-save it as UTF-8, or set data.encoding (e.g. latin-1)",
+            f"{field}: {path} is not valid {encoding} text ({_first_bad_line(path, encoding)})",
+            hint="re-save it as UTF-8, or set data.encoding (e.g. latin-1 or cp1252)",
         ) from None
     except LookupError:
-        raise DataError(f"data.encoding: unknown encoding '{params.encoding}'") from None
+        raise DataError(f"data.encoding: unknown encoding '{encoding}'") from None
     except pd.errors.EmptyDataError:
-        raise DataError(f"data.path: {path} has no data") from None
-    except pd.errors.ParserError as e:
+        raise DataError(f"{field}: {path} has no data") from None
+    except (pd.errors.ParserError, csv.Error) as e:
         raise DataError(
-            f"data.path: {path} is not a valid table: {str(e).strip().splitlines()[-1]}", hint="check data.sep"
+            f"{field}: {path} is not a valid table: {str(e).strip().splitlines()[-1]}", hint="check data.sep"
         ) from None
     if not header:
         frame.columns = [str(i) for i in range(frame.shape[1])]
     else:
         frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
-        raise DataError(f"data.path: {path} has a header but no rows")
+        raise DataError(f"{field}: {path} has a header but no rows")
     return frame, path
+
+
+def _read_parquet(path: Path, field: str) -> Any:
+    import pandas as pd
+
+    try:
+        import pyarrow.parquet as pq
+
+        names = [str(n) for n in pq.read_schema(path).names]
+        _check_unique(names, path, field)
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{field}: {path} is not a readable Parquet file ({str(e).splitlines()[0]})") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if len(frame) == 0:
+        raise DataError(f"{field}: {path} has no rows")
+    return frame
+
+
+def without_unlabeled(frame: Any, target: str, drop: bool, notes: list[str]) -> Any:
+    """The rows whose target is present; a note says how many were dropped (or an error, with drop off)."""
+    empty = frame[target].isna()
+    if frame[target].dtype == object:  # a cell of spaces is as empty as a missing one
+        empty |= frame[target].astype(str).str.strip().eq("")
+    if not empty.any():
+        return frame
+    if empty.all():
+        raise DataError(f"data.target: column '{target}' is empty in every row", hint="check data.target")
+    if not drop:
+        row = int(np.flatnonzero(empty.to_numpy())[0]) + 1
+        raise DataError(
+            f"data.target: the target is missing in {int(empty.sum())} row(s), first data row {row}",
+            hint="set data.drop_unlabeled: true, or fill the target",
+        )
+    notes.append(f"dropped {int(empty.sum())} row(s) with an empty target '{target}' (data.drop_unlabeled)")
+    return frame[~empty.to_numpy()].reset_index(drop=True)
+
+
+#: rows a class needs for a stratified train/val/test split
+MIN_CLASS_ROWS = 3
+
+
+def without_rare_classes(frame: Any, target: str, how: str, notes: list[str]) -> Any:
+    """With `how` drop: the rows of classes too rare to split, left out with a note."""
+    if how != "drop":
+        return frame
+    counts = frame[target].astype(str).value_counts()
+    rare = counts[counts < MIN_CLASS_ROWS]
+    if rare.empty:
+        return frame
+    keep = ~frame[target].astype(str).isin(rare.index)
+    notes.append(
+        f"left out {len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} rows ({int((~keep).sum())} rows): "
+        + ", ".join(repr(c) for c in rare.index[:5])
+        + (" ..." if len(rare) > 5 else "")
+    )
+    return frame[keep.to_numpy()].reset_index(drop=True)
+
+
+def empty_columns(frame: Any, columns: list[str]) -> list[str]:
+    """The columns that hold no value in any row."""
+    return [c for c in columns if frame[c].isna().all()]
 
 
 def _first_bad_line(path: Path, encoding: str) -> str:
@@ -118,8 +238,17 @@ def encode_labels(values: Any, field: str) -> tuple[np.ndarray, list[str]]:
     series = pd.Series(values)
     if series.isna().any():
         row = int(np.flatnonzero(series.isna().to_numpy())[0]) + 1
-        raise DataError(f"{field}: the target is missing in data row {row}", hint="drop unlabelled rows")
+        raise DataError(
+            f"{field}: the target is missing in data row {row}",
+            hint="set data.drop_unlabeled: true, or fill the target",
+        )
     uniques = series.unique()
+    if pd.api.types.is_float_dtype(series) and len(uniques) > 20 and not np.all(np.mod(uniques, 1) == 0):
+        example = next(v for v in uniques if v % 1)
+        raise DataError(
+            f"{field}: the target holds {len(uniques)} distinct fractional numbers (e.g. {example:g}), not classes",
+            hint="use task: regression",
+        )
     try:
         ordered = sorted(uniques, key=lambda v: float(v))
     except (TypeError, ValueError):

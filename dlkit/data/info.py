@@ -36,5 +36,7 @@ class DataInfo:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     #: problems worth telling the user that do not stop the run (constant columns, ...)
     warnings: list[str] = field(default_factory=list)
+    #: what the data module did on its own that the user should know (rows dropped, columns typed)
+    notes: list[str] = field(default_factory=list)
     #: what `mlflow.log_input` records besides the arrays (source path, schema)
     source_path: str | None = None

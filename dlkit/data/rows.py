@@ -39,6 +39,8 @@ def labels(frame: Any, target: Any, info: DataInfo, field: str) -> np.ndarray | 
     if target is None or target not in frame.columns:
         return None
     values = frame[target]
+    if values.isna().all():  # the column is there but not filled in: rows to predict, not to score
+        return None
     if info.class_names is None:
         return values.to_numpy(np.float32)  # type: ignore[no-any-return]
     lookup = {name: i for i, name in enumerate(info.class_names)}
@@ -76,10 +78,8 @@ def numbers(frame: Any, names: list[Any], fill: dict[str, Any], field: str) -> n
 
 
 def read_csv(path: Path, field: str) -> Any:
-    try:
-        return pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise DataError(f"{field}: {path} is not a readable CSV table ({str(e).strip().splitlines()[-1]})") from None
+    """A CSV, TSV or Parquet file given on the command line, read like a recipe's table."""
+    return read_table(None, path=path, field=field)[0]
 
 
 def row_ids(n: int) -> dict[str, list[Any]]:

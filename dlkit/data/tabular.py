@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import column, encode_labels, missing_report, read_table
+from dlkit.data.columns import calendar, category_list, date_parts, is_numeric, looks_like_dates
+from dlkit.data.files import (
+    column,
+    empty_columns,
+    encode_labels,
+    missing_report,
+    read_table,
+    without_rare_classes,
+    without_unlabeled,
+)
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
 from dlkit.data.scaling import apply_scaler
@@ -20,8 +30,6 @@ from dlkit.schema_base import section
 
 def _impute_value(values: Any, how: str) -> Any:
     present = values.dropna()
-    if len(present) == 0:
-        return 0.0
     if how == "mean":
         return float(present.mean())
     if how == "median":
@@ -29,13 +37,77 @@ def _impute_value(values: Any, how: str) -> Any:
     return present.mode().iloc[0]
 
 
+def _listed(frame: Any, spec: list[Any] | str, field: str, features: list[str], target: str) -> list[str]:
+    if spec == "auto":
+        return []
+    names = [column(frame, c, field) for c in spec]
+    for name in names:
+        if name == target:
+            raise DataError(f"{field}: the target column '{target}' cannot also be an input")
+        if name not in features:
+            raise DataError(f"{field}: column '{name}' is not among the features")
+    return names
+
+
+def _roles(frame: Any, p: CsvData, features: list[str], target: str) -> tuple[list[str], list[str], list[str]]:
+    """Numeric, categorical and date columns among the features: the recipe's lists, then `auto`'s rules."""
+    categorical = _listed(frame, p.categorical, "data.categorical", features, target)
+    dates = _listed(frame, p.dates, "data.dates", features, target)
+    rest = [c for c in features if c not in categorical and c not in dates]
+    if p.dates == "auto":
+        dates += [c for c in rest if looks_like_dates(frame[c])]
+    if p.categorical == "auto":
+        categorical += [c for c in rest if c not in dates and not is_numeric(frame[c])]
+    numeric = [c for c in features if c not in categorical and c not in dates]
+    wrong = [c for c in numeric if not is_numeric(frame[c])]
+    if wrong:
+        name = wrong[0]
+        converted = pd.to_numeric(frame[name], errors="coerce")
+        bad = frame[name][converted.isna() & frame[name].notna()]
+        example = f" (e.g. {bad.iloc[0]!r} in data row {bad.index[0] + 1})" if len(bad) else ""
+        if len(wrong) == 1:
+            problem = f"column '{name}' is not numeric{example}"
+        else:
+            listed = ", ".join(f"'{c}'" for c in wrong[:10]) + (" ..." if len(wrong) > 10 else "")
+            problem = f"{len(wrong)} columns are not numeric: {listed}; '{name}'{example.replace(' (e.g.', ' has')}"
+        raise DataError(problem, hint="set data.categorical: auto, list them in data.categorical, or in data.drop")
+    return numeric, categorical, dates
+
+
+def _numbers(frame: Any, numeric: list[str], dates: dict[str, list[str]]) -> tuple[Any, list[str]]:
+    """The numeric columns and the calendar features of the date columns, as one float frame."""
+    blocks = {name: pd.to_numeric(frame[name]).astype(np.float64) for name in numeric}
+    for name, parts in dates.items():
+        values = calendar(frame[name], parts)
+        for j, part in enumerate(parts):
+            blocks[f"{name}.{part}"] = pd.Series(values[:, j], index=frame.index)
+    table = pd.DataFrame(blocks, index=frame.index)
+    return table, list(table.columns)
+
+
+def _check_finite(x: np.ndarray, names: list[str]) -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise DataError(f"column '{names[col]}' has an infinite value in data row {row + 1}")
+    too_large = np.abs(x) > np.finfo(np.float32).max
+    if too_large.any():
+        row, col = np.argwhere(too_large)[0]
+        raise DataError(
+            f"column '{names[col]}' holds {x[row, col]:g} in data row {row + 1}, beyond 32-bit floats",
+            hint="rescale the column (e.g. to thousands), or list it in data.drop",
+        )
+
+
 def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
     """The DataModule of a CSV table."""
-    import pandas as pd
-
     p = section(recipe.data, CsvData)
     frame, path = read_table(p, header=p.header)
     target = column(frame, p.target, "data.target")
+    notes: list[str] = []
+    frame = without_unlabeled(frame, target, p.drop_unlabeled, notes)
+    if recipe.task.labelled:
+        frame = without_rare_classes(frame, target, p.rare_classes, notes)
     dropped = {column(frame, c, "data.drop") for c in p.drop}
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     if p.features is not None:
@@ -46,20 +118,13 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         raise DataError(f"data.features: the target column '{target}' cannot also be a feature")
     if not features:
         raise DataError("data.features: no input columns left", hint="check data.drop and data.features")
-    categorical = [column(frame, c, "data.categorical") for c in p.categorical]
-    unknown = [c for c in categorical if c not in features]
-    if unknown:
-        raise DataError(f"data.categorical: column '{unknown[0]}' is not among the features")
-    numeric = [c for c in features if c not in categorical]
-    for name in numeric:
-        if not pd.api.types.is_numeric_dtype(frame[name]):
-            converted = pd.to_numeric(frame[name], errors="coerce")
-            bad = frame[name][converted.isna() & frame[name].notna()]
-            example = f" (e.g. {bad.iloc[0]!r} in data row {bad.index[0] + 1})" if len(bad) else ""
-            raise DataError(
-                f"column '{name}' is not numeric{example}",
-                hint="declare it in data.categorical, or list it in data.drop",
-            )
+    empty = empty_columns(frame, features)
+    if empty:
+        raise DataError(
+            f"column(s) empty in every row: {', '.join(repr(c) for c in empty[:10])}",
+            hint="list them in data.drop (dlkit init drops them for you)",
+        )
+    numeric, categorical, date_columns = _roles(frame, p, features, target)
 
     classification = recipe.task.labelled
     if classification:
@@ -70,39 +135,44 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
                 f"data.target: column '{target}' is not numeric; task {recipe.task.kind} needs numbers",
                 hint="use task: classification for labels",
             )
-        missing = missing_report(frame, [target])
-        if missing:
-            raise DataError(f"data.target: {missing}", hint="drop unlabelled rows")
         y, class_names = frame[target].to_numpy(np.float32), None
 
     labels = frame[split_col].to_numpy() if split_col else None
     splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)
-    train_rows = frame.iloc[splits["train"]]
+    train = splits["train"]
+    dates = {name: date_parts(frame[name].iloc[train]) for name in date_columns}
+    table, numeric_names = _numbers(frame, numeric, dates)
 
     filled: dict[str, Any] = {}
-    missing = missing_report(frame, features)
+    missing = missing_report(table, numeric_names) or missing_report(frame, categorical)
     if missing:
         if p.impute is None:
             raise DataError(missing, hint="set data.impute: mean, median or most_frequent, or clean the file")
-        for name in features:
+        for name in numeric_names:
+            if table[name].isna().any():
+                filled[name] = _impute_value(table[name].iloc[train], p.impute)
+        for name in categorical:
             if frame[name].isna().any():
-                how = p.impute if name in numeric else "most_frequent"
-                filled[name] = _impute_value(train_rows[name], how)
-        frame = frame.fillna(filled)
-        train_rows = frame.iloc[splits["train"]]
+                filled[name] = _impute_value(frame[name].iloc[train], "most_frequent")
+        empty_in_train = [name for name, value in filled.items() if pd.isna(value)]
+        if empty_in_train:
+            raise DataError(
+                f"column '{empty_in_train[0]}' has no value in the training split to impute from",
+                hint="list it in data.drop",
+            )
+        table = table.fillna({k: v for k, v in filled.items() if k in table.columns})
+        frame = frame.fillna({k: v for k, v in filled.items() if k in categorical})
 
-    numeric_x = frame[numeric].to_numpy(np.float64) if numeric else np.empty((len(frame), 0))
-    if numeric and not np.isfinite(numeric_x).all():
-        row, col = np.argwhere(~np.isfinite(numeric_x))[0]
-        raise DataError(f"column '{numeric[col]}' has an infinite value in data row {row + 1}")
+    numeric_x = table.to_numpy(np.float64) if numeric_names else np.empty((len(frame), 0))
+    _check_finite(numeric_x, numeric_names)
 
     blocks = [numeric_x]
-    names = list(numeric)
+    names = list(numeric_names)
     categories: dict[str, list[str]] = {}
     embedded: list[tuple[int, int]] = []
     for name in categorical:
         values = frame[name].astype(str).to_numpy()
-        known = sorted(set(train_rows[name].astype(str)))
+        known = category_list(frame[name].iloc[train], p.max_categories)
         categories[name] = known
         if p.categorical_encoding == "onehot":
             blocks.append((values[:, None] == np.asarray(known)[None, :]).astype(np.float64))
@@ -126,16 +196,18 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         categorical=embedded,
         source_path=str(path),
     )
+    info.notes.extend(notes)
     info.preprocessing = {
         "kind": "csv",
         "target": target,
         "numeric": numeric,
+        "dates": dates,
         "categorical": categories,
         "categorical_encoding": p.categorical_encoding,
         "impute": {k: (v.item() if hasattr(v, "item") else v) for k, v in filled.items()},
         "class_names": class_names,
     }
-    return build_module(recipe, x, y, splits, info, scale_columns=np.arange(len(numeric)))
+    return build_module(recipe, x, y, splits, info, scale_columns=np.arange(len(numeric_names)))
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
@@ -143,7 +215,19 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
     numeric = [input_column(frame, c, field, "feature") for c in pre["numeric"]]
     fill = {str(k): v for k, v in pre.get("impute", {}).items()}
     blocks = [numbers(frame, numeric, fill, field)]
-    if "scaler" in pre and numeric:
+    for name, parts in pre.get("dates", {}).items():
+        values = calendar(frame[input_column(frame, name, field, "date")], parts)
+        for j, part in enumerate(parts):
+            gaps = np.isnan(values[:, j])
+            if gaps.any():
+                key = f"{name}.{part}"
+                if key not in fill:
+                    row = int(np.flatnonzero(gaps)[0]) + 1
+                    raise DataError(f"{field}: column '{name}' has no readable date in data row {row}")
+                values[gaps, j] = fill[key]
+        blocks.append(values)
+    blocks = [np.concatenate(blocks, axis=1)]
+    if "scaler" in pre and blocks[0].shape[1]:
         blocks[0] = apply_scaler(blocks[0], pre["scaler"]).astype(np.float64)
     for name, known in pre["categorical"].items():
         col = input_column(frame, name, field, "categorical")
@@ -162,4 +246,4 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first rows of the training file, feature columns only: the MLflow model's input example."""
     pre = info.preprocessing
-    return first_rows(recipe, [*pre["numeric"], *pre["categorical"]], rows)
+    return first_rows(recipe, [*pre["numeric"], *pre.get("dates", {}), *pre["categorical"]], rows)

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import column, encode_labels, read_table
+from dlkit.data.files import column, encode_labels, read_table, without_rare_classes, without_unlabeled
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, row_ids
 from dlkit.data.splits import assign
@@ -49,18 +50,31 @@ def encode(token_lists: Iterable[list[str]], vocab: list[str], max_length: int) 
 
 
 def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
-    """The DataModule of a text classification file."""
+    """The DataModule of a file of texts with a label or a number each."""
     p = section(recipe.data, TextData)
-    if recipe.task.kind != "classification":
-        raise DataError(f"data.kind text supports task classification, not {recipe.task.kind}")
     frame, path = read_table(p, header=p.header)
     text_col = column(frame, p.text_column, "data.text_column")
     target = column(frame, p.target, "data.target")
+    if text_col == target:
+        raise DataError(f"data.text_column: column '{target}' is the target; the text must be another column")
+    notes: list[str] = []
+    frame = without_unlabeled(frame, target, p.drop_unlabeled, notes)
+    if recipe.task.labelled:
+        frame = without_rare_classes(frame, target, p.rare_classes, notes)
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     texts = frame[text_col].fillna("").astype(str).tolist()
-    y, class_names = encode_labels(frame[target], "data.target")
+    classification = recipe.task.labelled
+    if classification:
+        y, class_names = encode_labels(frame[target], "data.target")
+    else:
+        if not pd.api.types.is_numeric_dtype(frame[target]):
+            raise DataError(
+                f"data.target: column '{target}' is not numeric; task {recipe.task.kind} needs numbers",
+                hint="use task: classification for labels",
+            )
+        y, class_names = frame[target].to_numpy(np.float32), None
     labels = frame[split_col].to_numpy() if split_col else None
-    splits = assign(y, p, stratify=True, labels=labels, fold=fold, names=class_names)
+    splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)
     tokens = [tokenize(t, p.tokenizer, p.lowercase) for t in texts]
     vocab = build_vocab((tokens[i] for i in splits["train"]), p.min_freq, p.max_vocab)
     ids = encode(tokens, vocab, p.max_length)
@@ -77,6 +91,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         vocab_size=len(vocab),
         source_path=str(path),
     )
+    info.notes.extend(notes)
     lengths = np.asarray([len(t) for t in tokens])
     truncated = float((lengths > p.max_length).mean())
     if truncated > 0.2:

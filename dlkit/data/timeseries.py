@@ -23,17 +23,59 @@ from dlkit.recipe.schema import Recipe
 from dlkit.schema_base import section
 
 
-def _parse_times(frame: Any, name: str) -> tuple[Any, bool]:
+def _parse_one(raw: Any, fmt: str | None, field: str) -> tuple[Any, bool]:
+    import warnings
+
     import pandas as pd
 
-    raw = frame[name]
-    if pd.api.types.is_numeric_dtype(raw):
+    if pd.api.types.is_numeric_dtype(raw) and fmt is None:
+        if raw.isna().any():
+            row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+            raise DataError(f"{field}: the time is missing in data row {row + 1}")
         return raw.astype(float), False
-    times = pd.to_datetime(raw, errors="coerce", format="mixed")
-    bad = times.isna() & raw.notna()
-    if bad.any() or raw.isna().any():
-        row = int(np.flatnonzero((bad | raw.isna()).to_numpy())[0])
-        raise DataError(f"data.time_column: '{raw.iloc[row]}' in data row {row + 1} is not a date or time")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        times = pd.to_datetime(raw.astype(str) if fmt else raw, errors="coerce", format=fmt or "mixed")
+    bad = times.isna() | raw.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        hint = "check data.time_format" if fmt else "set data.time_format, e.g. '%d.%m.%Y'"
+        raise DataError(f"{field}: '{raw.iloc[row]}' in data row {row + 1} is not a date or time", hint=hint)
+    return times, True
+
+
+def _period_number(raw: Any, name: str, field: str) -> Any:
+    """Quarter or month numbers from 1, 2, ... or from text such as 'Q3' or '2'."""
+    import pandas as pd
+
+    values = pd.to_numeric(raw.astype(str).str.extract(r"(\d+)")[0], errors="coerce")
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(f"{field}: '{raw.iloc[row]}' in column '{name}', data row {row + 1}, is not a number")
+    return values.astype(int)
+
+
+def parse_time_columns(frame: Any, names: list[str], fmt: str | None, field: str) -> tuple[Any, bool]:
+    """The timestamps of a series: one column, or year + quarter / month (+ day) columns made into dates."""
+    import pandas as pd
+
+    if len(names) == 1:
+        return _parse_one(frame[names[0]], fmt, field)
+    year = _period_number(frame[names[0]], names[0], field)
+    second = _period_number(frame[names[1]], names[1], field)
+    quarterly = len(names) == 2 and (second.max() <= 4 or "q" in names[1].lower())
+    if quarterly and second.max() > 4:
+        raise DataError(f"{field}: column '{names[1]}' holds {second.max()}, not a quarter 1..4")
+    if not quarterly and not second.between(1, 12).all():
+        raise DataError(f"{field}: column '{names[1]}' must hold months 1..12 (or quarters 1..4)")
+    month = (second - 1) * 3 + 1 if quarterly else second
+    day = _period_number(frame[names[2]], names[2], field) if len(names) > 2 else 1
+    if len(names) > 3:
+        raise DataError(f"{field}: at most three time columns (year, month, day)")
+    times = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataError(f"{field}: the columns {', '.join(names)} make no date in data row {row + 1}")
     return times, True
 
 
@@ -58,7 +100,28 @@ def _expected_timeline(times: Any, is_datetime: bool) -> Any:
         delta = pd.Series(times).diff().dropna().min()
         return pd.date_range(times.iloc[0], times.iloc[-1], freq=delta)
     spacing = float(np.diff(times.to_numpy()).min())
-    return pd.Index(np.arange(times.iloc[0], times.iloc[-1] + spacing / 2, spacing))
+    start = float(times.iloc[0])
+    return pd.Index(start + np.arange(round((float(times.iloc[-1]) - start) / spacing) + 1) * spacing)
+
+
+def _snapped(times: Any) -> Any:
+    """Numeric times (fractional years such as 1991.583) on the exact grid _expected_timeline builds.
+
+    Numbers written with a few decimals are not exact multiples of their spacing; snapped to the
+    nearest step, the same time read twice is the same number and a regular series has no gaps.
+    """
+    import pandas as pd
+
+    values = times.to_numpy(np.float64)
+    if len(values) < 2:
+        return times
+    spacing = float(np.diff(values).min())
+    if spacing <= 0:
+        return times
+    steps = np.round((values - values[0]) / spacing)
+    if np.abs(values[0] + steps * spacing - values).max() > 0.01 * spacing:
+        return times  # irregular: left as it is, reported as gaps
+    return pd.Series(values[0] + steps * spacing, index=times.index)
 
 
 def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModule:
@@ -69,16 +132,25 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     if fold is not None:
         raise DataError("k-fold cross-validation would train on the future; time series use a chronological split")
     frame, path = read_table(p)
-    time_col = column(frame, p.time_column, "data.time_column")
+    time_cols = [
+        column(frame, c, "data.time_column")
+        for c in (p.time_column if isinstance(p.time_column, list) else [p.time_column])
+    ]
+    time_col = time_cols[0]
     targets = [column(frame, c, "data.target") for c in (p.target if isinstance(p.target, list) else [p.target])]
     extras = [column(frame, c, "data.features") for c in p.features if column(frame, c, "data.features") not in targets]
     value_cols = targets + extras
     for name in value_cols:
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(f"column '{name}' is not numeric; a forecast needs numbers")
-    times, is_datetime = _parse_times(frame, time_col)
+    overlap = [c for c in time_cols if c in value_cols]
+    if overlap:
+        raise DataError(f"data.time_column: column '{overlap[0]}' is also a target or feature")
+    times, is_datetime = parse_time_columns(frame, time_cols, p.time_format, "data.time_column")
     order = np.argsort(times.to_numpy(), kind="stable")
     frame, times = frame.iloc[order].reset_index(drop=True), times.iloc[order].reset_index(drop=True)
+    if not is_datetime:
+        times = _snapped(times)
     if times.duplicated().any():
         dup = times[times.duplicated()].iloc[0]
         raise DataError(f"data.time_column: timestamp {dup} appears more than once")
@@ -139,6 +211,15 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     for name, rows in splits.items():
         if len(rows) == 0:
             raise DataError(f"no complete window fits in the {name} period", hint="use a shorter window or horizon")
+    level_shift = np.tile(shift[target_idx], p.horizon)
+    level_scale = np.tile(scale[target_idx], p.horizon)
+    target_shift, target_scale = level_shift, level_scale
+    if p.target_mode == "difference":  # fitted on the change from the window's last value
+        last = np.tile(values[first_target - 1][:, target_idx], (1, p.horizon))
+        change = y - last
+        target_shift = change[splits["train"]].mean(axis=0)
+        target_scale = change[splits["train"]].std(axis=0)
+        target_scale[target_scale == 0] = 1.0
 
     info = DataInfo(
         name=path.stem,
@@ -150,13 +231,18 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         feature_names=value_cols,
         target_features=target_idx,
         horizon=p.horizon,
-        target_mean=np.tile(shift[target_idx], p.horizon).tolist(),  # type: ignore[arg-type]
-        target_std=np.tile(scale[target_idx], p.horizon).tolist(),  # type: ignore[arg-type]
+        target_mean=target_shift.tolist(),
+        target_std=target_scale.tolist(),
         source_path=str(path),
     )
     info.preprocessing = {
         "kind": "timeseries",
         "time_column": time_col,
+        "time_columns": time_cols,
+        "time_format": p.time_format,
+        "target_mode": p.target_mode,
+        "level_shift": level_shift.tolist(),
+        "level_scale": level_scale.tolist(),
         "columns": value_cols,
         "targets": targets,
         "window": p.window,
@@ -170,9 +256,11 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     """Every window of the series: inputs are `window` steps, targets the next `horizon` ones where known."""
     pre = info.preprocessing
-    time_col = input_column(frame, pre["time_column"], field, "time")
+    time_cols = [input_column(frame, c, field, "time") for c in pre.get("time_columns", [pre["time_column"]])]
     columns = [input_column(frame, c, field, "series") for c in pre["columns"]]
-    frame = frame.sort_values(time_col, kind="stable").reset_index(drop=True)
+    parsed, _ = parse_time_columns(frame, time_cols, pre.get("time_format"), field)
+    order = np.argsort(parsed.to_numpy(), kind="stable")
+    frame, parsed = frame.iloc[order].reset_index(drop=True), parsed.iloc[order].reset_index(drop=True)
     values = numbers(frame, columns, {}, field)
     window, horizon = int(pre["window"]), int(pre["horizon"])
     n = len(values)
@@ -186,11 +274,11 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
     if n - window >= horizon:  # targets exist for the windows whose whole horizon lies inside the file
         future = np.lib.stride_tricks.sliding_window_view(values[window:, targets], horizon, axis=0)
         y = future.transpose(0, 2, 1).reshape(len(future), -1).astype(np.float32)
-    times = frame[time_col].astype(str).tolist()
+    times = (frame[time_cols[0]] if len(time_cols) == 1 else parsed).astype(str).tolist()
     return RawInputs(np.ascontiguousarray(x), y, {"last_input_time": times[window - 1 :]})
 
 
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first steps of the series, two more than a window: the MLflow model's input example."""
     pre = info.preprocessing
-    return first_rows(recipe, [pre["time_column"], *pre["columns"]], int(pre["window"]) + 2)
+    return first_rows(recipe, [*pre.get("time_columns", [pre["time_column"]]), *pre["columns"]], int(pre["window"]) + 2)

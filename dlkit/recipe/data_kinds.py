@@ -59,10 +59,25 @@ class SplitParams(Strict):
 class FileParams(SplitParams):
     """A delimited text file."""
 
-    path: str = Field(min_length=1, description="The file; relative paths resolve against the recipe's folder.")
+    path: str = Field(
+        min_length=1,
+        description="The CSV, TSV or Parquet file (.parquet, .pq); relative paths resolve against the recipe's folder.",
+    )
     sep: str | None = Field(None, description="Column separator; default from the extension (.tsv: tab, else comma).")
     header: bool = Field(True, description="Whether the first line names the columns (without: columns 0..N-1).")
-    encoding: str = Field("utf-8", description="Text encoding of the file.")
+    encoding: str = Field("utf-8", description="Text encoding of the file (CSV/TSV; Parquet files carry their own).")
+    quoting: Literal["auto", "standard", "none"] = Field(
+        "auto",
+        description="standard: quoted fields may hold separators, line breaks and doubled quotes; none: quotes "
+        "are ordinary characters; auto: standard, except for tab files whose quotes break its rules.",
+    )
+    drop_unlabeled: bool = Field(
+        True, description="Leave out rows whose target is empty (the run says how many); off, they are an error."
+    )
+    rare_classes: Literal["error", "drop"] = Field(
+        "error",
+        description="Classes with fewer rows than a stratified split needs (3): an error, or left out with a note.",
+    )
     split_column: Column | None = Field(
         None, description="A column with values train/val/test that fixes each row's split (instead of fractions)."
     )
@@ -86,7 +101,22 @@ class CsvData(FileParams):
     kind: Literal["csv"] = Field("csv", description="Data kind.")
     target: Column = Field(description=f"The target column: {COLUMN_HELP}.")
     features: list[Column] | None = Field(None, description="Input columns; default: every column but target and drop.")
-    categorical: list[Column] = Field(default_factory=list, description="Columns holding categories (text or codes).")
+    categorical: list[Column] | Literal["auto"] = Field(
+        "auto",
+        description="Columns holding categories (text or codes); auto: every input column that is neither "
+        "numbers nor dates.",
+    )
+    dates: list[Column] | Literal["auto"] = Field(
+        "auto",
+        description="Date/time columns, each expanded into calendar features (year, month, day, day of week, day "
+        "of year; hour and minute where times vary); auto: the text columns whose values read as dates.",
+    )
+    max_categories: PositiveInt = Field(
+        100,
+        le=100_000,
+        description="Categories kept per column: the most frequent in the training split; rarer ones and "
+        "unseen ones share the encoding of an unknown category.",
+    )
     categorical_encoding: Literal["onehot", "embedding"] = Field(
         "onehot", description="onehot: one 0/1 input per category; embedding: a learned vector per category (mlp)."
     )
@@ -100,8 +130,9 @@ class CsvData(FileParams):
 
 @DATA_KINDS.register("text", target="dlkit.data.text:build")
 class TextData(FileParams):
-    """Short texts in a CSV/TSV file with a label column."""
+    """Short texts in a CSV/TSV/Parquet file with a label (classification) or a number (regression)."""
 
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
     kind: Literal["text"] = Field("text", description="Data kind.")
     text_column: Column = Field(description=f"The column holding the text: {COLUMN_HELP}.")
     target: Column = Field(description=f"The label column: {COLUMN_HELP}.")
@@ -127,7 +158,19 @@ class TimeSeriesData(SplitParams):
     path: str = Field(min_length=1, description="The CSV file; relative paths resolve against the recipe's folder.")
     sep: str | None = Field(None, description="Column separator; default from the extension (.tsv: tab, else comma).")
     encoding: str = Field("utf-8", description="Text encoding of the file.")
-    time_column: Column = Field(description=f"The timestamp column: {COLUMN_HELP}.")
+    time_column: Column | list[Column] = Field(
+        description=f"The timestamp column ({COLUMN_HELP}), or several that make one: [year, quarter], "
+        "[year, month] or [year, month, day]."
+    )
+    time_format: str | None = Field(
+        None, description="strftime format of the time column (e.g. '%d.%m.%Y'); default: read dates as they come."
+    )
+    target_mode: Literal["level", "difference"] = Field(
+        "level",
+        description="level: the model predicts the future values; difference: it predicts their change from the "
+        "last observed value (for series that trend beyond the levels seen in training). Forecasts, metrics and "
+        "plots are levels either way.",
+    )
     target: Column | list[Column] = Field(description="The column(s) to forecast.")
     features: list[Column] = Field(default_factory=list, description="Extra input columns (known in the past only).")
     window: PositiveInt = Field(24, le=1_000_000, description="Past time steps the model sees.")

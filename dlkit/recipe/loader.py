@@ -15,10 +15,13 @@ import yaml
 from pydantic import ValidationError
 
 from dlkit.errors import RecipeError, RecipeNotFound
+from dlkit.recipe.architectures import ARCHITECTURES
 from dlkit.recipe.bundled import bundled_recipes
+from dlkit.recipe.data_kinds import DATA_KINDS
 from dlkit.recipe.messages import problems
 from dlkit.recipe.overrides import SHORTHANDS, apply_overrides
 from dlkit.recipe.schema import Recipe
+from dlkit.recipe.tasks import TASKS
 from dlkit.yaml_io import compose, parse
 
 # fields holding file paths: relative ones resolve against the recipe's folder (overrides: the working directory)
@@ -75,7 +78,28 @@ def load_text(
     if base_dir is not None:
         _resolve_paths(raw, base_dir)
     overridden = apply_overrides(raw, overrides, source)
+    _retarget(raw, overridden)
     return _validate(raw, lines, overridden, source)
+
+
+def _retarget(raw: dict[str, Any], overridden: dict[tuple[str, ...], str]) -> None:
+    """A section whose kind an override changes keeps only what the new kind knows.
+
+    `data.kind=csv` on a builtin recipe leaves `data.name` behind; that key described the old kind,
+    not a mistake of the user's, so it goes. Keys the overrides set stay and are checked as usual.
+    """
+    for section, tag, registry in (
+        ("data", "kind", DATA_KINDS),
+        ("task", "kind", TASKS),
+        ("model", "arch", ARCHITECTURES),
+    ):
+        node = raw.get(section)
+        if (section, tag) not in overridden or not isinstance(node, dict) or node.get(tag) not in registry:
+            continue
+        known = getattr(registry.get(node[tag]).params, "model_fields", {})
+        set_here = {keys[1] for keys in overridden if len(keys) > 1 and keys[0] == section}
+        for key in [k for k in node if k not in known and k not in set_here]:
+            del node[key]
 
 
 def with_overrides(recipe: Recipe, overrides: list[str] | tuple[str, ...], source: str = "override") -> Recipe:

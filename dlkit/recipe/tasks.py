@@ -35,6 +35,11 @@ class TaskParams(Strict):
         """Classes the data module keeps out of the training and validation splits (none by default)."""
         return []
 
+    @property
+    def target_scaling(self) -> str:
+        """How a continuous target is transformed while fitting: none, standard or log1p (then standardised)."""
+        return "standard"
+
 
 @TASKS.register("classification", target="dlkit.tasks.classification:ClassificationTask")
 class ClassificationParams(TaskParams):
@@ -75,8 +80,19 @@ class RegressionParams(PointLossParams):
     kind: Literal["regression"] = Field("regression", description="Task name.")
     scale_target: bool = Field(
         True,
-        description="Standardise the target with training-split statistics while fitting (metrics stay in original units).",
+        description="Standardise the target with training-split statistics while fitting (metrics stay in original "
+        "units); target_transform, when set, decides instead.",
     )
+    target_transform: Literal["none", "standard", "log1p"] | None = Field(
+        None,
+        description="The target while fitting: none, standard (standardised with training statistics) or log1p "
+        "(log(1 + y), then standardised: for skewed positive targets such as prices); predictions, metrics and "
+        "plots stay in the target's units. Unset: standard, or none with scale_target: false.",
+    )
+
+    @property
+    def target_scaling(self) -> str:
+        return self.target_transform or ("standard" if self.scale_target else "none")
 
     fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_RMSE, m.VAL_MAE)
     test_metrics: ClassVar[tuple[str, ...]] = (m.TEST_LOSS, m.TEST_MSE, m.TEST_RMSE, m.TEST_MAE, m.TEST_R2)

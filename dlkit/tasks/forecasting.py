@@ -18,6 +18,9 @@ from dlkit.tasks.regression import RegressionTask
 class ForecastingTask(RegressionTask):
     """Predicts `horizon` future steps; logs the naive forecast's errors beside the model's."""
 
+    level_shift: torch.Tensor
+    level_scale: torch.Tensor
+
     def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
         self.target_features = list(info.target_features)
@@ -25,6 +28,12 @@ class ForecastingTask(RegressionTask):
         self.val_naive = MeanSquaredError()
         self.test_naive_mse = MeanSquaredError()
         self.test_naive_mae = MeanAbsoluteError()
+        pre = info.preprocessing
+        # inputs are scaled levels: the naive forecast (and, predicting changes, the offset) reads them back
+        level_shift, level_scale = pre.get("level_shift", info.target_mean), pre.get("level_scale", info.target_std)
+        self.register_buffer("level_shift", torch.tensor(level_shift, dtype=torch.float32), persistent=False)
+        self.register_buffer("level_scale", torch.tensor(level_scale, dtype=torch.float32), persistent=False)
+        self.difference = pre.get("target_mode") == "difference"
 
     def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
         """<target>_t+<h> for each forecast step h and target."""
@@ -38,7 +47,11 @@ class ForecastingTask(RegressionTask):
     def naive(self, x: torch.Tensor) -> torch.Tensor:
         """The last observed value of each target, repeated over the horizon, in the target's units."""
         last = x[:, -1, self.target_features].repeat(1, self.horizon)
-        return last * self.target_std + self.target_mean
+        return last * self.level_scale + self.level_shift
+
+    def offset(self, x: torch.Tensor) -> torch.Tensor | float:
+        """Predicting changes, the network's outputs are relative to the last observed value."""
+        return self.naive(x) if self.difference else 0.0
 
     def update_val_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.val_naive.update(self.naive(x).flatten(), y.flatten())

@@ -1,4 +1,4 @@
-"""Regression: mse/mae/huber loss on standardised targets, metrics in the target's own units."""
+"""Regression: mse/mae/huber loss on standardised (or log1p) targets, metrics in the target's own units."""
 
 from __future__ import annotations
 
@@ -15,14 +15,9 @@ from dlkit import metric_names as m
 from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.recipe.schema import Recipe
-from dlkit.recipe.tasks import PointLossParams, RegressionParams
+from dlkit.recipe.tasks import PointLossParams
 from dlkit.schema_base import section
 from dlkit.tasks.base import Task
-
-
-def _scales_target(params: PointLossParams) -> bool:
-    """Regression makes standardising the target a choice; forecasting always does it."""
-    return params.scale_target if isinstance(params, RegressionParams) else True
 
 
 class RegressionTask(Task):
@@ -36,7 +31,8 @@ class RegressionTask(Task):
         params = section(recipe.task, PointLossParams)
         self.loss_name = params.loss
         self.huber_delta = params.huber_delta
-        mean, std = (info.target_mean, info.target_std) if _scales_target(params) else (0.0, 1.0)
+        self.log_target = params.target_scaling == "log1p"
+        mean, std = (info.target_mean, info.target_std) if params.target_scaling != "none" else (0.0, 1.0)
         self.register_buffer("target_mean", torch.tensor(mean, dtype=torch.float32), persistent=True)
         self.register_buffer("target_std", torch.tensor(std, dtype=torch.float32), persistent=True)
         self.val_metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
@@ -45,23 +41,37 @@ class RegressionTask(Task):
         self._preds: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
 
-    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        scaled = (target - self.target_mean) / self.target_std
+    def offset(self, x: torch.Tensor) -> torch.Tensor | float:
+        """What the network's outputs are relative to (0: the target itself; forecasting: the last value)."""
+        return 0.0
+
+    def training_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss(self.backbone(x), y, x)
+        self.train_loss.update(loss, len(y))
+        return loss
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        fitted = torch.log1p(target) if self.log_target else target
+        if x is not None:
+            fitted = fitted - self.offset(x)
+        scaled = (fitted - self.target_mean) / self.target_std
         if self.loss_name == "mae":
             return F.l1_loss(output, scaled)
         if self.loss_name == "huber":
             return F.huber_loss(output, scaled, delta=self.huber_delta)
         return F.mse_loss(output, scaled)
 
-    def predict_values(self, output: torch.Tensor) -> torch.Tensor:
+    def predict_values(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Network outputs back in the target's units."""
-        return output * self.target_std + self.target_mean
+        value = output * self.target_std + self.target_mean
+        return (torch.expm1(value) if self.log_target else value) + self.offset(x)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         out = self.backbone(x)
-        self.val_loss.update(self.loss(out, y), len(y))
-        self.val_metrics.update(self.predict_values(out).flatten(), y.flatten())
+        self.val_loss.update(self.loss(out, y, x), len(y))
+        self.val_metrics.update(self.predict_values(out, x).flatten(), y.flatten())
         self.update_val_extras(x, y)
 
     def update_val_extras(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -78,8 +88,8 @@ class RegressionTask(Task):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         out = self.backbone(x)
-        self.test_loss.update(self.loss(out, y), len(y))
-        pred = self.predict_values(out)
+        self.test_loss.update(self.loss(out, y, x), len(y))
+        pred = self.predict_values(out, x)
         self.test_metrics.update(pred.flatten(), y.flatten())
         self.update_test_extras(x, y)
         self._preds.append(pred.detach().float())  # bf16 under bf16 precisions: reports need float32
@@ -110,7 +120,7 @@ class RegressionTask(Task):
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, list | tuple) else batch
-        return self.predict_values(self.backbone(x))
+        return self.predict_values(self.backbone(x), x)
 
     def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
         """prediction (prediction_<i> for several targets), in the target's units."""

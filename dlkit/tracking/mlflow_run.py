@@ -12,6 +12,7 @@ from typing import Any
 
 from dlkit.errors import DlkitError, Interrupted, TrackingError
 from dlkit.retry import retry_collisions
+from dlkit.tracking import limits
 from dlkit.tracking.store import local_artifact_root, prepare_store
 
 MAX_PARAMS_PER_CALL = 100
@@ -146,6 +147,8 @@ class MlflowRun:
         from mlflow.entities import RunTag
 
         self.tracking_uri = tracking_uri
+        self.shortener = limits.Shortener()
+        tags = self._tags(tags)
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.experiment_id = self._experiment(experiment)
@@ -166,6 +169,7 @@ class MlflowRun:
         self.run_id: str = run.info.run_id
         self.artifact_uri: str = run.info.artifact_uri
         self.ended = False
+        self._keep_full_values()
         self._writer: _BackgroundWriter | None = None
 
     def _existing(self, tags: dict[str, str], keys: tuple[str, ...]) -> Any:
@@ -192,12 +196,23 @@ class MlflowRun:
                 raise
             return str(found.experiment_id)
 
+    def _tags(self, tags: dict[str, str]) -> dict[str, str]:
+        s = self.shortener
+        return {s.key(k): s.value("tags", k, str(v), limits.MAX_TAG_VALUE) for k, v in tags.items()}
+
+    def _keep_full_values(self) -> None:
+        """The values shortened so far, whole, in the run's truncated_values.json (rewritten as it grows)."""
+        if self.shortener.pending:
+            self.client.log_text(self.run_id, json.dumps(self.shortener.full, indent=1), limits.ARTIFACT)
+
     def log_params(self, params: dict[str, str]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(k, v[:6000]) for k, v in params.items()]
+        s = self.shortener
+        items = [Param(s.key(k), s.value("params", k, v, limits.MAX_PARAM_VALUE)) for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS_PER_CALL):
             self.client.log_batch(self.run_id, params=items[i : i + MAX_PARAMS_PER_CALL])
+        self._keep_full_values()
 
     def log_metrics(
         self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None, background: bool = False
@@ -207,8 +222,8 @@ class MlflowRun:
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        extra = [RunTag(k, v) for k, v in (tags or {}).items()]
+        items = [Metric(self.shortener.key(k), float(v), now, step) for k, v in metrics.items()]
+        extra = [RunTag(k, v) for k, v in self._tags(tags or {}).items()]
         if background:
             if self._writer is None:
                 self._writer = _BackgroundWriter(self.client, self.run_id)
@@ -228,7 +243,8 @@ class MlflowRun:
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in self._tags(tags).items()])
+        self._keep_full_values()
 
     def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(folder), artifact_path)
@@ -246,15 +262,24 @@ class MlflowRun:
         from mlflow.entities import DatasetInput, InputTag
 
         origin = CodeDatasetSource(source)
+        name = name[: limits.MAX_DATASET_NAME]
         if hasattr(features, "columns"):  # a table of files (streamed images)
             dataset: Any = from_pandas(features.assign(target=targets), source=origin, targets="target", name=name)
         else:
             dataset = from_numpy(features, targets=targets, name=name, source=origin)
-        tags = [InputTag("mlflow.data.context", context), *(InputTag(k, v) for k, v in extra.items())]
+        s = self.shortener
+        tags = [InputTag("mlflow.data.context", context)]
+        for k, v in extra.items():
+            tags.append(
+                InputTag(
+                    s.key(k, limits.MAX_DATASET_TAG_KEY), s.value(f"dataset {name}", k, v, limits.MAX_DATASET_TAG_VALUE)
+                )
+            )
         inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
         # the store records a dataset once per experiment: two processes logging the same one at the
         # same instant (tuning workers) make one of them hit the unique key; it exists then
         retry_collisions(lambda: self.client.log_inputs(self.run_id, datasets=inputs), attempts=4, pause=0.2)
+        self._keep_full_values()
 
     def __enter__(self) -> MlflowRun:
         return self
@@ -284,9 +309,9 @@ class MlflowRun:
                     status, reason, code = "FAILED", e.message, "tracking"
         try:
             if code:
-                self.set_tags({"dlkit.failure": code, "dlkit.failure_message": (reason or code)[:5000]})
+                self.set_tags({"dlkit.failure": code, "dlkit.failure_message": reason or code})
             elif reason:
-                self.set_tags({"dlkit.failure": reason[:5000]})
+                self.set_tags({"dlkit.failure": reason})
             self.client.set_terminated(self.run_id, status=status)
         except Exception as e:
             raise TrackingError(f"could not close run {self.run_id} in {self.tracking_uri}: {_first_line(e)}") from None

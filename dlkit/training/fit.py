@@ -63,7 +63,8 @@ def fit(
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     callbacks = [*_callbacks(t, prepared, recorder, nested, interactive), best, last]
     trainer = make_trainer(t, callbacks, workdir, interactive)
-    for line in [*(f"warning: {w}" for w in datamodule.info.warnings), *prepared.notes]:
+    info = datamodule.info
+    for line in [*(f"note: {n}" for n in info.notes), *(f"warning: {w}" for w in info.warnings), *prepared.notes]:
         say(line)
     tracker = _open_run(recipe, trainer, uri, experiment, nested, resume) if trainer.is_global_zero else None
     recorder.tracker = tracker

@@ -79,7 +79,7 @@ def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int
         )
     tracker.log_metrics({m.MODEL_PARAMS: float(n_params)}, step=0)
     if info.warnings:
-        tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)[:5000]})
+        tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)})
 
 
 def log_reports(

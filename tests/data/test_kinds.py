@@ -115,9 +115,9 @@ def test_csv_split_column(wine_csv: Path, tmp_path: Path) -> None:
     ("extra", "message"),
     [
         (["data.target=cultivr"], "data.target: no column 'cultivr'; did you mean 'cultivar'?"),
-        ([], "column 'region' is not numeric (e.g. "),
+        (["data.categorical=[]"], "column 'region' is not numeric (e.g. "),
         (["data.categorical=[regio]"], "data.categorical: no column 'regio'"),
-        (["data.target=7"], "is not numeric"),
+        (["data.target=7"], "data.target: the target holds 39 distinct fractional numbers (e.g. 0.28), not classes"),
         (["data.target=99"], "data.target: column position 99 is out of range"),
     ],
 )

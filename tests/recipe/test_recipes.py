@@ -103,6 +103,17 @@ def test_switching_architecture_by_override_validates_against_the_new_schema() -
     assert recipe.model.arch == "cnn" and recipe.model.channels == [32, 64]
 
 
+def test_switching_data_kind_by_override_validates_against_the_new_kind() -> None:
+    recipe = load("iris-mlp", ["data.kind=csv", "data.path=table.csv", "data.target=species"])
+    assert recipe.data.kind == "csv" and not hasattr(recipe.data, "name")
+    with pytest.raises(RecipeError) as info:
+        load("iris-mlp", ["data.kind=csv", "data.path=table.csv"])
+    assert "data.target: required field is missing" in str(info.value.problems)
+    assert "data.name" not in str(info.value.problems)  # the old kind's key is not the user's mistake
+    with pytest.raises(RecipeError, match=r"data\.nme"):
+        load("iris-mlp", ["data.kind=csv", "data.path=t.csv", "data.target=y", "data.nme=x"])
+
+
 def test_unknown_key_names_file_line_field_and_suggests() -> None:
     text = MINIMAL.replace("  hidden: [8]", "  hiden: [8]")
     (problem,) = problems(text)

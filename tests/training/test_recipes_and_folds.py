@@ -29,7 +29,42 @@ def file_overrides(name: str, workdir: Path) -> list[str]:
         path = workdir / "table.csv"
         frame.to_csv(path, index=False)
         return [f"data.path={path}", "data.target=target"]
+    if name == "csv-regression-mlp":
+        from sklearn.datasets import load_breast_cancer
+
+        path = workdir / "cancer.csv"
+        load_breast_cancer(as_frame=True).frame.to_csv(path, index=False)
+        return [f"data.path={path}", "data.target=area error"]  # positive and skewed: log1p
+    if name == "images-cnn":
+        return [f"data.path={_digit_pictures(workdir)}", "data.channels=1"]
+    if name == "series-multivariate-gru":
+        frame = pd.read_csv(SHARED_DATA / "monthly-sunspots.csv")
+        frame["Yearly"] = frame["Sunspots"].rolling(12, min_periods=1).mean()
+        path = workdir / "series.csv"
+        frame.to_csv(path, index=False)
+        return [f"data.path={path}", "data.time_column=Month", "data.target=[Sunspots,Yearly]"]
+    if name == "text-regression-gru":
+        frame = pd.read_csv(SHARED_DATA / "sms-spam.tsv", sep="\t", quoting=3)
+        frame["words"] = frame["SMS"].str.split().str.len()
+        path = workdir / "texts.csv"
+        frame.to_csv(path, index=False)
+        return [f"data.path={path}", "data.text_column=SMS", "data.target=words"]
     return []
+
+
+def _digit_pictures(workdir: Path) -> Path:
+    """scikit-learn's digits as PNG files, a subfolder per class (the first 20 of each)."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    root = workdir / "pictures"
+    for label in range(10):
+        folder = root / str(label)
+        folder.mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == label][:20]):
+            Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / f"{i}.png")
+    return root
 
 
 @pytest.mark.parametrize("name", sorted(bundled_recipes()))
@@ -148,7 +183,7 @@ def _bad_files(workdir: Path) -> dict[str, tuple[list[str], str]]:
             "error: column 'alcohol' has 1 missing value(s) (data rows 4)",
         ),
         "infinite cell": ([*csv, "data.path=inf.csv"], "error: column 'ash' has an infinite value in data row 6"),
-        "text feature": ([*csv, "data.path=text.csv"], "error: column 'colour' is not numeric"),
+        "text feature": ([*csv, "data.path=text.csv", "data.categorical=[]"], "error: column 'colour' is not numeric"),
         "one class": ([*csv, "data.path=one.csv"], "error: the target has a single class ('1')"),
         "too many folds": (
             ["iris-mlp", "--folds", "60"],

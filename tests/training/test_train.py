@@ -136,11 +136,12 @@ def test_logged_classification_metrics_equal_scikit_learn(workdir: Path, trackin
     assert len(preds) == 114 and preds["index"].is_unique
 
 
-def test_regression_run_metrics_equal_scikit_learn(workdir: Path, tracking_uri: str) -> None:
+@pytest.mark.parametrize("transform", ["standard", "log1p"])
+def test_regression_run_metrics_equal_scikit_learn(workdir: Path, tracking_uri: str, transform: str) -> None:
     from sklearn import metrics as skm
 
     result = run(
-        load("diabetes-mlp", ["trainer.max_epochs=5"]),
+        load("diabetes-mlp", ["trainer.max_epochs=5", f"task.target_transform={transform}"]),
         tracking_uri=tracking_uri,
         say=lambda _: None,
         progress_bar=False,
@@ -154,6 +155,7 @@ def test_regression_run_metrics_equal_scikit_learn(workdir: Path, tracking_uri: 
     assert logged["test/rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)), rel=1e-4)
     assert logged["test/r2"] == pytest.approx(skm.r2_score(y, p), abs=1e-4)
     assert len(client.get_metric_history(result.run_id, "val/rmse")) == 5
+    assert 50 < p.median() < 300  # in the target's units (disease progression 25..346), not log or z units
 
 
 def test_bad_input_creates_no_run(workdir: Path) -> None:

@@ -1,0 +1,113 @@
+"""`dlkit train FILE --target COL`, `dlkit tune FILE ...` and `dlkit init`: a recipe inferred from the data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from dlkit.errors import BadInput
+
+if TYPE_CHECKING:
+    from dlkit.recipe.schema import Recipe
+
+TARGET_HELP = "With a data file: the column to predict (the recipe is inferred from the data)."
+TIME_HELP = "With a data file: the time column(s) of a series to forecast, e.g. date or year,quarter."
+TEXT_HELP = "With a data file: the column of free text to learn from (default: the longest text column)."
+
+
+def is_data(argument: str | None) -> bool:
+    from dlkit.data.infer import is_data_path
+
+    return argument is not None and not argument.endswith((".yaml", ".yml")) and is_data_path(argument)
+
+
+def render(draft: Any, path: str, relative_to: Path | None = None) -> str:
+    """The inferred recipe as commented YAML (data.path relative to `relative_to` when given)."""
+    from dlkit.yaml_io import commented
+
+    recipe = draft.recipe
+    if relative_to is not None:
+        data_path = Path(recipe["data"]["path"])
+        recipe = {**recipe, "data": {**recipe["data"], "path": os.path.relpath(data_path, relative_to)}}
+    header = [f"dlkit train {'<this file>' if relative_to else path}", f"Inferred by dlkit init from {path}."]
+    header += [f"  {line}" for line in draft.summary]
+    header += [f"  note: {note}" for note in draft.notes]
+    return commented(recipe, draft.comments, header)
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise BadInput("--time: give one column or several separated by commas, e.g. year,quarter")
+    return names
+
+
+def inferred(
+    path: str, target: str | None, time: str | None, text: str | None, overrides: list[str], say: Any
+) -> Recipe:
+    """The recipe inferred from a data file, overrides applied; its data summary and notes are printed."""
+    from dlkit.data.infer import draft
+    from dlkit.recipe.loader import load_text
+
+    found = draft(path, target, _columns(time), text)
+    recipe = load_text(render(found, path), source=f"{path} (inferred recipe)", overrides=overrides)
+    for line in found.summary:
+        say(f"data: {line}")
+    for note in found.notes:
+        say(f"note: {note}")
+    say(f"recipe: inferred from {path}; `dlkit init {path} ... -o my.yaml` writes it out for editing")
+    return recipe
+
+
+def refuse_data_options(target: str | None, time: str | None, text: str | None) -> None:
+    given = [name for name, value in (("--target", target), ("--time", time), ("--text", text)) if value is not None]
+    if given:
+        raise BadInput(f"{given[0]} applies to a data file; with a recipe set data.target=... (or the field) instead")
+
+
+def init(
+    data: str,
+    target: str | None,
+    time: str | None,
+    text: str | None,
+    output: Path | None,
+    force: bool,
+) -> None:
+    """Write (or print) the recipe inferred from a data file, checked against the schema first."""
+    from dlkit.data.infer import draft
+    from dlkit.recipe.loader import load_text
+
+    if not is_data(data):
+        raise BadInput(f"{data}: give a data file (.csv, .tsv, .parquet, .npz) or an image folder")
+    found = draft(data, target, _columns(time), text, name=output.stem if output else None)
+    folder = output.resolve().parent if output else None
+    content = render(found, data, folder)
+    load_text(content, source=str(output or data), base_dir=folder)  # what dlkit train will read
+    if output is None:
+        typer.echo(content, nl=False)
+        return
+    if output.exists() and not force:
+        raise BadInput(f"-o: {output} exists; pass --force to replace it")
+    from dlkit.atomic import write_atomically
+
+    write_atomically(output, content.encode(), "-o")
+    for line in found.summary:
+        typer.echo(f"data: {line}")
+    for note in found.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {output}; train it with: dlkit train {output}")
+
+
+def recipe_for(argument: str, overrides: list[str], target: str | None, time: str | None, text: str | None) -> Recipe:
+    """The recipe a `dlkit train` or `dlkit tune` argument names, or the one inferred from a data file."""
+    if is_data(argument):
+        return inferred(argument, target, time, text, overrides, typer.echo)
+    refuse_data_options(target, time, text)
+    from dlkit.recipe import load
+
+    return load(argument, overrides)
