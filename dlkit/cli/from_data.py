@@ -35,6 +35,7 @@ def render(draft: Any, path: str, relative_to: Path | None = None) -> str:
     header = [f"dlkit train {'<this file>' if relative_to else path}", f"Inferred by dlkit init from {path}."]
     header += [f"  {line}" for line in draft.summary]
     header += [f"  note: {note}" for note in draft.notes]
+    header += [f"  warning: {warning}" for warning in draft.warnings]
     return commented(recipe, draft.comments, header)
 
 
@@ -47,6 +48,16 @@ def _columns(text: str | None) -> list[str] | None:
     return names
 
 
+def findings(found: Any, say: Any) -> None:
+    """The data summary, the notes on what dlkit chose or dropped, and the warnings, one line each."""
+    for line in found.summary:
+        say(f"data: {line}")
+    for note in found.notes:
+        say(f"note: {note}")
+    for warning in found.warnings:
+        say(f"warning: {warning}")
+
+
 def inferred(
     path: str, target: str | None, time: str | None, text: str | None, overrides: list[str], say: Any
 ) -> Recipe:
@@ -56,10 +67,7 @@ def inferred(
 
     found = draft(path, target, _columns(time), text)
     recipe = load_text(render(found, path), source=f"{path} (inferred recipe)", overrides=overrides)
-    for line in found.summary:
-        say(f"data: {line}")
-    for note in found.notes:
-        say(f"note: {note}")
+    findings(found, say)
     say(f"recipe: inferred from {path}; `dlkit init {path} ... -o my.yaml` writes it out for editing")
     return recipe
 
@@ -96,10 +104,7 @@ def init(
     from dlkit.atomic import write_atomically
 
     write_atomically(output, content.encode(), "-o")
-    for line in found.summary:
-        typer.echo(f"data: {line}")
-    for note in found.notes:
-        typer.echo(f"note: {note}")
+    findings(found, typer.echo)
     typer.echo(f"wrote {output}; train it with: dlkit train {output}")
 
 

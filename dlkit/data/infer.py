@@ -143,6 +143,11 @@ def _skew(v: np.ndarray) -> float:
 def _classification(d: Draft, series: Any) -> dict[str, Any]:
     counts = series.dropna().astype(str).value_counts()
     task: dict[str, Any] = {"kind": "classification"}
+    if counts.iloc[0] > 0.95 * counts.sum():
+        d.warnings.append(
+            f"'{counts.index[0]}' is {counts.iloc[0] / counts.sum():.0%} of the rows: accuracy says little, "
+            "read the macro F1 and the per-class scores"
+        )
     if counts.iloc[-1] < IMBALANCE * counts.iloc[0]:
         task["class_weights"] = "balanced"
         d.note(
@@ -239,7 +244,11 @@ def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
         + ", ".join(f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date") if roles[k])
         + (f"; dropped {len(roles['drop']) + len(roles['text'])}" if roles["drop"] or roles["text"] else "")
     )
+    if rows < 500:
+        d.warnings.append(f"{rows} rows: test metrics of so small a table vary from one split to the next")
     missing, where = _missing(frame, used)
+    if missing > 0.3 * rows * len(used):
+        d.warnings.append(f"{missing / (rows * len(used)):.0%} of the input cells are empty and get imputed")
     if missing:
         d.summary.append(
             f"missing cells: {missing} ({missing / (rows * len(used)):.1%}), in {', '.join(where[:5])}"
@@ -255,6 +264,7 @@ def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
         "dates": roles["date"],
         "drop": roles["drop"] + roles["text"],
         "impute": "median",
+        "numeric_encoding": "piecewise",
         "batch_size": _batch(rows),
     }
     if task_kind == "classification":
@@ -263,14 +273,19 @@ def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
     if roles["date"]:
         d.note(("data", "dates"), "expanded into year, month, day, day of week, day of year")
     d.note(("data", "impute"), "missing numbers: the training median; categories: the most frequent")
+    d.note(("data", "numeric_encoding"), "one input per quantile bin: thresholds as a tree finds them, robust to skew")
     hidden = _width(rows)
     d.note(("model", "hidden"), f"sized for {rows} rows")
+    # weighted classes: the loss is not what is wanted, the balance of precision and recall is
+    monitor = "val/f1_macro" if "class_weights" in task else "val/loss"
+    if "class_weights" in task:
+        d.note(("trainer", "monitor"), "imbalanced classes: keep the epoch with the best macro F1")
     d.recipe.update(
         task=task,
         data=data,
         model={"arch": "mlp", "hidden": hidden, "dropout": 0.1},
         optim=_optim(1e-3, 1e-4),
-        trainer=_trainer(200, 20),
+        trainer=_trainer(200, 20, monitor),
         tracking={"experiment": "dlkit-tables"},
         tune=_tune(
             {
@@ -278,7 +293,8 @@ def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
                 "optim.weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
                 "model.hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128], [256, 128, 64]]},
                 "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
-            }
+            },
+            monitor,
         ),
     )
     return d
@@ -420,10 +436,12 @@ def _series(path: Path, name: str, frame: Any, target: str, time_cols: list[str]
         if c in (target, *time_cols):
             continue
         s = frame[c]
-        if cols.is_numeric(s) and s.dropna().nunique() > 1 and not cols.is_identifier(s, str(c)):
+        if cols.is_identifier(s, str(c)):
+            d.notes.append(f"column '{c}' has a distinct value in every row (an identifier): not used")
+        elif cols.is_numeric(s) and s.dropna().nunique() > 1:
             features.append(c)
         else:
-            d.notes.append(f"column '{c}' is not a numeric input of the series: not used")
+            d.notes.append(f"column '{c}' is not a numeric input that varies: not used")
     train_steps = int(n * 0.7)
     window = min(max(2 * season, 24) if season else 24, max(4, train_steps // 4))
     trend = _trends(values[:train_steps])
@@ -451,6 +469,7 @@ def _series(path: Path, name: str, frame: Any, target: str, time_cols: list[str]
         ("data", "window"),
         f"{window} {word}s" + (f": two seasons of {season}" if season and window == 2 * season else ""),
     )
+    d.note(("model", "arch"), "an MLP over the window's steps and columns; gru, lstm or rnn read them in order")
     d.note(
         ("data", "target_mode"),
         "the series trends: predict the change from the last value" if trend else "no trend: predict the level",
@@ -458,14 +477,15 @@ def _series(path: Path, name: str, frame: Any, target: str, time_cols: list[str]
     d.recipe.update(
         task={"kind": "forecasting", "loss": "mse"},
         data=data,
-        model={"arch": "gru", "hidden_size": 64, "num_layers": 1, "pooling": "last", "dropout": 0.0},
-        optim=_optim(3e-3, 0.0),
-        trainer=_trainer(100, 15),
+        model={"arch": "mlp", "hidden": [128, 64], "dropout": 0.1},
+        optim=_optim(1e-3, 1e-4),
+        trainer=_trainer(200, 20),
         tracking={"experiment": "dlkit-series"},
         tune=_tune(
             {
-                "optim.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
-                "model.hidden_size": {"type": "categorical", "choices": [32, 64, 128]},
+                "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                "model.hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128]]},
+                "model.dropout": {"type": "float", "low": 0.0, "high": 0.3},
                 "data.window": {"type": "categorical", "choices": sorted({max(4, window // 2), window, window * 2})},
             }
         ),
@@ -543,5 +563,16 @@ def _arrays(path: Path, name: str) -> Draft:
         optim=_optim(1e-3, 1e-4),
         trainer=_trainer(100, 15),
         tracking={"experiment": "dlkit-arrays"},
+        tune=_tune(
+            {
+                "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                "model.dropout": {"type": "float", "low": 0.0, "high": 0.5},
+                **(
+                    {"model.channels": {"type": "categorical", "choices": [[16, 32], [32, 64]]}}
+                    if image
+                    else {"model.hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128]]}}
+                ),
+            }
+        ),
     )
     return d

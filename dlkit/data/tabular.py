@@ -20,7 +20,7 @@ from dlkit.data.files import (
 )
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
-from dlkit.data.scaling import apply_scaler
+from dlkit.data.scaling import apply_scaler, fit_bins, piecewise
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
@@ -166,8 +166,14 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     numeric_x = table.to_numpy(np.float64) if numeric_names else np.empty((len(frame), 0))
     _check_finite(numeric_x, numeric_names)
 
-    blocks = [numeric_x]
-    names = list(numeric_names)
+    edges: list[list[float]] | None = None
+    if p.numeric_encoding == "piecewise" and numeric_names:
+        edges = fit_bins(numeric_x[train], p.numeric_bins)
+        blocks = [piecewise(numeric_x, edges)]
+        names = [f"{n}#{k}" for n, e in zip(numeric_names, edges, strict=True) for k in range(max(1, len(e) - 1))]
+    else:
+        blocks = [numeric_x]
+        names = list(numeric_names)
     categories: dict[str, list[str]] = {}
     embedded: list[tuple[int, int]] = []
     for name in categorical:
@@ -207,7 +213,10 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         "impute": {k: (v.item() if hasattr(v, "item") else v) for k, v in filled.items()},
         "class_names": class_names,
     }
-    return build_module(recipe, x, y, splits, info, scale_columns=np.arange(len(numeric_names)))
+    if edges is not None:
+        info.preprocessing["bins"] = edges
+    scaled = np.arange(len(numeric_names)) if edges is None else np.arange(0)
+    return build_module(recipe, x, y, splits, info, scale_columns=scaled)
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
@@ -227,8 +236,12 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
                 values[gaps, j] = fill[key]
         blocks.append(values)
     blocks = [np.concatenate(blocks, axis=1)]
-    if "scaler" in pre and blocks[0].shape[1]:
-        blocks[0] = apply_scaler(blocks[0], pre["scaler"]).astype(np.float64)
+    if "bins" in pre:
+        blocks[0] = piecewise(blocks[0], pre["bins"])
+    elif "scaler" in pre and blocks[0].shape[1]:
+        # the scaler was fitted on, and applied to, float32 inputs: the same values here land on the same
+        # side of a quantile that many training rows share (an imputed median)
+        blocks[0] = apply_scaler(blocks[0].astype(np.float32), pre["scaler"]).astype(np.float64)
     for name, known in pre["categorical"].items():
         col = input_column(frame, name, field, "categorical")
         values = frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy()

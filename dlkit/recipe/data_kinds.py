@@ -37,8 +37,10 @@ class SplitParams(Strict):
     eval_batch_size: PositiveInt | None = Field(
         None, le=10_000_000, description="Samples per validation/test batch; defaults to 4x batch_size."
     )
-    scale: Literal["standard", "minmax", "none"] = Field(
-        "standard", description="Feature scaling, fitted on the training split only."
+    scale: Literal["standard", "minmax", "quantile", "none"] = Field(
+        "standard",
+        description="Feature scaling, fitted on the training split only; quantile (tables): each column mapped "
+        "through its training quantiles to a normal distribution, robust to skew and outliers.",
     )
     on_device: bool | None = Field(
         None,
@@ -111,6 +113,13 @@ class CsvData(FileParams):
         description="Date/time columns, each expanded into calendar features (year, month, day, day of week, day "
         "of year; hour and minute where times vary); auto: the text columns whose values read as dates.",
     )
+    numeric_encoding: Literal["scaled", "piecewise"] = Field(
+        "scaled",
+        description="scaled: each number one input, scaled by data.scale; piecewise: one input per quantile bin "
+        "of the training split (0 below it, 1 above, linear inside), so an MLP can respond to thresholds "
+        "as a tree does.",
+    )
+    numeric_bins: int = Field(16, ge=2, le=256, description="piecewise: quantile bins per numeric column.")
     max_categories: PositiveInt = Field(
         100,
         le=100_000,

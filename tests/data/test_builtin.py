@@ -60,10 +60,38 @@ def test_images_are_scaled_per_channel() -> None:
 
 def test_constant_features_never_divide_by_zero() -> None:
     x = np.column_stack([np.zeros(20), np.arange(20.0)])
-    for method in ("standard", "minmax"):
+    for method in ("standard", "minmax", "quantile"):
         scaler = fit_scaler(x, method)
         assert scaler["constant"] == [0]
         assert np.isfinite(apply_scaler(x, scaler)).all()
+
+
+def test_quantile_scaling_spreads_a_skewed_feature_and_keeps_binary_levels() -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    x = load_breast_cancer().data  # 'area error' is skewed: a few tumours have ten times the median
+    skewed = x[:, [13]]
+    scaled = apply_scaler(skewed, fit_scaler(skewed, "quantile"))[:, 0]
+    assert abs(np.median(scaled)) < 0.05 and 0.8 < scaled.std() < 1.3 and np.abs(scaled).max() < 5.3
+    binary = (x[:, [0]] > 15).astype(float)
+    levels = np.unique(apply_scaler(binary, fit_scaler(binary, "quantile")))
+    assert len(levels) == 2 and levels[0] < levels[1]
+    with pytest.raises(DataError, match="quantile scales table columns"):
+        fit_scaler(np.zeros((4, 1, 8, 8)), "quantile")
+
+
+def test_piecewise_encoding_is_monotone_and_saturates() -> None:
+    from sklearn.datasets import load_diabetes
+
+    from dlkit.data.scaling import fit_bins, piecewise
+
+    x = load_diabetes().data[:, [2]]  # body mass index
+    edges = fit_bins(x, 8)
+    encoded = piecewise(np.sort(x, axis=0), edges)
+    assert encoded.shape == (len(x), 8) and encoded.min() == 0.0 and encoded.max() == 1.0
+    assert (np.diff(encoded.sum(axis=1)) >= 0).all()  # larger values never encode smaller
+    outside = piecewise(np.asarray([[x.min() - 1.0], [x.max() + 1.0]]), edges)
+    assert outside.tolist() == [[0.0] * 8, [1.0] * 8]
 
 
 def test_regression_dataset() -> None:

@@ -40,7 +40,7 @@ def test_table_roles_are_inferred(tmp_path: Path, wine_csv: Path) -> None:
     assert any("'notes' is empty in every row" in n for n in found.notes)
     assert any(line.startswith("target 'cultivar': 3 classes") for line in found.summary)
     module = data.build(inferred(path, "cultivar"))
-    assert "tasted.month" in (module.info.feature_names or [])
+    assert "tasted.month#0" in (module.info.feature_names or [])  # a calendar feature, in quantile bins
 
 
 def test_a_skewed_positive_target_is_fitted_on_its_log(tmp_path: Path) -> None:
@@ -57,12 +57,19 @@ def test_a_skewed_positive_target_is_fitted_on_its_log(tmp_path: Path) -> None:
 def test_series_text_and_images_are_recognised(
     tmp_path: Path, sunspots_path: Path, sms_path: Path, digits_folder: Path
 ) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(tmp_path / "digits.npz", X=digits.images[:, None], y=digits.target)
     drafts = [
         draft(str(sunspots_path), "Sunspots", ["Month"]),
         draft(str(sms_path), "Label"),
         draft(str(digits_folder), None),
+        draft(str(tmp_path / "digits.npz"), None),
     ]
-    series, text, images = (d.recipe for d in drafts)
+    series, text, images, arrays = (d.recipe for d in drafts)
+    assert arrays["data"]["kind"] == "arrays" and arrays["model"]["arch"] == "cnn"
+    assert arrays["task"]["kind"] == "classification"
     assert series["data"]["kind"] == "timeseries" and series["task"]["kind"] == "forecasting"
     assert series["data"]["window"] == 24 and series["data"]["target_mode"] == "level"  # two monthly seasons
     assert text["data"]["kind"] == "text" and text["data"]["text_column"] == "SMS"
@@ -72,6 +79,8 @@ def test_series_text_and_images_are_recognised(
     for found in drafts:
         recipe = load_text(render(found, "data"), source="data")  # each one a valid recipe
         assert recipe.tune is not None and recipe.tune.trials == 20
+    module = data.build(load_text(render(drafts[3], "data"), source="data"))
+    assert module.info.input_shape == (1, 8, 8)
 
 
 def test_year_and_month_columns_make_the_time_and_a_trend_is_forecast_as_changes(

@@ -124,3 +124,24 @@ def test_a_present_but_empty_target_is_no_target(wine_csv: Path) -> None:
     assert labels(frame, "cultivar", info, "--input") is not None
     frame["cultivar"] = np.nan
     assert labels(frame, "cultivar", info, "--input") is None
+
+
+def test_series_time_from_year_and_quarter_or_a_format(tmp_path: Path, sunspots_path: Path) -> None:
+    frame = pd.read_csv(sunspots_path)
+    month = pd.to_datetime(frame["Month"])
+    quarterly = frame.groupby([month.dt.year, (month.dt.month - 1) // 3 + 1])["Sunspots"].mean()
+    table = quarterly.rename_axis(["year", "quarter"]).reset_index()
+    table["quarter"] = "Q" + table["quarter"].astype(str)
+    path = tmp_path / "quarters.csv"
+    table.sample(frac=1.0, random_state=0).to_csv(path, index=False)  # rows out of order: sorted by their time
+    series = ["data.window=8", "trainer.max_epochs=1"]
+    dm = data.build(load("sunspots-gru", [f"data.path={path}", "data.time_column=[year,quarter]", *series]))
+    assert dm.info.preprocessing["periods"]["train"][0].startswith("1749-01-01")
+    assert dm.info.preprocessing["periods"]["test"][1].startswith("1983-10-01")
+    frame["Month"] = month.dt.strftime("%d.%m.%Y")
+    path = tmp_path / "dotted.csv"
+    frame.to_csv(path, index=False)
+    recipe = load("sunspots-gru", [f"data.path={path}", "data.time_format=%d.%m.%Y", *series])
+    assert data.build(recipe).info.preprocessing["periods"]["test"][1].startswith("1983-12-01")
+    with pytest.raises(DataError, match=r"data\.time_column: '01\.01\.1749' in data row 1 is not a date"):
+        data.build(load("sunspots-gru", [f"data.path={path}", "data.time_format=%Y-%m-%d", *series]))

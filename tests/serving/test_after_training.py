@@ -308,7 +308,15 @@ trainer: {{max_epochs: 2}}
     assert len(pd.read_csv(out)) == 30
 
 
-@pytest.mark.parametrize("encoding", ["onehot", "embedding"])
+ENCODINGS = {
+    "onehot": ["data.categorical_encoding=onehot"],
+    "embedding": ["data.categorical_encoding=embedding"],
+    "quantile": ["data.scale=quantile"],
+    "piecewise": ["data.numeric_encoding=piecewise", "data.categorical=auto"],
+}
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
 def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preprocessing(
     encoding: str, store: Path
 ) -> None:
@@ -325,8 +333,7 @@ def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preproces
     uri = f"sqlite:///{store / 'csv.db'}"
     recipe = load(
         "csv-mlp",
-        [f"data.path={path}", "data.categorical=[colour]", f"data.categorical_encoding={encoding}",
-         "trainer.max_epochs=4"],
+        [f"data.path={path}", "data.categorical=[colour]", *ENCODINGS[encoding], "trainer.max_epochs=4"],
     )  # fmt: skip
     trained = run(recipe, tracking_uri=uri, say=quiet, progress_bar=False)
     out = store / f"pred-{encoding}.csv"
@@ -340,6 +347,12 @@ def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preproces
     rows = predicted.iloc[logged["index"].to_numpy()]
     assert list(rows["prediction"]) == list(logged["predicted"])
     np.testing.assert_allclose(rows["prob_yes"].to_numpy(), logged["prob_yes"].to_numpy(), rtol=1e-5, atol=1e-7)
+    blank = store / f"blank-{encoding}.csv"  # the target column is there, to be filled in
+    frame.assign(label=np.nan).to_csv(blank, index=False)
+    again = store / f"pred-blank-{encoding}.csv"
+    done = run_cli("predict", trained.run_id, "-i", str(blank), "-o", str(again), "--tracking-uri", uri, cwd=store)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(again)["prediction"]) == list(predicted["prediction"])
 
 
 def test_evaluate_a_regression_run_reproduces_its_metrics_and_plots_residuals(store: Path) -> None:
