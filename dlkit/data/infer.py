@@ -408,6 +408,27 @@ def _step_season(times: Any) -> tuple[str, int | None]:
     return f"{days:g} days", None
 
 
+def _acf_season(values: np.ndarray) -> int | None:
+    """The lag of the strongest autocorrelation peak of the detrended series, if it is a clear one."""
+    present = values[np.isfinite(values)]
+    n = len(present)
+    if n < 24:
+        return None
+    t = np.arange(n, dtype=np.float64)
+    rest = present - np.polyval(np.polyfit(t, present, 1), t)
+    rest = rest - rest.mean()
+    denominator = float((rest * rest).sum())
+    if denominator == 0:
+        return None
+    lags = np.arange(2, min(400, n // 3))
+    acf = np.asarray([float((rest[:-k] * rest[k:]).sum()) / denominator for k in lags])
+    peaks = [i for i in range(1, len(acf) - 1) if acf[i - 1] < acf[i] >= acf[i + 1]]
+    if not peaks:
+        return None
+    best = max(peaks, key=lambda i: acf[i])
+    return int(lags[best]) if acf[best] > 0.3 else None
+
+
 def _trends(values: np.ndarray) -> bool:
     """A level that drifts: a straight line explains half of the series' variance."""
     present = values[np.isfinite(values)]
@@ -443,6 +464,9 @@ def _series(path: Path, name: str, frame: Any, target: str, time_cols: list[str]
         else:
             d.notes.append(f"column '{c}' is not a numeric input that varies: not used")
     train_steps = int(n * 0.7)
+    found_in_acf = season is None
+    if season is None:
+        season = _acf_season(values[:train_steps])
     window = min(max(2 * season, 24) if season else 24, max(4, train_steps // 4))
     trend = _trends(values[:train_steps])
     d.summary.append(f"{path.name}: {n} steps, one every {word}; target '{target}', {len(features)} input column(s)")
@@ -467,7 +491,9 @@ def _series(path: Path, name: str, frame: Any, target: str, time_cols: list[str]
     }
     d.note(
         ("data", "window"),
-        f"{window} {word}s" + (f": two seasons of {season}" if season and window == 2 * season else ""),
+        f"{window} {word}s"
+        + (f": two seasons of {season}" if season and window == 2 * season else "")
+        + (" (the season is where the autocorrelation peaks)" if season and found_in_acf else ""),
     )
     d.note(("model", "arch"), "an MLP over the window's steps and columns; gru, lstm or rnn read them in order")
     d.note(

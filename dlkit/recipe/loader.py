@@ -94,8 +94,10 @@ def _retarget(raw: dict[str, Any], overridden: dict[tuple[str, ...], str]) -> No
         ("model", "arch", ARCHITECTURES),
     ):
         node = raw.get(section)
-        if (section, tag) not in overridden or not isinstance(node, dict) or node.get(tag) not in registry:
+        if (section, tag) not in overridden or not isinstance(node, dict):
             continue
+        if not isinstance(node.get(tag), str) or node[tag] not in registry:
+            continue  # an unknown kind: the validation says so
         known = getattr(registry.get(node[tag]).params, "model_fields", {})
         set_here = {keys[1] for keys in overridden if len(keys) > 1 and keys[0] == section}
         for key in [k for k in node if k not in known and k not in set_here]:

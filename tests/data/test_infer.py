@@ -146,3 +146,14 @@ def test_tune_a_file_with_a_target(workdir: Path, wine_csv: Path) -> None:
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)  # the study and its two trials
+
+
+def test_a_season_without_a_calendar_is_found_in_the_autocorrelation(tmp_path: Path, sunspots_path: Path) -> None:
+    frame = pd.read_csv(sunspots_path)
+    frame["Month"] = np.arange(len(frame))  # steps without dates: the 11-year cycle is still there
+    path = tmp_path / "steps.csv"
+    frame.to_csv(path, index=False)
+    found = draft(str(path), "Sunspots", ["Month"])
+    window = found.recipe["data"]["window"]
+    assert 2 * 120 <= window <= 2 * 140  # two cycles of about 11 years of months
+    assert "autocorrelation" in found.comments[("data", "window")]
