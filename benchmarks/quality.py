@@ -305,8 +305,12 @@ def _ratio(case: Case, ours: float, best: float) -> float:
 
 
 def measure_case(case: Case, folder: Path, tune: bool, trials: int) -> dict[str, Any]:
+    return measure_file(case, write_csv(case, folder), folder, tune, trials)
+
+
+def measure_file(case: Case, path: Path, folder: Path, tune: bool, trials: int) -> dict[str, Any]:
+    """One row: dlkit on the file (and tuned, with `tune`), the baselines on its split."""
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    path = write_csv(case, folder)
     extra = ["--target", case.target, *(["--time", case.time] if case.time else [])]
     metrics, _, seconds = _run_dlkit(["train", str(path), *extra], folder, uri)
     recipe = _recipe(path, case)

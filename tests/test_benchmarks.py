@@ -91,3 +91,37 @@ def test_lever_rows_restore_the_levers(workdir: Path) -> None:
     assert [r.name.split(",")[0] for r in rows] == ["lever: resume checkpoint budget"]
     assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows)
     assert LastCheckpoint.budget == budget  # measured, then put back
+
+
+def test_quality_row_compares_dlkit_with_the_baselines_on_its_split(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.datasets import load_wine
+
+    from benchmarks import quality
+
+    frame = load_wine(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    path = workdir / "wine.csv"
+    frame.to_csv(path, index=False)
+    case = quality.Case("wine", "-", "-", "target", "classification")
+    row = quality.measure_file(case, path, workdir, tune=False, trials=0)
+    assert row["metric"] == "f1" and 0.8 < row["dlkit"]["f1"] <= 1.0
+    assert row["baseline"] in {"logistic", "logistic balanced", "hist-gb", "hist-gb balanced"}
+    assert row["ratio"] == pytest.approx(row["dlkit"]["f1"] / row["baseline_scores"]["f1"])
+    quality.print_rows([row, {"case": "broken", "error": "no such column"}], tune=False)
+    out = capsys.readouterr().out
+    assert "| wine | 178 |" in out and "FAILED: no such column" in out and "on 1/2" in out
+
+
+def test_quality_series_baselines_forecast_the_test_period(workdir: Path) -> None:
+    from benchmarks import quality
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "monthly-sunspots.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    case = quality.Case("sunspots", "-", "-", "Sunspots", "forecasting", time="Month")
+    scores = quality.series_baselines(quality._recipe(path, case))
+    assert set(scores) == {"naive", "seasonal naive", "hist-gb lags"}
+    assert 10 < scores["hist-gb lags"]["rmse"] < scores["seasonal naive"]["rmse"]
