@@ -189,6 +189,26 @@ def without_rare_classes(frame: Any, target: str, how: str, notes: list[str]) ->
     return frame[keep.to_numpy()].reset_index(drop=True)
 
 
+def target_values(frame: Any, target: str, task: Any) -> tuple[np.ndarray, list[str] | None]:
+    """Class codes and names for a labelled task, or the target's numbers (refused when they are not)."""
+    import pandas as pd
+
+    if task.labelled:
+        return encode_labels(frame[target], "data.target")
+    if not pd.api.types.is_numeric_dtype(frame[target]):
+        raise DataError(
+            f"data.target: column '{target}' is not numeric; task {task.kind} needs numbers",
+            hint="use task: classification for labels",
+        )
+    return frame[target].to_numpy(np.float32), None
+
+
+def labelled_rows(frame: Any, target: str, params: Any, task: Any, notes: list[str]) -> Any:
+    """The rows to learn from: without an empty target (data.drop_unlabeled) or a too rare class (data.rare_classes)."""
+    frame = without_unlabeled(frame, target, params.drop_unlabeled, notes)
+    return without_rare_classes(frame, target, params.rare_classes, notes) if task.labelled else frame
+
+
 def empty_columns(frame: Any, columns: list[str]) -> list[str]:
     """The columns that hold no value in any row."""
     return [c for c in columns if frame[c].isna().all()]

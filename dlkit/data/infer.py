@@ -140,6 +140,13 @@ def _skew(v: np.ndarray) -> float:
     return float(((v - v.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
 
 
+def _target(d: Draft, series: Any) -> tuple[str, dict[str, Any]]:
+    """The task the target calls for, and its inferred settings; the target's line of the summary."""
+    kind = _task(series)
+    _target_summary(d, series, kind)
+    return kind, _classification(d, series) if kind == "classification" else _regression(d, series)
+
+
 def _classification(d: Draft, series: Any) -> dict[str, Any]:
     counts = series.dropna().astype(str).value_counts()
     task: dict[str, Any] = {"kind": "classification"}
@@ -226,7 +233,6 @@ def _batch(rows: int) -> int:
 
 def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
     d = Draft(_base(name, path))
-    task_kind = _task(frame[target])
     roles = _roles(frame, target, d)
     if roles["text"]:
         d.notes.append(
@@ -254,8 +260,7 @@ def _table(path: Path, name: str, frame: Any, target: str) -> Draft:
             f"missing cells: {missing} ({missing / (rows * len(used)):.1%}), in {', '.join(where[:5])}"
             + (" ..." if len(where) > 5 else "")
         )
-    _target_summary(d, frame[target], task_kind)
-    task = _classification(d, frame[target]) if task_kind == "classification" else _regression(d, frame[target])
+    task_kind, task = _target(d, frame[target])
     data: dict[str, Any] = {
         "kind": "csv",
         "path": str(path),
@@ -324,7 +329,6 @@ def _text(path: Path, name: str, frame: Any, target: str, text_col: str) -> Draf
     from dlkit.data.text import tokenize
 
     d = Draft(_base(name, path))
-    task_kind = _task(frame[target])
     texts = frame[text_col].dropna().astype(str)
     lengths = np.asarray([len(tokenize(t, "word", True)) for t in texts.head(20_000)])
     max_length = int(min(512, max(16, 2 ** math.ceil(math.log2(max(1.0, np.percentile(lengths, 95)))))))
@@ -335,8 +339,7 @@ def _text(path: Path, name: str, frame: Any, target: str, text_col: str) -> Draf
             f"data.kind text reads '{text_col}' only; not used: {', '.join(map(str, others[:8]))}"
             + (" ..." if len(others) > 8 else "")
         )
-    _target_summary(d, frame[target], task_kind)
-    task = _classification(d, frame[target]) if task_kind == "classification" else _regression(d, frame[target])
+    task_kind, task = _target(d, frame[target])
     data: dict[str, Any] = {
         "kind": "text",
         "path": str(path),

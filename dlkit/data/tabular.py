@@ -12,11 +12,10 @@ from dlkit.data.columns import calendar, category_list, date_parts, is_numeric, 
 from dlkit.data.files import (
     column,
     empty_columns,
-    encode_labels,
+    labelled_rows,
     missing_report,
     read_table,
-    without_rare_classes,
-    without_unlabeled,
+    target_values,
 )
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
@@ -105,9 +104,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     frame, path = read_table(p, header=p.header)
     target = column(frame, p.target, "data.target")
     notes: list[str] = []
-    frame = without_unlabeled(frame, target, p.drop_unlabeled, notes)
-    if recipe.task.labelled:
-        frame = without_rare_classes(frame, target, p.rare_classes, notes)
+    frame = labelled_rows(frame, target, p, recipe.task, notes)
     dropped = {column(frame, c, "data.drop") for c in p.drop}
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     if p.features is not None:
@@ -127,15 +124,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     numeric, categorical, date_columns = _roles(frame, p, features, target)
 
     classification = recipe.task.labelled
-    if classification:
-        y, class_names = encode_labels(frame[target], "data.target")
-    else:
-        if not pd.api.types.is_numeric_dtype(frame[target]):
-            raise DataError(
-                f"data.target: column '{target}' is not numeric; task {recipe.task.kind} needs numbers",
-                hint="use task: classification for labels",
-            )
-        y, class_names = frame[target].to_numpy(np.float32), None
+    y, class_names = target_values(frame, target, recipe.task)
 
     labels = frame[split_col].to_numpy() if split_col else None
     splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)

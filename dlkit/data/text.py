@@ -8,10 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import column, encode_labels, read_table, without_rare_classes, without_unlabeled
+from dlkit.data.files import column, labelled_rows, read_table, target_values
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, row_ids
 from dlkit.data.splits import assign
@@ -58,21 +57,11 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     if text_col == target:
         raise DataError(f"data.text_column: column '{target}' is the target; the text must be another column")
     notes: list[str] = []
-    frame = without_unlabeled(frame, target, p.drop_unlabeled, notes)
-    if recipe.task.labelled:
-        frame = without_rare_classes(frame, target, p.rare_classes, notes)
+    frame = labelled_rows(frame, target, p, recipe.task, notes)
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     texts = frame[text_col].fillna("").astype(str).tolist()
     classification = recipe.task.labelled
-    if classification:
-        y, class_names = encode_labels(frame[target], "data.target")
-    else:
-        if not pd.api.types.is_numeric_dtype(frame[target]):
-            raise DataError(
-                f"data.target: column '{target}' is not numeric; task {recipe.task.kind} needs numbers",
-                hint="use task: classification for labels",
-            )
-        y, class_names = frame[target].to_numpy(np.float32), None
+    y, class_names = target_values(frame, target, recipe.task)
     labels = frame[split_col].to_numpy() if split_col else None
     splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)
     tokens = [tokenize(t, p.tokenizer, p.lowercase) for t in texts]
