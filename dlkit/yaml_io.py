@@ -27,8 +27,9 @@ def _flow(value: Any) -> str:
 def commented(data: dict[str, Any], comments: dict[tuple[str, ...], str], header: list[str]) -> str:
     """YAML text of plain nested data, block style by section, with `# comment` after the keys in `comments`.
 
-    Mappings nest as blocks except where `flow_below` says (the entries of a tune space read best
-    on one line each); lists and scalars are written in flow style.
+    Mappings nest as blocks, except the entries of a tune space (each reads best on one line);
+    lists and scalars are written in flow style. A note that would make a line too long goes on
+    the line above its key.
     """
     lines = [f"# {line}" if line else "#" for line in header]
 
@@ -40,6 +41,9 @@ def commented(data: dict[str, Any], comments: dict[tuple[str, ...], str], header
             if (isinstance(value, dict) and value and keys[:2] != ("tune", "space")) or keys == ("tune", "space"):
                 lines.append(f"{pad}{key}:{note}")
                 emit(value, keys, depth + 1)
+            elif note and len(pad) + len(key) + len(_flow(value)) + len(note) > 110:  # a long list: the note above it
+                lines.append(f"{pad}#{note[3:]}")
+                lines.append(f"{pad}{key}: {_flow(value)}")
             else:
                 lines.append(f"{pad}{key}: {_flow(value)}{note}")
 
