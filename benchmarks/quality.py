@@ -250,7 +250,7 @@ def series_baselines(recipe: Any) -> dict[str, dict[str, float]]:
     """Naive, seasonal-naive and HistGradientBoosting-on-lags one-step forecasts of dlkit's test period."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from dlkit.data.infer import _step_season
+    from dlkit.data.infer.series import step_season
     from dlkit.data.splits import chronological
     from dlkit.data.timeseries import parse_time_columns
 
@@ -265,7 +265,7 @@ def series_baselines(recipe: Any) -> dict[str, dict[str, float]]:
     n = len(y)
     ranges = chronological(n, p)
     test = np.arange(*ranges["test"])
-    _, season = _step_season(times)
+    _, season = step_season(times)
     lags = max(p.window, (season or 0) + 1)
     rows = np.arange(lags, n)
     lagged = np.stack([values[rows - k] for k in range(1, lags + 1)], axis=1).reshape(len(rows), -1)

@@ -1,0 +1,74 @@
+"""A recipe from the data: `dlkit train FILE --target COL` and `dlkit init`.
+
+The file (or folder) decides the data kind, the target the task, the columns their roles, and the
+data's size the model's width and the batch size. Every choice is written into an ordinary recipe,
+commented, so that a user can read why and override it (`key=value`); what dlkit dropped or
+changed is printed as a note, and a short summary of the data is printed before training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dlkit.data import columns as cols
+from dlkit.data.files import PARQUET_SUFFIXES, column, read_table
+from dlkit.data.infer import folders, series, tables, texts
+from dlkit.data.infer.common import Draft
+from dlkit.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", *PARQUET_SUFFIXES)
+DATA_SUFFIXES = (*TABLE_SUFFIXES, ".npz")
+
+__all__ = ["DATA_SUFFIXES", "TABLE_SUFFIXES", "Draft", "draft", "is_data_path"]
+
+
+def is_data_path(text: str) -> bool:
+    """Whether a `dlkit train` argument names data (a table, an .npz, a folder) rather than a recipe."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return True
+    return path.suffix.lower() in DATA_SUFFIXES
+
+
+def draft(
+    path_text: str, target: str | None, time: list[str] | None = None, text: str | None = None, name: str | None = None
+) -> Draft:
+    """The recipe dlkit infers for a file or folder."""
+    path = Path(path_text).expanduser().resolve()
+    if not path.exists():
+        raise DataError(f"{path_text} does not exist", hint="give a CSV/TSV/Parquet file, an .npz or an image folder")
+    stem = name or _name(path)
+    if path.is_dir():
+        if target is not None or time:
+            raise DataError(f"--target: {path} is an image folder; its subfolders are the classes, give no --target")
+        return folders.images(path, stem)
+    if path.suffix.lower() == ".npz":
+        return folders.arrays(path, stem)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: not a table (.csv, .tsv, .parquet), an .npz or a folder")
+    frame, _ = read_table(None, path=path, field=str(path))
+    if target is None:
+        shown = ", ".join(str(c) for c in list(frame.columns)[:12])
+        raise DataError(f"--target: give the column to predict; {path.name} has {shown}")
+    target_col = column(frame, target, "--target")
+    if time:
+        return series.series(path, stem, frame, target_col, [column(frame, t, "--time") for t in time])
+    text_col = column(frame, text, "--text") if text else _free_text(frame, target_col)
+    if text_col is not None:
+        return texts.text(path, stem, frame, target_col, text_col)
+    return tables.table(path, stem, frame, target_col)
+
+
+def _name(path: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem if path.is_file() else path.name).strip("-") or "data"
+
+
+def _free_text(frame: Any, target: str) -> str | None:
+    """The longest free-text column, if the table has one."""
+    candidates = [c for c in frame.columns if c != target and cols.is_free_text(frame[c])]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: frame[c].dropna().astype(str).str.len().mean())

@@ -1,0 +1,97 @@
+"""Image folders (a subfolder per class) and .npz arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlkit.data.infer import common, targets
+from dlkit.data.infer.common import IMBALANCE, Draft
+from dlkit.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def images(path: Path, name: str) -> Draft:
+    from PIL import Image
+
+    d = Draft(common.base(name, path))
+    classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    counts = {c.name: sum(1 for f in c.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) for c in classes}
+    counts = {k: v for k, v in counts.items() if v}
+    if len(counts) < 2:
+        raise DataError(f"{path}: an image folder needs one subfolder of images per class (found {len(counts)})")
+    first = next(f for c in classes for f in sorted(c.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    with Image.open(first) as image:
+        width, height = image.size
+        colour = image.mode not in ("L", "1", "I;16", "I")
+    total = sum(counts.values())
+    d.summary.append(f"{path.name}: {total} images in {len(counts)} classes; the first is {width}x{height}")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+    d.summary.append(f"classes: {shown}{' ...' if len(counts) > 6 else ''}")
+    data: dict[str, Any] = {"kind": "images", "path": str(path), "channels": 3 if colour else 1, "batch_size": 32}
+    if max(width, height) > 64:
+        data["image_size"] = [64, 64]
+        d.note(("data", "image_size"), f"the images are {width}x{height}; resized for a small CNN")
+    data["augment"] = {"shift": 2 if max(width, height) <= 64 else 4, "flip": False}
+    task: dict[str, Any] = {"kind": "classification"}
+    if min(counts.values()) < IMBALANCE * max(counts.values()):
+        task["class_weights"] = "balanced"
+    d.recipe.update(
+        task=task,
+        data=data,
+        model={"arch": "cnn", "channels": [32, 64], "convs_per_block": 2, "hidden": [128], "dropout": 0.3},
+        optim={"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "scheduler": {"name": "cosine"}},
+        trainer=common.trainer(40, 10, "val/acc"),
+        tracking={"experiment": "dlkit-images"},
+        tune=common.tune(
+            {
+                "optim.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+                "model.dropout": {"type": "float", "low": 0.1, "high": 0.5},
+                "model.channels": {"type": "categorical", "choices": [[16, 32], [32, 64], [32, 64, 128]]},
+            },
+            "val/acc",
+        ),
+    )
+    return d
+
+
+def arrays(path: Path, name: str) -> Draft:
+    d = Draft(common.base(name, path))
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive or "y" not in archive:
+                raise DataError(f"{path}: an .npz for dlkit holds arrays X and y (found {', '.join(archive.files)})")
+            x_shape, y = archive["X"].shape, archive["y"]
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({str(e).splitlines()[0]})") from None
+    task_kind = targets.task_kind(pd.Series(y.reshape(len(y), -1)[:, 0], name="y"))
+    d.summary.append(f"{path.name}: X {x_shape}, y {y.shape}")
+    targets.target_summary(d, pd.Series(y.reshape(len(y), -1)[:, 0], name="y"), task_kind)
+    image = len(x_shape) in (3, 4)
+    task = {"kind": task_kind}
+    if task_kind == "regression":
+        task["target_transform"] = "standard"
+    d.recipe.update(
+        task=task,
+        data={"kind": "arrays", "path": str(path), "batch_size": common.batch(x_shape[0])},
+        model={"arch": "cnn"} if image else {"arch": "mlp", "hidden": common.width(x_shape[0]), "dropout": 0.1},
+        optim=common.optim(1e-3, 1e-4),
+        trainer=common.trainer(100, 15),
+        tracking={"experiment": "dlkit-arrays"},
+        tune=common.tune(
+            {
+                "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                "model.dropout": {"type": "float", "low": 0.0, "high": 0.5},
+                **(
+                    {"model.channels": {"type": "categorical", "choices": [[16, 32], [32, 64]]}}
+                    if image
+                    else {"model.hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128]]}}
+                ),
+            }
+        ),
+    )
+    return d

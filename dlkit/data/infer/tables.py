@@ -1,0 +1,125 @@
+"""Tables: each column's role (numbers, categories, dates, free text, dropped) and the table recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dlkit.data import columns as cols
+from dlkit.data.infer import common, targets
+from dlkit.data.infer.common import Draft
+from dlkit.errors import DataError
+
+#: a category column with more distinct values than this and than half the rows names rows, not groups
+MAX_CATEGORY_SHARE = 0.5
+
+
+def column_roles(frame: Any, target: str, d: Draft) -> dict[str, list[str]]:
+    """Each column but the target in one role: numeric, categorical, date, text, or dropped."""
+    roles: dict[str, list[str]] = {k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "drop")}
+    n = len(frame)
+    for name in frame.columns:
+        if name == target:
+            continue
+        s = frame[name]
+        present = s.dropna()
+        if present.empty:
+            roles["drop"].append(name)
+            d.notes.append(f"column '{name}' is empty in every row: dropped")
+        elif present.nunique() == 1:
+            roles["drop"].append(name)
+            d.notes.append(f"column '{name}' holds one value ({present.iloc[0]!r}): dropped")
+        elif cols.is_identifier(s, str(name)):
+            roles["drop"].append(name)
+            d.notes.append(f"column '{name}' has a distinct value in every row (an identifier): dropped")
+        elif cols.looks_like_dates(s):
+            roles["date"].append(name)
+        elif cols.is_numeric(s):
+            roles["boolean" if present.nunique() == 2 else "numeric"].append(name)
+        elif cols.is_free_text(s):
+            roles["text"].append(name)
+        elif present.nunique() > max(100, MAX_CATEGORY_SHARE * n):
+            roles["drop"].append(name)
+            d.notes.append(f"column '{name}' has {present.nunique()} distinct values in {n} rows: dropped")
+        else:
+            roles["boolean" if present.nunique() == 2 else "categorical"].append(name)
+    return roles
+
+
+def missing_cells(frame: Any, used: list[str]) -> tuple[int, list[str]]:
+    counts = frame[used].isna().sum()
+    return int(counts.sum()), [f"{c} ({n})" for c, n in counts[counts > 0].sort_values(ascending=False).items()]
+
+
+def table(path: Path, name: str, frame: Any, target: str) -> Draft:
+    d = Draft(common.base(name, path))
+    roles = column_roles(frame, target, d)
+    if roles["text"]:
+        d.notes.append(
+            f"free-text column(s) {', '.join(roles['text'])} are not used by a table model: dropped "
+            "(--text COL trains on one text column instead)"
+        )
+    categorical = [c for c in roles["categorical"] + roles["boolean"] if not cols.is_numeric(frame[c])]
+    used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"]
+    if not used:
+        raise DataError(f"{path.name}: no column besides '{target}' can be an input", hint="check the file")
+    rows = len(frame)
+    d.summary.append(f"{path.name}: {rows} rows, {frame.shape[1]} columns")
+    d.summary.append(
+        "inputs: "
+        + ", ".join(f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date") if roles[k])
+        + (f"; dropped {len(roles['drop']) + len(roles['text'])}" if roles["drop"] or roles["text"] else "")
+    )
+    if rows < 500:
+        d.warnings.append(f"{rows} rows: test metrics of so small a table vary from one split to the next")
+    missing, where = missing_cells(frame, used)
+    if missing > 0.3 * rows * len(used):
+        d.warnings.append(f"{missing / (rows * len(used)):.0%} of the input cells are empty and get imputed")
+    if missing:
+        d.summary.append(
+            f"missing cells: {missing} ({missing / (rows * len(used)):.1%}), in {', '.join(where[:5])}"
+            + (" ..." if len(where) > 5 else "")
+        )
+    task_kind, task = targets.target(d, frame[target])
+    data: dict[str, Any] = {
+        "kind": "csv",
+        "path": str(path),
+        "target": target,
+        "categorical": categorical,
+        "dates": roles["date"],
+        "drop": roles["drop"] + roles["text"],
+        "impute": "median",
+        "numeric_encoding": "piecewise",
+        "batch_size": common.batch(rows),
+    }
+    if task_kind == "classification":
+        data["rare_classes"] = "drop"
+    d.note(("data", "categorical"), "text columns with few values: one 0/1 input per category")
+    if roles["date"]:
+        d.note(("data", "dates"), "expanded into year, month, day, day of week, day of year")
+    d.note(("data", "impute"), "missing numbers: the training median; categories: the most frequent")
+    d.note(("data", "numeric_encoding"), "one input per quantile bin: thresholds as a tree finds them, robust to skew")
+    hidden = common.width(rows)
+    d.note(("model", "hidden"), f"sized for {rows} rows")
+    # weighted classes: the loss is not what is wanted, the balance of precision and recall is
+    monitor = "val/f1_macro" if "class_weights" in task else "val/loss"
+    if "class_weights" in task:
+        d.note(("trainer", "monitor"), "imbalanced classes: keep the epoch with the best macro F1")
+    d.recipe.update(
+        task=task,
+        data=data,
+        model={"arch": "mlp", "hidden": hidden, "dropout": 0.1},
+        optim=common.optim(1e-3, 1e-4),
+        trainer=common.trainer(200, 20, monitor),
+        tracking={"experiment": "dlkit-tables"},
+        tune=common.tune(
+            {
+                "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                "optim.weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
+                "model.hidden": {"type": "categorical", "choices": [[64], [128, 64], [256, 128], [256, 128, 64]]},
+                "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
+            },
+            monitor,
+        ),
+    )
+    return d
