@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from dlkit.errors import TrackingError
-from dlkit.tracking import mlflow_run
+from dlkit.tracking import writer
 from dlkit.tracking.mlflow_run import MlflowRun
 
 
@@ -31,7 +31,7 @@ def test_background_metrics_arrive_in_order_before_the_run_ends(tracking_uri: st
 
 
 def test_metrics_merge_into_few_calls(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlflow_run, "WRITE_INTERVAL_S", 0.5)
+    monkeypatch.setattr(writer, "WRITE_INTERVAL_S", 0.5)
     tracker = MlflowRun(tracking_uri, "bg", "merge", {})
     calls: list[int] = []
     real = tracker.client.log_batch
@@ -51,7 +51,7 @@ def test_epochs_spread_over_time_are_sent_at_most_once_an_interval(
     tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each epoch wakes the writer, but it sends again only once the interval is over (or at the end)."""
-    monkeypatch.setattr(mlflow_run, "WRITE_INTERVAL_S", 0.4)
+    monkeypatch.setattr(writer, "WRITE_INTERVAL_S", 0.4)
     tracker = MlflowRun(tracking_uri, "bg", "spread", {})
     sent: list[float] = []
     real = tracker.client.log_batch
