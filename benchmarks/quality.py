@@ -126,14 +126,10 @@ def _recipe(path: Path, case: Case) -> Any:
 def _table_split(recipe: Any) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The rows dlkit trained on (after dropping unlabelled rows and rare classes) and its split of them."""
     from dlkit import data
-    from dlkit.data.files import read_table, without_rare_classes, without_unlabeled
+    from dlkit.data.files import labelled_rows, read_table
 
     frame, _ = read_table(recipe.data)
-    p = recipe.data
-    notes: list[str] = []
-    frame = without_unlabeled(frame, p.target, p.drop_unlabeled, notes)
-    if recipe.task.kind == "classification":
-        frame = without_rare_classes(frame, p.target, p.rare_classes, notes)
+    frame = labelled_rows(frame, recipe.data.target, recipe.data, recipe.task, [])
     module = data.build(recipe)
     return frame, {k: np.asarray(v) for k, v in module.index.items()}
 

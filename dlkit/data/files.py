@@ -28,6 +28,26 @@ def existing(path_text: str, *, folder: bool = False) -> Path:
     return path
 
 
+#: the image files an image folder holds
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+def list_images(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Image files, their class codes and the class names (subfolder names, sorted)."""
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"data.path: {folder} needs one subfolder per class (found {len(classes)})")
+    files: list[Path] = []
+    codes: list[int] = []
+    for code, name in enumerate(classes):
+        found = sorted(f for f in (folder / name).rglob("*") if f.suffix.lower() in EXTENSIONS and f.is_file())
+        if not found:
+            raise DataError(f"data.path: class folder {folder / name} holds no PNG/JPEG images")
+        files.extend(found)
+        codes.extend([code] * len(found))
+    return files, np.asarray(codes, dtype=np.int64), classes
+
+
 def default_sep(path: Path, sep: str | None) -> str:
     if sep is not None:
         return sep

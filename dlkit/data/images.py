@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from dlkit.data.base import SplitDataModule, build_module
-from dlkit.data.files import existing
+from dlkit.data.files import EXTENSIONS, existing, list_images
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs
 from dlkit.data.scaling import apply_scaler
@@ -25,24 +25,6 @@ from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import ImageFolderData
 from dlkit.recipe.schema import Recipe
 from dlkit.schema_base import section
-
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-
-
-def list_images(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
-    """Image files, their class codes and the class names (subfolder names, sorted)."""
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if len(classes) < 2:
-        raise DataError(f"data.path: {folder} needs one subfolder per class (found {len(classes)})")
-    files: list[Path] = []
-    codes: list[int] = []
-    for code, name in enumerate(classes):
-        found = sorted(f for f in (folder / name).rglob("*") if f.suffix.lower() in EXTENSIONS and f.is_file())
-        if not found:
-            raise DataError(f"data.path: class folder {folder / name} holds no PNG/JPEG images")
-        files.extend(found)
-        codes.extend([code] * len(found))
-    return files, np.asarray(codes, dtype=np.int64), classes
 
 
 def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:

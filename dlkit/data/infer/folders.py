@@ -8,23 +8,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlkit.data.files import list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
 from dlkit.errors import DataError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 def images(path: Path, name: str) -> Draft:
     from PIL import Image
 
     d = Draft(common.base(name, path))
-    classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    counts = {c.name: sum(1 for f in c.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) for c in classes}
-    counts = {k: v for k, v in counts.items() if v}
-    if len(counts) < 2:
-        raise DataError(f"{path}: an image folder needs one subfolder of images per class (found {len(counts)})")
-    first = next(f for c in classes for f in sorted(c.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    files, codes, classes = list_images(path)  # the files the images data kind will read
+    counts = dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist(), strict=True))
+    first = files[0]
     with Image.open(first) as image:
         width, height = image.size
         colour = image.mode not in ("L", "1", "I;16", "I")
