@@ -22,7 +22,7 @@ from dlkit.recipe.messages import problems
 from dlkit.recipe.overrides import SHORTHANDS, apply_overrides
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.tasks import TASKS
-from dlkit.yaml_io import compose, parse
+from dlkit.yaml_io import YamlLimitError, compose, parse
 
 # fields holding file paths: relative ones resolve against the recipe's folder (overrides: the working directory)
 PATH_FIELDS = (("data", "path"), ("model", "init_from"))
@@ -146,6 +146,8 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str,
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if isinstance(e, YamlLimitError):
+            raise RecipeError(source, [f"{where}: {problem}"], hint="a recipe is a small mapping of sections") from None
         raise RecipeError(
             source, [f"{where}: YAML syntax error: {problem}"], hint="check indentation and quoting"
         ) from None

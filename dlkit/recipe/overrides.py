@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from dlkit.errors import RecipeError
-from dlkit.yaml_io import parse
+from dlkit.yaml_io import YamlLimitError, parse
 
 #: keys whose value may be written as a plain string for {discriminator: value}
 SHORTHANDS = {"task": "kind"}
@@ -24,6 +24,8 @@ def parse_override(item: str, source: str) -> tuple[list[str], Any]:
         raise RecipeError(source, [f"override '{item}': empty part in the key '{key}'"])
     try:
         value = parse(value_text) if value_text.strip() else None
+    except YamlLimitError as e:
+        raise RecipeError(source, [f"override '{key}': {e.problem}"]) from None
     except yaml.YAMLError:
         value = value_text
     return parts, value

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from dlkit.errors import BadInput
+from dlkit.locks import LockHeld, exclusive
 from dlkit.models.checkpoints import META_KEY, read_checkpoint
 from dlkit.process import heavy_imports
 from dlkit.recipe.schema import Recipe
@@ -31,6 +32,25 @@ def resume(
         found = client.get_run(run_id)
     except MlflowException:
         raise BadInput(f"--resume: run {run_id} not found in {uri}", hint="pass --tracking-uri of its store") from None
+    try:
+        with exclusive(_lock_path(run_id, found.info.artifact_uri)):
+            return _resume(client, run_id, uri, say, progress_bar)
+    except LockHeld as e:
+        raise BadInput(
+            f"--resume: run {run_id} is being resumed by {e.holder}", hint="wait for it, or stop that process"
+        ) from None
+
+
+def _lock_path(run_id: str, artifact_uri: str) -> Path:
+    """Beside the run's artifact folder on a local store (so every process on it sees one lock), else per machine."""
+    folder = local_folder(artifact_uri)
+    if folder is not None and folder.parent.is_dir():
+        return folder.parent / "resume.lock"
+    return Path(tempfile.gettempdir()) / f"dlkit-resume-{run_id}.lock"
+
+
+def _resume(client: MlflowClient, run_id: str, uri: str, say: Say, progress_bar: bool | None) -> RunResult:
+    found = client.get_run(run_id)  # again, under the lock: a resume that held it may have finished the run
     status = found.info.status
     if status == "FINISHED":
         raise BadInput(f"--resume: run {run_id} already finished")
