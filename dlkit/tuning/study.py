@@ -119,6 +119,8 @@ def tune(
             with display.Progress(study, budget, metrics, progress, say if jobs > 1 else lambda _: None):
                 if workers is not None and done < budget:
                     workers.hand_over(parent.run_id)
+                elif workers is not None:  # a full study (a finished search run again): nothing to wait for
+                    workers.release()
                 work(own)
                 if workers is not None:
                     for problem in workers.wait():

@@ -103,6 +103,10 @@ class Workers:
         """Let the workers start their trials, as children of this MLflow run."""
         self._write(parent_run_id)
 
+    def release(self) -> None:
+        """Tell the workers there is nothing to do: each exits as soon as it reads this."""
+        self._write(STOP)
+
     def wait(self) -> list[str]:
         """Wait for every worker to finish; one line for each that failed."""
         problems = []

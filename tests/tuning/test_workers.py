@@ -119,6 +119,15 @@ def test_two_workers_share_one_study_on_the_embedded_storage(workdir: Path, trac
     drawn = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(drawn)) == len(drawn)
 
+    # the documented way to continue a search, on a study that already holds its budget: returns at once
+    again = run_cli(
+        "tune", str(recipe), "--trials", "6", "--jobs", "2", "--storage", journal, "--tracking-uri", tracking_uri,
+        cwd=workdir, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "6 of 6 trials done" in again.stdout
+    assert len(_check_shared_study(journal, tracking_uri, 6)) == len(trials)
+
 
 def test_two_workers_share_one_study_on_postgresql(
     workdir: Path, tracking_uri: str, recipe: Path, postgres: Callable[[str], str]
