@@ -36,6 +36,15 @@ def check_writable(uri: str) -> None:
     db = sqlite_path(uri)
     if db is None:
         return
+    if db.is_dir():
+        raise TrackingError(
+            f"tracking store {uri}: {db} is a folder, not a database file",
+            hint=f"name a file in it: --tracking-uri sqlite:///{db / 'mlflow.db'}",
+        )
+    if not _is_sqlite_or_empty(db):
+        raise TrackingError(
+            f"tracking store {uri}: {db} is not an SQLite database", hint="name a new or existing mlflow.db"
+        )
     folder = db.resolve().parent
     if not folder.is_dir():
         raise TrackingError(
@@ -47,9 +56,22 @@ def check_writable(uri: str) -> None:
         )
 
 
+def _is_sqlite_or_empty(db: Path) -> bool:
+    try:
+        with db.open("rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # unreadable: the permission check says so
+    return not head or head == b"SQLite format 3\x00"
+
+
 def check_readable(uri: str) -> None:
     """A store to read from must exist: reading never creates an empty SQLite store by accident."""
     path = sqlite_path(uri)
+    if path is not None and path.is_dir():
+        raise BadInput(f"tracking store {uri}: {path} is a folder, not a database file", hint="name the mlflow.db in it")
     if path is not None and not path.is_file():
         raise BadInput(
             f"no MLflow store at {path} ({uri})",
