@@ -25,7 +25,9 @@ class SplitParams(Strict):
 
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of the rows held out for validation.")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the rows held out for the final test.")
-    seed: int = Field(0, description="Seed of the train/val/test split (independent of the training seed).")
+    seed: int = Field(
+        0, ge=0, le=2**32 - 1, description="Seed of the train/val/test split (independent of the training seed)."
+    )
     train_fraction: float = Field(
         1.0,
         gt=0.0,

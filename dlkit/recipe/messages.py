@@ -8,6 +8,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import BOOL_AS_NUMBER
 
 
 def problems(
@@ -30,7 +31,9 @@ def describe(
 ) -> str:
     path = _data_path(err["loc"], raw)
     message = _message(err, path, raw)
-    if err["type"].startswith("union_tag"):
+    if err["type"] == BOOL_AS_NUMBER:  # raised for its section: the field is in the context
+        path = (*path, str(err["ctx"]["field"]))
+    elif err["type"].startswith("union_tag"):
         path = (*path, str(err["ctx"]["discriminator"]).strip("'"))
     elif not path:
         # a cross-field check names the field it is about first: "trainer.monitor 'x' is not ..."

@@ -27,6 +27,8 @@ class FloatParam(Strict):
             raise ValueError("log: true needs low > 0")
         if self.log and self.step is not None:
             raise ValueError("step cannot be combined with log")
+        if self.step is not None and self.step > self.high - self.low:
+            raise ValueError(f"step {self.step} is wider than the range {self.low}..{self.high}: one point to search")
         return self
 
 
@@ -45,6 +47,10 @@ class IntParam(Strict):
             raise ValueError(f"low {self.low} must be below high {self.high}")
         if self.log and self.low <= 0:
             raise ValueError("log: true needs low > 0")
+        if self.log and self.step != 1:
+            raise ValueError("step cannot be combined with log")
+        if self.step > self.high - self.low:
+            raise ValueError(f"step {self.step} is wider than the range {self.low}..{self.high}: one point to search")
         return self
 
 
@@ -90,7 +96,7 @@ class TuneConfig(Strict):
         description="Optuna pruner: stops unpromising trials early (single-objective searches only; default median).",
     )
     trials: PositiveInt = Field(20, le=100_000, description="Trials in total (complete plus pruned), across restarts.")
-    seed: int = Field(0, description="Seed of the sampler.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the sampler.")
     startup_trials: int = Field(
         5, ge=0, description="Trials before the sampler and pruner start using earlier results."
     )

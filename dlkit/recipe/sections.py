@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from dlkit import metric_names
 from dlkit.schema_base import Strict
+
+#: MLflow's rule for tag keys on POSIX (mlflow.utils.validation.validate_param_and_metric_name)
+_TAG_KEY = re.compile(r"[/\w.\- :]+")
+MAX_TAG_KEY = 250
 
 
 class Scheduler(Strict):
@@ -87,7 +93,7 @@ class Trainer(Strict):
     precision: Literal["32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "bf16-true", "16-true"] = Field(
         "32-true", description="Numerical precision (bf16-mixed on recent GPUs)."
     )
-    seed: int = Field(42, description="Seed of weights initialisation, shuffling and dropout.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed of weights initialisation, shuffling and dropout.")
     deterministic: bool = Field(False, description="Use deterministic algorithms (reproducible, sometimes slower).")
     unfreeze_at_epoch: int | None = Field(
         None, ge=0, description="Epoch (from 0) at which the modules in model.freeze start training too."
@@ -155,7 +161,24 @@ class Tracking(Strict):
         "defaults to sqlite:///mlflow.db in the working directory.",
     )
     run_name: str | None = Field(None, description="Run name; defaults to the recipe name.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags set on the run.")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra tags set on the run; keys of letters, digits, spaces and _ - . : / (MLflow's rule).",
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _mlflow_tag_keys(cls, tags: dict[str, str]) -> dict[str, str]:
+        # MLflow refuses such a key only when the run already exists (mlflow.utils.validation)
+        for key in tags:
+            if not key or len(key) > MAX_TAG_KEY or not _TAG_KEY.fullmatch(key):
+                raise ValueError(f"tag key {key!r}: MLflow takes 1 to {MAX_TAG_KEY} letters, digits, spaces, _ - . : /")
+            if posixpath.normpath(key) != key or key.startswith(("/", "..")):
+                raise ValueError(
+                    f"tag key {key!r}: MLflow refuses a key that reads as another path ({posixpath.normpath(key)!r})"
+                )
+        return tags
+
     log_checkpoint: bool = Field(True, description="Store the best checkpoint as a run artifact.")
     log_model: bool = Field(
         True,
