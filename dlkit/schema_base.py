@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-
 #: the error type of a boolean given for a number; its context names the field
 BOOL_AS_NUMBER = "bool_as_number"
 

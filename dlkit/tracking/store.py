@@ -71,7 +71,9 @@ def check_readable(uri: str) -> None:
     """A store to read from must exist: reading never creates an empty SQLite store by accident."""
     path = sqlite_path(uri)
     if path is not None and path.is_dir():
-        raise BadInput(f"tracking store {uri}: {path} is a folder, not a database file", hint="name the mlflow.db in it")
+        raise BadInput(
+            f"tracking store {uri}: {path} is a folder, not a database file", hint="name the mlflow.db in it"
+        )
     if path is not None and not path.is_file():
         raise BadInput(
             f"no MLflow store at {path} ({uri})",
