@@ -77,6 +77,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("negative-seed", [*IRIS, "trainer.seed=-5"], "trainer.seed: Input should be greater than or equal to 0"),
     ("huge-seed", [*IRIS, f"trainer.seed={2**64 + 1}"], "trainer.seed: Input should be less than or equal to"),
     ("negative-split-seed", [*IRIS, "data.seed=-1"], "data.seed: Input should be greater than or equal to 0"),
+    ("huge-target", ["train", "{dir}/huge_target.csv", "--target", "y"], "holds 1e+308 in data row 10; targets"),
+    ("huge-feature", ["train", "{dir}/huge_feature.csv", "--target", "y"], "column 'b' holds 1e+308 in data row 5"),
     ("python-object-tag", ["train", "{dir}/python_tag.yaml"], "could not determine a constructor"),
     ("missing-init-checkpoint", ["train", "{dir}/init_from_missing.yaml"], "is neither an existing checkpoint"),
     ("override-without-equals", [*IRIS, "optim.lr"], "optim.lr"),

@@ -220,7 +220,27 @@ def target_values(frame: Any, target: str, task: Any) -> tuple[np.ndarray, list[
             f"data.target: column '{target}' is not numeric; task {task.kind} needs numbers",
             hint="use task: classification for labels",
         )
-    return frame[target].to_numpy(np.float32), None
+    values = frame[target].to_numpy(np.float64)
+    check_target_range(values, target)
+    return values.astype(np.float32), None
+
+
+#: the largest target magnitude: the 32-bit error metrics add up squares of targets over up to a
+#: million rows, and (1e15)^2 * 1e6 stays below float32's 3.4e38
+MAX_TARGET = 1e15
+
+
+def check_target_range(values: np.ndarray, target: str) -> None:
+    """Refuse a numeric target with a non-finite value or one so large that its squared errors overflow."""
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (np.abs(values) > MAX_TARGET)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(
+            f"data.target: column '{target}' holds {values[row]:g} in data row {row + 1}; "
+            f"targets must lie within +-{MAX_TARGET:g}",
+            hint="rescale the target (e.g. to millions)",
+        )
 
 
 def labelled_rows(frame: Any, target: str, params: Any, task: Any, notes: list[str]) -> Any:

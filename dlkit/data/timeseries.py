@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import column, read_table
+from dlkit.data.files import check_target_range, column, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, numbers
 from dlkit.data.scaling import apply_scaler, fit_scaler
@@ -143,6 +143,8 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     for name in value_cols:
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(f"column '{name}' is not numeric; a forecast needs numbers")
+    for name in targets:
+        check_target_range(frame[name].to_numpy(np.float64), name)
     overlap = [c for c in time_cols if c in value_cols]
     if overlap:
         raise DataError(f"data.time_column: column '{overlap[0]}' is also a target or feature")
