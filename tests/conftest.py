@@ -62,3 +62,26 @@ def postgres() -> Iterator[Callable[[str], str]]:
     from tests.postgres import postgres_server
 
     yield from postgres_server()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder nothing can be written to: a read-only tmpfs mount (as root), else a folder without write
+    permission (as another user); skipped where neither holds."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+        mounted = done.returncode == 0
+    else:
+        folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("no read-only folder can be made here: root without permission to mount")
+        yield folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=False)
+        else:
+            folder.chmod(0o755)

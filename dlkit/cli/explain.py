@@ -32,6 +32,10 @@ def explain(
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
 ) -> None:
     """Heatmaps over images, feature attributions for tables (bar chart and CSV), token attributions for text (HTML)."""
+    from dlkit.atomic import check_writable
+
+    if output is not None:
+        check_writable(output, "--output", folder=True)
     with heavy_importing():
         from dlkit.serving.explain import explain as run_explain
 

@@ -33,6 +33,9 @@ def predict(
     probability and prob_<class>; regression prediction; forecasting <target>_t+<h>; autoencoders
     anomaly_score.
     """
+    from dlkit.atomic import check_writable
+
+    check_writable(output, "--output")
     with heavy_importing():
         from dlkit.serving.predict import predict as run_prediction
 

@@ -71,6 +71,7 @@ def cp(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Copy a bundled recipe to start your own experiment from it."""
+    from dlkit.atomic import write_atomically
     from dlkit.errors import BadInput
     from dlkit.recipe import resolve_path
 
@@ -78,11 +79,9 @@ def cp(
     target = dest / source.name if dest.is_dir() else dest
     if target.exists() and not force:
         raise BadInput(f"{target} already exists", hint="pass --force to overwrite it")
-    if not target.parent.is_dir():
-        raise BadInput(f"folder {target.parent} does not exist")
     text = source.read_text(encoding="utf-8")
     first, _, rest = text.partition("\n")
     if first.startswith("# dlkit train"):
         text = f"# dlkit train {target}\n{rest}"
-    target.write_text(text, encoding="utf-8")
+    write_atomically(target, text.encode("utf-8"), "DEST")
     typer.echo(f"copied {source.stem} to {target}")

@@ -77,6 +77,7 @@ def compare(
     """Runs side by side: the parameters that differ and the metrics, as the MLflow UI shows them."""
     from rich.table import Table
 
+    from dlkit.atomic import check_writable
     from dlkit.cli.common import console
     from dlkit.errors import BadInput
     from dlkit.tracking.query import compare as compare_runs
@@ -86,6 +87,8 @@ def compare(
         raise BadInput("compare needs run ids or --experiment NAME")
     if output is not None and output.suffix.lower() not in (".html", ".png"):
         raise BadInput(f"--output {output}: use a .html or .png file")
+    if output is not None:
+        check_writable(output, "--output")
     uri = resolve_tracking_uri(tracking_uri, None)
     result = compare_runs(uri, run_ids or [], experiment, metric)
     headers = [f"{r.info.run_name or ''}\n{r.info.run_id[:8]}" for r in result.runs]

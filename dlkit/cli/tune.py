@@ -70,6 +70,8 @@ def tune(
     from dlkit.cli.common import console
 
     resolved = recipe_for(recipe, overrides or [], target, time, text)
+    if worker_of is None:
+        _check_outputs(storage, export)
     workers = None
     if jobs > 1 and worker_of is None and resolved.tune is not None:
         # the other workers start now and import torch, Lightning and Optuna while this process does
@@ -141,3 +143,14 @@ def studies(
             started,
         )
     console().print(table)
+
+
+def _check_outputs(storage: str | None, export: Path | None) -> None:
+    """The journal and the exported recipe can be written: checked before any worker or run starts."""
+    from dlkit.atomic import check_writable
+    from dlkit.tuning.journal import DEFAULT_JOURNAL, check_journal
+
+    if not storage or "://" not in storage:
+        check_journal(Path(storage or DEFAULT_JOURNAL).resolve())
+    if export is not None:
+        check_writable(export, "--export")

@@ -32,6 +32,22 @@ def existing(path_text: str, *, folder: bool = False) -> Path:
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
+def image_error(path: Path, error: Exception) -> DataError:
+    """The message for an image Pillow refused: too many pixels to decode safely, or not decodable."""
+    from PIL import Image
+
+    if isinstance(error, Image.DecompressionBombError):
+        return DataError(
+            f"image {path} is too large to decode safely ({str(error).split(',')[0]})",
+            hint="shrink or remove the file",
+        )
+    return DataError(f"image {path} cannot be decoded ({type(error).__name__})", hint="remove or replace the file")
+
+
+#: what Pillow raises for a file it cannot or will not decode
+IMAGE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, SyntaxError)  # DecompressionBombError too
+
+
 def list_images(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     """Image files, their class codes and the class names (subfolder names, sorted)."""
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))

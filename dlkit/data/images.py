@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from dlkit.data.base import SplitDataModule, build_module
-from dlkit.data.files import EXTENSIONS, existing, list_images
+from dlkit.data.files import EXTENSIONS, IMAGE_ERRORS, existing, image_error, list_images
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs
 from dlkit.data.scaling import apply_scaler
@@ -37,10 +37,8 @@ def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarra
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(
-            f"image {path} cannot be decoded ({type(e).__name__})", hint="remove or replace the file"
-        ) from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+        raise image_error(path, e) from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
@@ -192,10 +190,8 @@ def _verify(files: list[Path]) -> None:
         try:
             with Image.open(f) as image:
                 image.verify()
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            raise DataError(
-                f"image {f} cannot be decoded ({type(e).__name__})", hint="remove or replace the file"
-            ) from None
+        except (UnidentifiedImageError, Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+            raise image_error(f, e) from None
 
 
 def _streaming(

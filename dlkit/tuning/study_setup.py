@@ -13,8 +13,7 @@ from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.search_space import CategoricalParam, IntParam, TuneConfig
 from dlkit.retry import retry_collisions
-
-DEFAULT_JOURNAL = "optuna-studies.journal"
+from dlkit.tuning.journal import DEFAULT_JOURNAL, check_journal
 
 
 def storage_for(url: str | None) -> tuple[Any, str]:
@@ -27,8 +26,7 @@ def storage_for(url: str | None) -> tuple[Any, str]:
 
     if not url or "://" not in url:
         path = Path(url or DEFAULT_JOURNAL).resolve()
-        if not path.parent.is_dir():
-            raise BadInput(f"--storage: folder {path.parent} does not exist")
+        check_journal(path)
         return JournalStorage(JournalFileBackend(str(path))), str(path)
     try:
         # workers started together on a fresh database race to create Optuna's tables: the loser sees a

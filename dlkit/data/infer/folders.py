@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data.files import list_images
+from dlkit.data.files import IMAGE_ERRORS, image_error, list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
 from dlkit.errors import DataError
@@ -21,9 +21,12 @@ def images(path: Path, name: str) -> Draft:
     files, codes, classes = list_images(path)  # the files the images data kind will read
     counts = dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist(), strict=True))
     first = files[0]
-    with Image.open(first) as image:
-        width, height = image.size
-        colour = image.mode not in ("L", "1", "I;16", "I")
+    try:
+        with Image.open(first) as image:
+            width, height = image.size
+            colour = image.mode not in ("L", "1", "I;16", "I")
+    except (Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+        raise image_error(first, e) from None
     total = sum(counts.values())
     d.summary.append(f"{path.name}: {total} images in {len(counts)} classes; the first is {width}x{height}")
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
