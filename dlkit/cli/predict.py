@@ -39,5 +39,5 @@ def predict(
     with heavy_importing():
         from dlkit.serving.predict import predict as run_prediction
 
-    rows = run_prediction(run, input, output, tracking_uri)
+    rows = run_prediction(run, input, output, tracking_uri, say=typer.echo)
     typer.echo(f"{rows} predictions written to {output}")

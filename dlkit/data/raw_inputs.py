@@ -38,7 +38,7 @@ def from_file(path: Path, recipe: Recipe, info: DataInfo, field: str = "--input"
         raise DataError(f"{field}: {path} is a folder; give a {'CSV/TSV' if kind != 'text' else 'text'} file")
     params = recipe.data.model_copy(update={"path": str(path)}) if hasattr(recipe.data, "path") else None
     if params is not None:
-        frame, _ = read_table(params, header=getattr(params, "header", True))
+        frame, _ = read_table(params, header=getattr(params, "header", True), field=field)
     else:
         frame = read_csv(path, field)
     return from_frame(frame, recipe, info, field)

@@ -12,6 +12,8 @@ import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models import build
 from dlkit.recipe.schema import Recipe
-from dlkit.tracking.store import check_readable
+from dlkit.tracking.store import check_readable, local_folder
 
 META_KEY = "dlkit"
+#: where a run keeps its best checkpoint among its artifacts
+CHECKPOINT = "checkpoints/best.ckpt"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -53,11 +57,18 @@ def info_from_dict(data: dict[str, Any]) -> DataInfo:
     return DataInfo(**values)
 
 
-def find_checkpoint(ref: str, tracking_uri: str, field: str) -> Path:
-    """A checkpoint file: the path itself, or the best checkpoint of an MLflow run id."""
+@contextmanager
+def checkpoint_file(ref: str, tracking_uri: str, field: str) -> Iterator[tuple[Path, str | None]]:
+    """A checkpoint file for the block and its run's status: the path itself (no status), or the best
+    checkpoint of an MLflow run id.
+
+    A run on a local store is read where it lies; one on a remote store is downloaded into a
+    temporary folder that is removed when the block ends.
+    """
     path = Path(ref).expanduser()
     if path.is_file():
-        return path
+        yield path, None
+        return
     if path.is_dir():
         raise BadInput(f"{field}: {ref} is a folder; give a checkpoint file or a run id")
     if not _RUN_ID.match(ref):
@@ -71,16 +82,28 @@ def find_checkpoint(ref: str, tracking_uri: str, field: str) -> Path:
         raise BadInput(f"{field}: run {ref}: {e.message}", hint=e.hint) from None
     client = MlflowClient(tracking_uri)
     try:
-        client.get_run(ref)
-        folder = Path(tempfile.mkdtemp(prefix="dlkit-ckpt-"))
-        return Path(client.download_artifacts(ref, "checkpoints/best.ckpt", str(folder)))
+        run = client.get_run(ref)
     except MlflowException as e:
         raise BadInput(
             f"{field}: run {ref} not found in {tracking_uri} ({str(e).splitlines()[0]})",
             hint="pass --tracking-uri of the store that holds the run",
         ) from None
-    except OSError:
-        raise BadInput(f"{field}: run {ref} has no checkpoints/best.ckpt artifact") from None
+    missing = BadInput(
+        f"{field}: run {ref} ({run.info.status}) has no checkpoints/best.ckpt artifact",
+        hint="it stopped before its first checkpoint, or ran with tracking.log_checkpoint: false",
+    )
+    folder = local_folder(run.info.artifact_uri)
+    if folder is not None:
+        if not (folder / CHECKPOINT).is_file():
+            raise missing
+        yield folder / CHECKPOINT, run.info.status
+        return
+    with tempfile.TemporaryDirectory(prefix="dlkit-ckpt-") as tmp:
+        try:
+            downloaded = Path(client.download_artifacts(ref, CHECKPOINT, tmp))
+        except (MlflowException, OSError):
+            raise missing from None
+        yield downloaded, run.info.status
 
 
 def read_checkpoint(path: Path, field: str) -> dict[str, Any]:
@@ -128,17 +151,26 @@ class DlkitCheckpoint:
     recipe: Recipe
     info: DataInfo
     run_id: str | None
+    #: the MLflow status of the run it was read from (None for a checkpoint file given by path)
+    status: str | None = None
+
+    @property
+    def unfinished(self) -> str | None:
+        """A warning when the run did not finish: its best checkpoint is from before it stopped."""
+        if self.status is None or self.status == "FINISHED":
+            return None
+        return f"run {self.run_id} is {self.status}, not FINISHED: its best checkpoint is from before it stopped"
 
 
 def read_dlkit_checkpoint(ref: str, tracking_uri: str, field: str) -> DlkitCheckpoint:
     """The checkpoint of a run id or path, refused when dlkit did not write it."""
-    path = find_checkpoint(ref, tracking_uri, field)
-    checkpoint = read_checkpoint(path, field)
+    with checkpoint_file(ref, tracking_uri, field) as (path, status):
+        checkpoint = read_checkpoint(path, field)
     meta = checkpoint.get(META_KEY)
     if not isinstance(meta, dict):
         raise BadInput(f"{field}: {path} was not written by dlkit (no recipe inside)")
     recipe = Recipe.model_validate(meta["recipe"])
-    return DlkitCheckpoint(path, checkpoint, recipe, info_from_dict(meta["data_info"]), meta.get("run_id"))
+    return DlkitCheckpoint(path, checkpoint, recipe, info_from_dict(meta["data_info"]), meta.get("run_id"), status)
 
 
 def load_trained(ref: str, tracking_uri: str, field: str = "checkpoint") -> Trained:

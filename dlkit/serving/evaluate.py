@@ -62,6 +62,8 @@ def evaluate(
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, None)
     predictor = Predictor.load(ref, uri, "RUN")
+    if predictor.warning:
+        say(f"warning: {predictor.warning}")
     recipe = with_overrides(predictor.recipe, overrides or [])
     info = predictor.info
     if data_path is None:

@@ -130,6 +130,8 @@ def explain(
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, None)
     predictor = Predictor.load(ref, uri, "RUN")
+    if predictor.warning:
+        say(f"warning: {predictor.warning}")
     raw = from_file(input_path, predictor.recipe, predictor.info, "--input")
     x = raw.x[:limit]
     values, targets = attribute(predictor, x, method, target)

@@ -30,6 +30,8 @@ class Predictor:
     run_id: str | None
     checkpoint: Path
     state_dict: dict[str, Any]
+    #: set when the run did not finish (see DlkitCheckpoint.unfinished)
+    warning: str | None = None
 
     @classmethod
     def load(cls, ref: str, tracking_uri: str, field: str = "RUN") -> Predictor:
@@ -44,7 +46,7 @@ class Predictor:
         except RuntimeError as e:
             raise BadInput(f"{field}: {path} does not fit its own recipe ({str(e).splitlines()[0]})") from None
         task.eval()
-        return cls(recipe, info, task, found.run_id, path, checkpoint["state_dict"])
+        return cls(recipe, info, task, found.run_id, path, checkpoint["state_dict"], found.unfinished)
 
     def outputs(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Raw task outputs: probabilities, values in the target's units, or anomaly scores."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -57,30 +59,35 @@ def _resume(client: MlflowClient, run_id: str, uri: str, say: Say, progress_bar:
     if status == "RUNNING" and not is_stale(found):
         where = f"process {found.data.tags.get('dlkit.pid', '?')} on {found.data.tags.get('dlkit.host', '?')}"
         raise BadInput(f"--resume: run {run_id} is still running ({where})", hint="stop it first (Ctrl-C or kill)")
-    path = _last_checkpoint(client, run_id, found.info.artifact_uri)
-    meta = read_checkpoint(path, "--resume").get(META_KEY)
-    if not isinstance(meta, dict) or meta.get("run_id") != run_id:
-        raise BadInput(f"--resume: {path} does not belong to run {run_id}")
-    recipe = Recipe.model_validate(meta["recipe"])
-    steps = [point.step for point in client.get_metric_history(run_id, "perf/epoch_seconds")]
-    experiment = client.get_experiment(found.info.experiment_id).name
-    prepared = prepare(recipe, None, uri)
-    state = Resume(run_id, path, max(steps, default=-1))
-    return fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)
+    with _last_checkpoint(client, run_id, found.info.artifact_uri) as path:
+        meta = read_checkpoint(path, "--resume").get(META_KEY)
+        if not isinstance(meta, dict) or meta.get("run_id") != run_id:
+            raise BadInput(f"--resume: {path} does not belong to run {run_id}")
+        recipe = Recipe.model_validate(meta["recipe"])
+        steps = [point.step for point in client.get_metric_history(run_id, "perf/epoch_seconds")]
+        experiment = client.get_experiment(found.info.experiment_id).name
+        prepared = prepare(recipe, None, uri)
+        state = Resume(run_id, path, max(steps, default=-1))
+        return fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)
 
 
-def _last_checkpoint(client: MlflowClient, run_id: str, artifact_uri: str) -> Path:
-    """The run's `checkpoints/last.ckpt`: in its artifact folder, or downloaded from a remote store."""
+@contextmanager
+def _last_checkpoint(client: MlflowClient, run_id: str, artifact_uri: str) -> Iterator[Path]:
+    """The run's `checkpoints/last.ckpt`: in its artifact folder, or downloaded from a remote store into a
+    temporary folder removed when the block ends."""
+    missing = BadInput(
+        f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
+        hint="train the recipe again",
+    )
     folder = local_folder(artifact_uri)
-    path: Path | None = folder / "checkpoints" / "last.ckpt" if folder else None
-    if folder is None:
+    if folder is not None:
+        if not (folder / "checkpoints" / "last.ckpt").is_file():
+            raise missing
+        yield folder / "checkpoints" / "last.ckpt"
+        return
+    with tempfile.TemporaryDirectory(prefix="dlkit-resume-") as tmp:
         try:
-            path = Path(client.download_artifacts(run_id, "checkpoints/last.ckpt", tempfile.mkdtemp(prefix="dlkit-")))
+            path = Path(client.download_artifacts(run_id, "checkpoints/last.ckpt", tmp))
         except (MlflowException, OSError):
-            path = None
-    if path is None or not path.is_file():
-        raise BadInput(
-            f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
-            hint="train the recipe again",
-        )
-    return path
+            raise missing from None
+        yield path

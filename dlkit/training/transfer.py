@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlkit.errors import BadInput
-from dlkit.models.checkpoints import backbone_state, find_checkpoint, read_checkpoint
+from dlkit.models.checkpoints import backbone_state, checkpoint_file, read_checkpoint
 
 
 def init_from(backbone: Any, ref: str, tracking_uri: str) -> str:
@@ -14,7 +14,8 @@ def init_from(backbone: Any, ref: str, tracking_uri: str) -> str:
     A tensor of the same name but another shape is an error: it means the architectures differ.
     """
     field = "model.init_from"
-    source = backbone_state(read_checkpoint(find_checkpoint(ref, tracking_uri, field), field))
+    with checkpoint_file(ref, tracking_uri, field) as (path, _):
+        source = backbone_state(read_checkpoint(path, field))
     target = backbone.state_dict()
     loaded = [k for k in target if k in source and tuple(source[k].shape) == tuple(target[k].shape)]
     mismatched = [k for k in target if k in source and k not in loaded]
