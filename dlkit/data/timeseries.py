@@ -169,12 +169,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             else:
                 problem = f"{len(nan_rows)} missing value(s), first at {nan_rows[0]}"
             raise DataError(f"data.path: the series has gaps: {problem}", hint="set data.impute: interpolate or ffill")
-        series = series.reindex(expected.union(series.index))
-        series = (
-            series.interpolate(method="linear", limit_direction="both")
-            if p.impute == "interpolate"
-            else series.ffill().bfill()
-        )
+        series = _imputed(series.reindex(expected.union(series.index)), p.impute)
 
     values = series.to_numpy(np.float64)
     if not np.isfinite(values).all():
@@ -263,7 +258,16 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
     parsed, _ = parse_time_columns(frame, time_cols, pre.get("time_format"), field)
     order = np.argsort(parsed.to_numpy(), kind="stable")
     frame, parsed = frame.iloc[order].reset_index(drop=True), parsed.iloc[order].reset_index(drop=True)
-    values = numbers(frame, columns, {}, field)
+    impute = section(recipe.data, TimeSeriesData).impute
+    # empty cells are filled as the run filled its training series (data.impute), or refused
+    values = numbers(frame, columns, {str(c): np.nan for c in columns} if impute else {}, field)
+    if impute and np.isnan(values).any():
+        import pandas as pd
+
+        values = _imputed(pd.DataFrame(values), impute).to_numpy(np.float64)
+        if np.isnan(values).any():
+            name = columns[int(np.flatnonzero(np.isnan(values).any(axis=0))[0])]
+            raise DataError(f"{field}: column '{name}' is empty in every row")
     window, horizon = int(pre["window"]), int(pre["horizon"])
     n = len(values)
     if n < window:
@@ -278,6 +282,13 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
         y = future.transpose(0, 2, 1).reshape(len(future), -1).astype(np.float32)
     times = (frame[time_cols[0]] if len(time_cols) == 1 else parsed).astype(str).tolist()
     return RawInputs(np.ascontiguousarray(x), y, {"last_input_time": times[window - 1 :]})
+
+
+def _imputed(table: Any, method: str) -> Any:
+    """Gaps of a series filled: linear interpolation, or the last value seen (the first, before it)."""
+    if method == "interpolate":
+        return table.interpolate(method="linear", limit_direction="both")
+    return table.ffill().bfill()
 
 
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:

@@ -89,7 +89,7 @@ def fit(
         if tracker is not None:
             tracker.log_metrics({**test_metrics, **model_metrics}, step=tester.current_epoch)
             log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
-            _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, nested)
+            _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example)
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         _end_stopped(e, tracker, recorder, graceful)
@@ -226,14 +226,15 @@ def _latency_ms(trainer: L.Trainer, task: Any, datamodule: Any, repeats: int = 5
 
 
 def _store_model(
-    tracker: MlflowRun, recipe: Recipe, info: Any, best: str | None, artifact_dir: Path | None, nested: Nested | None
+    tracker: MlflowRun, recipe: Recipe, info: Any, best: str | None, artifact_dir: Path | None, example: Any
 ) -> None:
-    """The best checkpoint (when the store's artifacts are not this machine's folder) and the MLflow model."""
+    """The best checkpoint (when the store's artifacts are not this machine's folder) and the MLflow model
+    (`example`: its input example, None when the run logs no model)."""
     if best is None:
         return
     if recipe.tracking.log_checkpoint and artifact_dir is None:
         tracker.log_artifact(Path(best), "checkpoints")
-    if recipe.tracking.log_model and nested is None and log_model(tracker, Path(best), recipe, info):
+    if example is not None and log_model(tracker, Path(best), recipe, info, example):
         tracker.set_tags({"dlkit.model": "runs:/" + tracker.run_id + "/model"})
 
 

@@ -17,9 +17,8 @@ import mlflow.pyfunc
 import pandas as pd
 
 from dlkit import __version__
-from dlkit.data.raw_inputs import example_frame, from_frame
+from dlkit.data.raw_inputs import from_frame
 from dlkit.recipe.schema import Recipe
-from dlkit.tasks import task_class
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.model_registry import MODEL_PATH
 
@@ -48,15 +47,11 @@ def requirements() -> list[str]:
     return pins
 
 
-def log_model(tracker: Any, checkpoint: Path, recipe: Recipe, info: Any) -> bool:
-    """Save the pyfunc model of a run under its `model` artifact path; False when its data cannot be served as rows."""
+def log_model(tracker: Any, checkpoint: Path, recipe: Recipe, info: Any, example: pd.DataFrame) -> bool:
+    """Save the pyfunc model of a run under its `model` artifact path, `example` (checked before training,
+    see `prepare`) as its input example."""
     from mlflow.models import infer_signature
 
-    if not task_class(recipe.task.kind).predicts:
-        return False
-    example = example_frame(recipe, info)
-    if example is None:
-        return False
     predictor = Predictor.load(str(checkpoint), tracking_uri="", field="checkpoint")
     output = predictor.frame(from_frame(example, recipe, info, "input example"))
     folder = Path(tempfile.mkdtemp(prefix="dlkit-model-"))

@@ -22,10 +22,16 @@ class Prepared:
     n_params: int
     frozen: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the raw rows the logged MLflow model shows as its input example (None: no model is logged)
+    example: Any = None
 
 
-def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str) -> Prepared:
-    """Seeds, data, backbone and task: every bad-input error surfaces here, before any MLflow run exists."""
+def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str, served: bool = False) -> Prepared:
+    """Seeds, data, backbone and task: every bad-input error surfaces here, before any MLflow run exists.
+
+    `served`: the run will log an MLflow model; its input example goes through the fitted
+    preprocessing now, so that a file the model could not take fails before training, not after it.
+    """
     t = recipe.trainer
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
@@ -48,4 +54,17 @@ def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str) -> Prepared:
         backbone.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if t.compile:
         backbone.compile()  # in place: parameter names, and so checkpoints, stay the same
-    return Prepared(datamodule, task, n_params, frozen, notes)
+    example = _input_example(recipe, datamodule.info) if served else None
+    return Prepared(datamodule, task, n_params, frozen, notes, example)
+
+
+def _input_example(recipe: Recipe, info: Any) -> Any:
+    """The first raw rows of the training file, checked through the run's preprocessing (None: nothing to serve)."""
+    from dlkit.data.raw_inputs import example_frame, from_frame
+
+    if not (recipe.tracking.enabled and recipe.tracking.log_model and tasks.task_class(recipe.task.kind).predicts):
+        return None
+    example = example_frame(recipe, info)
+    if example is not None:
+        from_frame(example, recipe, info, "input example")
+    return example

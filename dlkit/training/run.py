@@ -39,7 +39,7 @@ def run(
     """
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
-    prepared = prepare(recipe, None, uri)
+    prepared = prepare(recipe, None, uri, served=nested is None)
     return fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, nested)
 
 
