@@ -28,3 +28,19 @@ def is_worker_rank() -> bool:
     import os
 
     return any(os.environ.get(key, "0") not in ("", "0") for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def printable(text: object) -> str:
+    """`text` without control characters: a run name, tag or file name holding ANSI escape sequences
+    would otherwise recolour, move or clear the user's terminal. Each one shows as its escape (\\x1b)."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+
+
+def cell(text: object) -> Any:
+    """A table cell or title from data that is not dlkit's own: printable, and never read as rich markup."""
+    from rich.text import Text
+
+    return Text(printable(text))

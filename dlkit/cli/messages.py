@@ -8,8 +8,11 @@ from typing import NoReturn
 
 def fail(message: str, hint: str | None, code: int) -> NoReturn:
     """Print `error: ...` (and `hint: ...`) on stderr and exit with `code`."""
+    from dlkit.cli.common import printable
+
     sys.stdout.flush()
-    sys.stderr.write(f"error: {message}\n" + (f"hint: {hint}\n" if hint else ""))
+    # a message quotes file names, columns and values as given: their control characters are shown, not sent
+    sys.stderr.write(f"error: {printable(message)}\n" + (f"hint: {printable(hint)}\n" if hint else ""))
     sys.stderr.flush()
     sys.exit(code)
 

@@ -31,7 +31,7 @@ def ls(
     """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
     from rich.table import Table
 
-    from dlkit.cli.common import console
+    from dlkit.cli.common import cell, console
     from dlkit.tracking.query import list_runs
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -44,7 +44,7 @@ def ls(
     if not rows:
         typer.echo(f"no runs in {uri}")
         return
-    table = Table(title=f"runs in {uri}")
+    table = Table(title=cell(f"runs in {uri}"))
     for column in ("run id", "name", "experiment", "status", "recipe", "key metric", "value", "duration"):
         table.add_column(column, justify="right" if column in ("value", "duration") else "left", no_wrap=True)
 
@@ -52,8 +52,8 @@ def ls(
         value = "" if row.value is None else f"{row.value:.4f}"
         indent = "  " * depth + ("└ " if depth else "")
         table.add_row(
-            indent + row.run_id, row.name, row.experiment, row.status, row.recipe, row.metric, value,
-            _duration(row.seconds),
+            indent + row.run_id, *(cell(v) for v in (row.name, row.experiment, row.status, row.recipe, row.metric)),
+            value, _duration(row.seconds),
         )  # fmt: skip
         for child in row.children:
             add(child, depth + 1)
@@ -78,7 +78,7 @@ def compare(
     from rich.table import Table
 
     from dlkit.atomic import check_writable
-    from dlkit.cli.common import console
+    from dlkit.cli.common import cell, console
     from dlkit.errors import BadInput
     from dlkit.tracking.query import compare as compare_runs
     from dlkit.tracking.store import resolve_tracking_uri
@@ -95,13 +95,13 @@ def compare(
     table = Table(title=f"{len(result.runs)} runs")
     table.add_column("")
     for header in headers:
-        table.add_column(header, justify="right")
+        table.add_column(cell(header), justify="right")
     for key, values in result.params.items():
-        table.add_row(key, *values)
+        table.add_row(cell(key), *(cell(v) for v in values))
     if result.params:
         table.add_section()
     for key, numbers in result.metrics.items():
-        table.add_row(key, *("" if v is None else f"{v:.4f}" for v in numbers))
+        table.add_row(cell(key), *("" if v is None else f"{v:.4f}" for v in numbers))
     console().print(table)
     if output is not None:
         _write(output, result, headers, metric)

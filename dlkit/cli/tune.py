@@ -121,7 +121,7 @@ def studies(
     """List the studies in an Optuna storage: trial counts by state and the best value."""
     from rich.table import Table
 
-    from dlkit.cli.common import console
+    from dlkit.cli.common import cell, console
 
     with heavy_importing():
         from dlkit.tuning.study import DEFAULT_JOURNAL, summaries
@@ -130,13 +130,13 @@ def studies(
     if not rows:
         typer.echo(f"no studies in {storage or DEFAULT_JOURNAL}")
         return
-    table = Table(title=f"studies in {storage or DEFAULT_JOURNAL}")
+    table = Table(title=cell(f"studies in {storage or DEFAULT_JOURNAL}"))
     for column in ("study", "metrics", "complete", "pruned", "failed", "running", "best", "started"):
         table.add_column(column, justify="right" if column in ("complete", "pruned", "failed", "running") else "left")
     for row in rows:
         started = row["started"].strftime("%Y-%m-%d %H:%M") if row["started"] else ""
         table.add_row(
-            row["study"],
+            cell(row["study"]),
             ", ".join(f"{m} ({d[:3]})" for m, d in zip(row["metrics"], row["directions"], strict=False)),
             *(str(row[k]) for k in ("complete", "pruned", "failed", "running")),
             row["best"],

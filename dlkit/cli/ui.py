@@ -25,7 +25,12 @@ def ui(
     try:
         with MlflowUI(uri, host, port) as server:
             server.wait_ready(timeout)
-            typer.echo(f"MLflow UI on {server.url} for {uri} (Ctrl-C stops it)")
+            if server.everywhere:
+                typer.echo(
+                    f"warning: --host {host} listens on every network interface: anyone who can reach port {port} "
+                    "can read and change these runs (the MLflow UI has no login)"
+                )
+            typer.echo(f"MLflow UI on {' and '.join(server.addresses)} for {uri} (Ctrl-C stops it)")
             server.wait()
     except KeyboardInterrupt:
         typer.echo("MLflow UI stopped")

@@ -23,8 +23,9 @@ class MlflowUI:
 
         check_readable(tracking_uri)
         self.tracking_uri, self.host, self.port = tracking_uri, host, port
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        self.url = f"http://{shown}:{port}"
+        self.everywhere = host in ("0.0.0.0", "::", "")
+        shown = "127.0.0.1" if self.everywhere else host
+        self.url = f"http://{shown}:{port}"  # what this process polls
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> MlflowUI:
@@ -41,6 +42,13 @@ class MlflowUI:
         ]  # fmt: skip
         self.proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return self
+
+    @property
+    def addresses(self) -> list[str]:
+        """Where people reach the UI: this machine's loopback and, bound to every interface, its network address."""
+        if not self.everywhere:
+            return [self.url]
+        return [self.url, *(f"http://{ip}:{self.port}" for ip in _network_addresses())]
 
     def wait_ready(self, timeout: float) -> None:
         """Poll the health endpoint until the server answers."""
@@ -83,3 +91,16 @@ class MlflowUI:
         self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def _network_addresses() -> list[str]:
+    """The address other machines reach this one at: the one its default route leaves from (no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.254.254.254", 1))
+            address = str(s.getsockname()[0])
+        except OSError:
+            return []
+    return [] if address.startswith("127.") else [address]

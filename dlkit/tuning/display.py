@@ -103,6 +103,7 @@ class Progress:
 def top_trials_table(study: optuna.Study, metrics: list[str], directions: list[str], limit: int = 10) -> Any:
     """The best complete trials (or the Pareto front) as a rich table."""
     from rich.table import Table
+    from rich.text import Text
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(metrics) == 1:
@@ -124,7 +125,7 @@ def top_trials_table(study: optuna.Study, metrics: list[str], directions: list[s
             str(t.number),
             *(f"{v:.4g}" for v in t.values),
             f"{seconds:.1f}s",
-            ", ".join(f"{k}={_short(v)}" for k, v in t.params.items()),
+            Text(", ".join(f"{k}={_short(v)}" for k, v in t.params.items())),  # values are data, not markup
         )
     return table
 

@@ -175,18 +175,23 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
     assert charted.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store: Path) -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store: Path, host: str) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     # as from a terminal: a test run started in the background (CI) inherits an ignored Ctrl-C, which Python keeps
     ui = subprocess.Popen(
-        [sys.executable, "-m", "dlkit", "ui", "--port", str(port), "--tracking-uri", iris_run.tracking_uri],
+        [sys.executable, "-m", "dlkit", "ui", "--port", str(port), "--host", host, "--tracking-uri", iris_run.tracking_uri],
         cwd=store, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert ui.stdout is not None
         first = ui.stdout.readline()
+        if host == "0.0.0.0":  # every interface: said, and the address others use is printed beside loopback
+            assert first.startswith("warning: --host 0.0.0.0 listens on every network interface"), first
+            first = ui.stdout.readline()
+            assert first.count("http://") >= 1 and "0.0.0.0" not in first, first
         assert f"http://127.0.0.1:{port}" in first, first
         experiment = MlflowClient(iris_run.tracking_uri).get_run(iris_run.run_id).info.experiment_id
         request = urllib.request.Request(
