@@ -41,14 +41,27 @@ class RecipeError(BadInput):
     first of them when there is only one.
     """
 
+    #: problems the message shows when there are more (with its hint, four lines in all)
+    SHOWN = 2
+
     def __init__(self, source: str, problems: list[str], hint: str | None = None) -> None:
         self.source = source
-        self.problems = problems
+        # one line each, whatever the quoted values hold
+        self.problems = problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         if len(problems) == 1:
             message = problems[0]
         else:
-            message = f"{source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems)
+            message = f"{source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems[: self.SHOWN])
+            if len(problems) > self.SHOWN:
+                hint = f"{len(problems) - self.SHOWN} more: `dlkit recipes validate` lists every problem"
         super().__init__(message, hint)
+
+    @property
+    def listing(self) -> str:
+        """Every problem, one per line (`message` shows the first few)."""
+        if len(self.problems) == 1:
+            return self.problems[0]
+        return f"{self.source}: {len(self.problems)} problems\n" + "\n".join(f"  {p}" for p in self.problems)
 
 
 class UnknownName(BadInput):

@@ -32,11 +32,12 @@ def is_worker_rank() -> bool:
 
 def printable(text: object) -> str:
     """`text` without control characters: a run name, tag or file name holding ANSI escape sequences
-    would otherwise recolour, move or clear the user's terminal. Each one shows as its escape (\\x1b)."""
+    would otherwise recolour, move or clear the user's terminal. Each one shows as its escape (\\x1b);
+    line breaks stay (a message may list several problems)."""
     value = str(text)
     if value.isprintable():
         return value
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode("ascii") for c in value)
 
 
 def cell(text: object) -> Any:

@@ -56,7 +56,7 @@ def validate(
             load(path, overrides or [])
         except DlkitError as e:
             sys.stdout.flush()
-            print(f"invalid: {e.message}", file=sys.stderr, flush=True)
+            print(f"invalid: {e.listing if isinstance(e, RecipeError) else e.message}", file=sys.stderr, flush=True)
             failed.append(path)
         else:
             print(f"ok: {path}", flush=True)

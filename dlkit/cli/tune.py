@@ -72,6 +72,7 @@ def tune(
     resolved = recipe_for(recipe, overrides or [], target, time, text)
     if worker_of is None:
         _check_outputs(storage, export)
+        _check_jobs(jobs)
     workers = None
     if jobs > 1 and worker_of is None and resolved.tune is not None:
         # the other workers start now and import torch, Lightning and Optuna while this process does
@@ -154,3 +155,18 @@ def _check_outputs(storage: str | None, export: Path | None) -> None:
         check_journal(Path(storage or DEFAULT_JOURNAL).resolve())
     if export is not None:
         check_writable(export, "--export")
+
+
+def _check_jobs(jobs: int) -> None:
+    """One worker per core at most: each imports torch and trains, and more of them only share the same cores.
+    A study spreads over machines by starting `dlkit tune` on each (see --storage)."""
+    import os
+
+    from dlkit.errors import BadInput
+
+    cores = os.cpu_count() or 1
+    if jobs > cores:
+        raise BadInput(
+            f"--jobs {jobs}: this machine has {cores} core(s); each worker needs one",
+            hint="to use more machines, run dlkit tune on each with one --storage postgresql://... URL",
+        )

@@ -41,6 +41,11 @@ def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
         return bundled[stem]
     if path.is_dir():
         raise RecipeNotFound(f"{text} is a folder, not a recipe file")
+    if "=" in text and not text.endswith((".yaml", ".yml")):
+        raise RecipeNotFound(
+            f"'{text}' is an override, but no recipe comes before it",
+            hint="name the recipe (or data file) first: dlkit train RECIPE key=value ...",
+        )
     close = difflib.get_close_matches(stem, list(bundled), n=1)
     hint = f"did you mean '{close[0]}'?" if close else "`dlkit recipes ls` lists the bundled recipes"
     raise RecipeNotFound(f"recipe '{text}' not found: no such file and no bundled recipe of that name", hint)

@@ -37,6 +37,7 @@ def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str, served: bool
         torch.set_num_threads(t.num_threads)
     L.seed_everything(t.seed, workers=True, verbose=False)
     datamodule = data.build(recipe, fold)
+    models.check_size(recipe.model, datamodule.info)
     backbone = models.build(recipe.model, datamodule.info)
     notes = []
     if recipe.model.init_from:

@@ -47,7 +47,7 @@ def draft(
         return folders.arrays(path, stem)
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise DataError(f"{path}: not a table (.csv, .tsv, .parquet), an .npz or a folder")
-    frame, _ = read_table(None, path=path, field=str(path))
+    frame, _ = read_table(None, path=path, field="data file")
     if target is None:
         shown = ", ".join(str(c) for c in list(frame.columns)[:12])
         raise DataError(f"--target: give the column to predict; {path.name} has {shown}")
