@@ -72,7 +72,9 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     mounted = False
     if os.geteuid() == 0:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True, timeout=30
+        )
         mounted = done.returncode == 0
     else:
         folder.chmod(0o555)
@@ -82,6 +84,6 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield folder
     finally:
         if mounted:
-            subprocess.run(["umount", str(folder)], check=False)
+            subprocess.run(["umount", str(folder)], check=False, timeout=30)
         else:
             folder.chmod(0o755)

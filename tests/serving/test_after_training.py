@@ -210,7 +210,7 @@ def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store
             rest, _ = ui.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             ui.kill()
-            rest, _ = ui.communicate()
+            rest, _ = ui.communicate(timeout=30)
             raise AssertionError(f"dlkit ui did not stop within 30 s of Ctrl-C; it printed: {rest}") from None
     assert ui.returncode == 0 and "MLflow UI stopped" in rest, rest
     time.sleep(0.5)
@@ -219,7 +219,9 @@ def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store
 
 
 def _processes_on(port: int) -> set[str]:
-    return set(subprocess.run(["pgrep", "-f", f"port {port}"], capture_output=True, text=True).stdout.split())
+    return set(
+        subprocess.run(["pgrep", "-f", f"port {port}"], capture_output=True, text=True, timeout=30).stdout.split()
+    )
 
 
 def test_train_register_puts_the_model_in_the_registry(store: Path) -> None:

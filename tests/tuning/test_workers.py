@@ -87,10 +87,10 @@ def test_a_killed_worker_trial_is_failed_and_retried(workdir: Path, tracking_uri
             continue
         # the second trial, once its MLflow run exists, so that it dies with half its epochs logged
         victim = next((t for t in trials if t.number == 1 and liveness.MLFLOW_RUN in t.system_attrs), None)
-    assert victim is not None, proc.communicate()[0]
+    assert victim is not None, proc.communicate(timeout=300)[0]
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
 
     again = run_cli(*args, cwd=workdir)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -166,7 +166,7 @@ def test_budget_is_exact_when_workers_claim_the_last_trial_together(workdir: Pat
 def test_dead_trials_are_found_by_process_and_by_heartbeat() -> None:
     now = time.time()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
+    gone.wait(timeout=60)
 
     def running(attrs: dict[str, object]) -> optuna.trial.FrozenTrial:
         return optuna.trial.create_trial(state=TrialState.RUNNING, params={}, distributions={}, system_attrs=attrs)
