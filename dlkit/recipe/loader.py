@@ -149,8 +149,13 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str,
         data = parse(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        line = mark.line + 1 if mark is not None else None
+        if line is None and isinstance(getattr(e, "position", None), int):  # a reader error: a bad character
+            line = text[: e.position].count("\n") + 1  # type: ignore[attr-defined]
+        where = f"{source}:{line}" if line else source
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if problem == "but found another document":
+            problem = "a second YAML document (---); a recipe is one document"
         if isinstance(e, YamlLimitError):
             raise RecipeError(source, [f"{where}: {problem}"], hint="a recipe is a small mapping of sections") from None
         raise RecipeError(
