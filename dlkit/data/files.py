@@ -23,6 +23,8 @@ def existing(path_text: str, *, folder: bool = False) -> Path:
     if not folder:
         if path.is_dir():
             raise DataError(f"data.path: {path} is a folder; this data kind needs a file")
+        if not path.is_file():  # a FIFO, a device: reading it could block or never end
+            raise DataError(f"data.path: {path} is not a regular file", hint="copy the data into a file")
         if path.stat().st_size == 0:
             raise DataError(f"data.path: {path} is empty")
     return path
@@ -130,6 +132,8 @@ def read_table(
     import pandas as pd
 
     path = path or existing(params.path)
+    if not path.is_file():
+        raise DataError(f"{field}: {path} is not a regular file", hint="copy the data into a file")
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return _read_parquet(path, field), path
     sep = default_sep(path, getattr(params, "sep", None))
