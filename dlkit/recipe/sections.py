@@ -154,7 +154,7 @@ class Tracking(Strict):
     enabled: bool = Field(
         True, description="Record the run in MLflow; false trains and tests without tracking (nothing is kept)."
     )
-    experiment: str = Field("dlkit", min_length=1, description="MLflow experiment name.")
+    experiment: str = Field("dlkit", min_length=1, max_length=500, description="MLflow experiment name.")
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI; --tracking-uri and MLFLOW_TRACKING_URI take precedence; "

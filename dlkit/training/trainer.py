@@ -15,7 +15,7 @@ from dlkit.recipe.sections import Trainer
 def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> L.Trainer:
     """The Trainer; `single`: one process on one device of the same kind (for the test split after DDP)."""
     try:
-        return L.Trainer(
+        trainer = L.Trainer(
             max_epochs=t.max_epochs,
             accelerator=t.accelerator,
             devices=1 if single else t.devices,
@@ -40,3 +40,20 @@ def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: boo
             f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}",
             hint="trainer.accelerator=auto trains on a GPU when this machine has one, else on the CPU",
         ) from None
+    _check_cpu_processes(t, trainer)
+    return trainer
+
+
+def _check_cpu_processes(t: Trainer, trainer: L.Trainer) -> None:
+    """CPU "devices" are processes: more of them than cores only fight over the same cores, and a typo
+    (devices=1000) would start a thousand training processes."""
+    import os
+
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    cores = os.cpu_count() or 1
+    if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
+        raise BadInput(
+            f"trainer.devices {t.devices}: on the CPU each device is a process; this machine has {cores} core(s)",
+            hint=f"use trainer.devices={cores} or fewer, or trainer.num_nodes to spread over machines",
+        )

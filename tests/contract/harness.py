@@ -66,6 +66,7 @@ def _tree_rss(pid: int) -> int:
 
 def run_case(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Outcome:
     """`python -m dlkit ARGS` in its own session, killed with its whole tree past the time or memory bound."""
+    args = [a.replace("\x00", "") for a in args]  # no command line can carry a NUL byte
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update({"PYTHONHASHSEED": "0", "COLUMNS": "200", **(env or {})})
     started = time.monotonic()
