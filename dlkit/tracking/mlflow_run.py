@@ -41,6 +41,9 @@ def git_commit(cwd: Path) -> str | None:
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
 
+#: the MLflow 3 UI opens an experiment of this kind on its runs and models, not on GenAI traces
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
 
 class MlflowRun:
     """An MLflow run, driven through MlflowClient (no global active-run state)."""
@@ -94,15 +97,21 @@ class MlflowRun:
         return found[0] if found else None
 
     def _experiment(self, name: str) -> str:
+        """The experiment's id, created when new; marked as model training (see EXPERIMENT_KIND) unless its
+        owner chose another kind."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
+            if EXPERIMENT_KIND[0] not in found.tags:
+                self.client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
             return str(found.experiment_id)
         root = local_artifact_root(self.tracking_uri)
         location = (root / re.sub(r"[^A-Za-z0-9_.-]", "_", name)).as_uri() if root else None
         try:
-            return str(self.client.create_experiment(name, artifact_location=location))
+            return str(
+                self.client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
+            )
         except Exception:
             # another process created it in the meantime
             found = self.client.get_experiment_by_name(name)

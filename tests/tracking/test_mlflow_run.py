@@ -90,3 +90,23 @@ def test_a_failing_store_under_background_metrics_fails_the_run(
         tracker.end("FINISHED")
     run = MlflowClient(tracking_uri).get_run(tracker.run_id)
     assert run.info.status == "FAILED" and run.data.tags["dlkit.failure"] == "tracking"  # never left RUNNING
+
+
+def test_experiments_open_in_the_mlflow_ui_as_model_training(tracking_uri: str) -> None:
+    """New and existing experiments get MLflow 3's model-training kind; a kind their owner chose stays."""
+    client = MlflowClient(tracking_uri)
+    with MlflowRun(tracking_uri, "fresh", "a", {}):
+        pass
+    client.create_experiment("older")
+    client.create_experiment("traces", tags={"mlflow.experimentKind": "genai_development"})
+    for name in ("older", "traces"):
+        with MlflowRun(tracking_uri, name, "b", {}):
+            pass
+    kinds = {
+        n: client.get_experiment_by_name(n).tags.get("mlflow.experimentKind") for n in ("fresh", "older", "traces")
+    }
+    assert kinds == {
+        "fresh": "custom_model_development",
+        "older": "custom_model_development",
+        "traces": "genai_development",
+    }
