@@ -114,7 +114,9 @@ def read_checkpoint(path: Path, field: str) -> dict[str, Any]:
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as e:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, IndexError,
+            KeyError, OSError, UnicodeDecodeError, OverflowError, MemoryError) as e:  # fmt: skip
+        # any file can be given: torch.load of arbitrary bytes fails in many ways
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BadInput(
             f"{field}: {path} is not a safe checkpoint: {first[:200]}",

@@ -144,6 +144,7 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    node: yaml.Node | None = None
     try:
         node = compose(text)
         data = parse(text)
@@ -160,6 +161,12 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str,
             raise RecipeError(source, [f"{where}: {problem}"], hint="a recipe is a small mapping of sections") from None
         raise RecipeError(
             source, [f"{where}: YAML syntax error: {problem}"], hint="check indentation and quoting"
+        ) from None
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as e:
+        # a tag its value does not fit (`!!float x`, `!!bool maybe`): raised while constructing, not parsing
+        why = str(e) if isinstance(e, ValueError) else "the value does not fit its tag"
+        raise RecipeError(
+            source, [f"{_tagged_line(node, text, source)}: YAML tag: {why}"], hint="check the !! tags"
         ) from None
     if data is None:
         raise RecipeError(
@@ -178,6 +185,21 @@ def _parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str,
     if duplicates:
         raise RecipeError(source, duplicates, hint="each key may appear once per section")
     return data, lines
+
+
+def _tagged_line(node: yaml.Node | None, text: str, source: str) -> str:
+    """`source:line` of the first node written with an explicit tag (`!!float x`), else `source`."""
+    todo = [node] if node is not None else []
+    while todo:
+        current = todo.pop(0)
+        mark = current.start_mark
+        if text[mark.index : mark.index + 1] == "!":
+            return f"{source}:{mark.line + 1}"
+        if isinstance(current, yaml.MappingNode):
+            todo.extend(n for pair in current.value for n in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
+    return source
 
 
 def _index_lines(

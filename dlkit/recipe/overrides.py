@@ -26,6 +26,8 @@ def parse_override(item: str, source: str) -> tuple[list[str], Any]:
         value = parse(value_text) if value_text.strip() else None
     except YamlLimitError as e:
         raise RecipeError(source, [f"override '{key}': {e.problem}"]) from None
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError):
+        raise RecipeError(source, [f"override '{item}': the value does not fit its YAML tag"]) from None
     except yaml.YAMLError:
         value = value_text
     return parts, value

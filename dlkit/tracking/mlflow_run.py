@@ -41,6 +41,7 @@ def git_commit(cwd: Path) -> str | None:
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
 
+
 #: the MLflow 3 UI opens an experiment of this kind on its runs and models, not on GenAI traces
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
@@ -109,9 +110,7 @@ class MlflowRun:
         root = local_artifact_root(self.tracking_uri)
         location = (root / re.sub(r"[^A-Za-z0-9_.-]", "_", name)).as_uri() if root else None
         try:
-            return str(
-                self.client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
-            )
+            return str(self.client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND])))
         except Exception:
             # another process created it in the meantime
             found = self.client.get_experiment_by_name(name)
