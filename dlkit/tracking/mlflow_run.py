@@ -19,11 +19,13 @@ MAX_PARAMS_PER_CALL = 100
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
-    """Nested dict -> {"a.b.c": "value"}; lists and None as their YAML-ish text."""
+    """Nested dict -> {"a.b.c": "value"}, lists as JSON. Unset values (None) are left out: logged as the
+    text "None" they would fill every comparison of two runs with parameters that say nothing."""
     out: dict[str, str] = {}
     if isinstance(tree, dict):
         for key, value in tree.items():
-            out.update(flatten(value, f"{prefix}{key}."))
+            if value is not None:
+                out.update(flatten(value, f"{prefix}{key}."))
         if not tree and prefix:
             out[prefix[:-1]] = "{}"
     else:

@@ -110,3 +110,13 @@ def test_experiments_open_in_the_mlflow_ui_as_model_training(tracking_uri: str) 
         "older": "custom_model_development",
         "traces": "genai_development",
     }
+
+
+def test_unset_recipe_values_are_not_logged_as_params() -> None:
+    from dlkit.recipe import load
+    from dlkit.tracking.mlflow_run import flatten
+
+    params = flatten(load("iris-mlp").model_dump(mode="json"))
+    assert "None" not in params.values()
+    assert "model.init_from" not in params and params["optim.lr"] and params["model.hidden"].startswith("[")
+    assert flatten({"a": {"b": None, "c": []}, "d": {}}) == {"a.c": "[]", "d": "{}"}
