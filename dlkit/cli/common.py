@@ -45,3 +45,20 @@ def cell(text: object) -> Any:
     from rich.text import Text
 
     return Text(printable(text))
+
+
+def to_json(value: Any) -> str:
+    """Strict JSON for scripts: NaN and infinities become null, dates and paths their text."""
+    import json
+    import math
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), indent=2, allow_nan=False, default=str)

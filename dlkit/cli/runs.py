@@ -27,11 +27,14 @@ def ls(
     ids: Annotated[
         bool, typer.Option("--ids", help="Print only the top-level run ids, newest first (for scripts).")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the runs as JSON (a list; folds and trials under `children`).")
+    ] = False,
 ) -> None:
     """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
     from rich.table import Table
 
-    from dlkit.cli.common import cell, console
+    from dlkit.cli.common import cell, console, to_json
     from dlkit.tracking.query import list_runs
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -40,6 +43,11 @@ def ls(
     if ids:
         for row in rows:
             typer.echo(row.run_id)
+        return
+    if as_json:
+        import dataclasses
+
+        typer.echo(to_json([dataclasses.asdict(row) for row in rows]))
         return
     if not rows:
         typer.echo(f"no runs in {uri}")

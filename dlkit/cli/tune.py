@@ -118,16 +118,20 @@ def studies(
             "--storage", help="Optuna storage: a journal file (default ./optuna-studies.journal) or an RDB URL."
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the studies as JSON (a list).")] = False,
 ) -> None:
     """List the studies in an Optuna storage: trial counts by state and the best value."""
     from rich.table import Table
 
-    from dlkit.cli.common import cell, console
+    from dlkit.cli.common import cell, console, to_json
 
     with heavy_importing():
         from dlkit.tuning.study import DEFAULT_JOURNAL, summaries
 
     rows = summaries(storage)
+    if as_json:
+        typer.echo(to_json(rows))
+        return
     if not rows:
         typer.echo(f"no studies in {storage or DEFAULT_JOURNAL}")
         return
