@@ -152,7 +152,7 @@ def _open_run(
     if not recipe.tracking.enabled:
         return None
     tags = run_tags(recipe, trainer.strategy.root_device, trainer.world_size, nested)
-    name = (recipe.tracking.run_name or recipe.name) + (nested.suffix if nested else "")
+    name = nested.name if nested else (recipe.tracking.run_name or recipe.name)
     tracker = MlflowRun(uri, experiment, name, tags, run_id=resume.run_id if resume else None)
     if nested is not None:
         nested.run_id = tracker.run_id

@@ -32,10 +32,10 @@ class RunResult:
 
 @dataclass
 class Nested:
-    """A child run: its parent, a suffix of its name, its tags; callbacks and clean stops of its owner."""
+    """A child run: its parent, its name (`trial-006`, `fold-2/5`), its tags; callbacks and clean stops of its owner."""
 
     parent_run_id: str
-    suffix: str
+    name: str
     tags: dict[str, str] = field(default_factory=dict)
     callbacks: list[Any] = field(default_factory=list)
     stop_on: tuple[type[BaseException], ...] = ()

@@ -69,7 +69,7 @@ def run_cv(
         for i in range(folds):
             say(f"fold {i + 1}/{folds}")
             prepared = first if i == 0 else prepare(recipe, (i, folds), uri)
-            nested = Nested(parent.run_id, f"-fold{i}", {"dlkit.fold": str(i)})
+            nested = Nested(parent.run_id, f"fold-{i + 1}/{folds}", {"dlkit.fold": str(i)})
             children.append(fit(recipe, prepared, uri, name, say, progress_bar, nested))
         summary: dict[str, float] = {}
         for key in sorted(children[0].test_metrics):

@@ -121,6 +121,7 @@ def _end_child_run(tracking_uri: str, run_id: str) -> None:
     client = MlflowClient(tracking_uri)
     try:
         client.set_tag(run_id, "dlkit.trial_state", "FAIL")
+        client.set_tag(run_id, "mlflow.runName", f"{client.get_run(run_id).info.run_name} (FAIL)")
         client.set_tag(run_id, "dlkit.failure", "worker_died")
         client.set_terminated(run_id, "KILLED")
     except Exception:  # a run that no longer exists: nothing left to end

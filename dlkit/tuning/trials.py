@@ -92,6 +92,11 @@ def surplus(study: optuna.Study, trial: optuna.Trial, budget: int) -> bool:
     return len(ahead) >= budget
 
 
+def trial_name(number: int) -> str:
+    """A trial's MLflow run name: `trial-006`, sorted as numbers in the runs table; its state joins it at the end."""
+    return f"trial-{number:03d}"
+
+
 def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
     """Train one trial and tell the study how it ended: (state, failure reason)."""
     cfg = s.cfg
@@ -100,7 +105,7 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
     callbacks = [] if cfg.multi else [PruningReporter(trial, cfg.objectives[0][0])]
     nested = Nested(
         s.parent_run_id,
-        f"-trial{trial.number}",
+        trial_name(trial.number),
         {"dlkit.trial": str(trial.number), "dlkit.study": s.name},
         callbacks=callbacks,
         stop_on=(optuna.TrialPruned,),
@@ -137,7 +142,10 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
     if nested.run_id:
         from mlflow import MlflowClient
 
-        MlflowClient(s.tracking_uri).set_tag(nested.run_id, "dlkit.trial_state", state)
+        client = MlflowClient(s.tracking_uri)
+        client.set_tag(nested.run_id, "dlkit.trial_state", state)
+        # the runs table shows names, not tags: a pruned trial reads as such beside a complete one
+        client.set_tag(nested.run_id, "mlflow.runName", f"{trial_name(trial.number)} ({state})")
     shown = ", ".join(f"{m} {v:.4g}" for (m, _), v in zip(cfg.objectives, scores, strict=True)) if scores else reason
     s.say(f"trial {trial.number}: {state} {shown} {json.dumps(values)}")
     if interrupted:

@@ -108,6 +108,7 @@ def test_kfold_parent_and_children_in_mlflow(workdir: Path) -> None:
     parent = parents[0]
     assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id for c in children)
     assert sorted(c.data.tags["dlkit.fold"] for c in children) == ["0", "1", "2"]
+    assert sorted(c.info.run_name for c in children) == ["fold-1/3", "fold-2/3", "fold-3/3"]
     assert all(r.info.status == "FINISHED" for r in runs)
     for metric in ("test/acc", "test/f1_macro"):
         values = np.asarray([c.data.metrics[metric] for c in children])

@@ -67,6 +67,7 @@ def _check_shared_study(storage: str, tracking_uri: str, budget: int) -> list[op
     assert len(by_trial) == len(children) == len(ran)  # one child per trial that ran, none duplicated
     for t in ran:
         assert by_trial[t.number].data.tags["dlkit.trial_state"] == t.state.name
+        assert by_trial[t.number].info.run_name == f"trial-{t.number:03d} ({t.state.name})"
     return trials
 
 
