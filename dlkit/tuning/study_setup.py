@@ -107,6 +107,12 @@ def open_study(
     metrics = [m for m, _ in cfg.objectives]
     if study.user_attrs.get("dlkit.metrics") != metrics:
         study.set_user_attr("dlkit.metrics", metrics)
+    if study.metric_names != metrics:  # optuna-dashboard and the DataFrame name the objectives
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(metrics)
     have = [d.name.lower() for d in study.directions]
     if have != directions:
         raise BadInput(

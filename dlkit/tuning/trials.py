@@ -97,6 +97,13 @@ def trial_name(number: int) -> str:
     return f"trial-{number:03d}"
 
 
+def _record_run(storage: Any, trial: optuna.Trial, run_id: str) -> None:
+    """The trial's MLflow run: for liveness (a system attribute) and for people (a user attribute, shown by
+    optuna-dashboard and `study.trials_dataframe()`)."""
+    storage.set_trial_system_attr(trial._trial_id, liveness.MLFLOW_RUN, run_id)
+    trial.set_user_attr("mlflow_run_id", run_id)
+
+
 def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
     """Train one trial and tell the study how it ended: (state, failure reason)."""
     cfg = s.cfg
@@ -109,7 +116,7 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
         {"dlkit.trial": str(trial.number), "dlkit.study": s.name},
         callbacks=callbacks,
         stop_on=(optuna.TrialPruned,),
-        on_created=lambda run_id: storage.set_trial_system_attr(trial._trial_id, liveness.MLFLOW_RUN, run_id),
+        on_created=lambda run_id: _record_run(storage, trial, run_id),
     )
     state, reason, scores, interrupted = "FAIL", "", None, False
     values: dict[str, Any] = {}

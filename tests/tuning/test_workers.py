@@ -68,6 +68,8 @@ def _check_shared_study(storage: str, tracking_uri: str, budget: int) -> list[op
     for t in ran:
         assert by_trial[t.number].data.tags["dlkit.trial_state"] == t.state.name
         assert by_trial[t.number].info.run_name == f"trial-{t.number:03d} ({t.state.name})"
+        assert t.user_attrs["mlflow_run_id"] == by_trial[t.number].info.run_id  # optuna-dashboard shows it
+    assert _study(storage).metric_names == ["val/acc"]
     return trials
 
 
