@@ -156,6 +156,8 @@ def run(argv: list[str] | None = None) -> None:
             sys.exit(0)
         command = context.command_path if context is not None else "dlkit"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
+        # "unexpected" is dlkit's word for its own failures: a usage error says what it is instead
+        message = message.replace("Got unexpected extra argument", "Extra argument")
         fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
     except BrokenPipeError:  # `dlkit recipes ls | head -1`: the reader has what it wanted
         import os
