@@ -106,7 +106,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unknown-recipe", ["train", "digits-cnnn"], "digits-cnn"),
     ("one-fold", [*IRIS, "--folds", "1"], "--folds"),
     ("unknown-option", [*IRIS, "--epochs", "3"], "No such option: --epochs"),
-    ("tune-without-section", ["tune", "iris-mlp"], "has no tune section"),
+    ("tune-without-section", ["tune", "iris-mlp"], "iris-mlp: no tune section to search"),
     ("tune-storage-folder-missing", ["tune", "digits-cnn", "--storage", "{dir}/no/such/s.journal"], "does not exist"),
     ("store-folder-missing", [*IRIS, "--tracking-uri", "sqlite:///{dir}/no/such/mlflow.db"], "does not exist"),
     ("store-is-a-folder", [*IRIS, "--tracking-uri", "sqlite:///{dir}"], "is a folder, not a database file"),

@@ -71,6 +71,13 @@ def tune(
 
     resolved = recipe_for(recipe, overrides or [], target, time, text)
     if worker_of is None:
+        if resolved.tune is None:  # before any worker starts or heavy library loads
+            from dlkit.errors import BadInput
+
+            raise BadInput(
+                f"recipe {resolved.name}: no tune section to search",
+                hint="add tune.space (see `dlkit recipes show digits-cnn`)",
+            )
         _check_outputs(storage, export)
         _check_jobs(jobs)
     workers = None

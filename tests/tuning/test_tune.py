@@ -118,7 +118,7 @@ def test_cli_tune_without_a_tune_section_is_bad_input(workdir: Path, capsys: pyt
     with pytest.raises(SystemExit) as info:
         main(["tune", "iris-mlp"])
     assert info.value.code == 2
-    assert "recipe iris-mlp has no tune section" in capsys.readouterr().err
+    assert "recipe iris-mlp: no tune section to search" in capsys.readouterr().err
 
 
 MULTI = """\
