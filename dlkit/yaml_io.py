@@ -59,7 +59,7 @@ def check_bounds(text: str) -> None:
         elif isinstance(event, yaml.AliasEvent):
             if any(anchor == event.anchor for anchor, _ in stack):
                 raise YamlLimitError(f"alias *{event.anchor} refers to a node that contains it", event.start_mark)
-            added = sizes.get(event.anchor, 1)  # an undefined alias: the composer names it
+            added = sizes.get(event.anchor or "", 1)  # an undefined alias: the composer names it
         else:
             continue
         total += added

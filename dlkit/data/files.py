@@ -46,8 +46,11 @@ def image_error(path: Path, error: Exception) -> DataError:
     return DataError(f"image {path} cannot be decoded ({type(error).__name__})", hint="remove or replace the file")
 
 
-#: what Pillow raises for a file it cannot or will not decode
-IMAGE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, SyntaxError)  # DecompressionBombError too
+def image_errors() -> tuple[type[Exception], ...]:
+    """What Pillow raises for a file it cannot or will not decode (too many pixels included)."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def list_images(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:

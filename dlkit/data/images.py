@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from dlkit.data.base import SplitDataModule, build_module
-from dlkit.data.files import EXTENSIONS, IMAGE_ERRORS, existing, image_error, list_images
+from dlkit.data.files import EXTENSIONS, existing, image_error, image_errors, list_images
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs
 from dlkit.data.scaling import apply_scaler
@@ -29,7 +29,7 @@ from dlkit.schema_base import section
 
 def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     """One image as float32 (C, H, W) in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as opened:
@@ -37,7 +37,7 @@ def decode(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarra
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+    except image_errors() as e:  # UnidentifiedImageError is an OSError
         raise image_error(path, e) from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
@@ -184,13 +184,13 @@ class StreamingImageModule(SplitDataModule):
 
 def _verify(files: list[Path]) -> None:
     """Every file opens as an image (cheap: headers and checksums, no full decode)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     for f in files:
         try:
             with Image.open(f) as image:
                 image.verify()
-        except (UnidentifiedImageError, Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+        except image_errors() as e:  # UnidentifiedImageError is an OSError
             raise image_error(f, e) from None
 
 

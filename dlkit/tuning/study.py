@@ -62,7 +62,8 @@ def tune(
     cfg: TuneConfig | None = recipe.tune
     if cfg is None:
         raise BadInput(
-            f"recipe {recipe.name}: no tune section to search", hint="add tune.space (see `dlkit recipes show digits-cnn`)"
+            f"recipe {recipe.name}: no tune section to search",
+            hint="add tune.space (see `dlkit recipes show digits-cnn`)",
         )
     if jobs < 1:
         raise BadInput(f"--jobs must be at least 1, not {jobs}")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data.files import IMAGE_ERRORS, image_error, list_images
+from dlkit.data.files import image_error, image_errors, list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
 from dlkit.errors import DataError
@@ -25,7 +25,7 @@ def images(path: Path, name: str) -> Draft:
         with Image.open(first) as image:
             width, height = image.size
             colour = image.mode not in ("L", "1", "I;16", "I")
-    except (Image.DecompressionBombError, *IMAGE_ERRORS) as e:
+    except image_errors() as e:
         raise image_error(first, e) from None
     total = sum(counts.values())
     d.summary.append(f"{path.name}: {total} images in {len(counts)} classes; the first is {width}x{height}")
