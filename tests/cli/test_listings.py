@@ -1,9 +1,12 @@
-"""Machine-readable listings: `runs ls --json` and `studies --json` print strict JSON that scripts can read."""
+"""Listings: `runs ls --json` and `studies --json` print strict JSON that scripts can read; the tables show
+names from the store as text, never as terminal control sequences."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from mlflow import MlflowClient
 
 from tests.conftest import run_cli
 from tests.tuning.test_workers import RECIPE
@@ -28,3 +31,9 @@ def test_runs_and_studies_as_json(workdir: Path, tracking_uri: str) -> None:
     (study,) = json.loads(studies.stdout)
     assert study["study"] == "iris-workers" and study["complete"] + study["pruned"] == 2
     assert study["metrics"] == ["val/acc"] and study["directions"] == ["maximize"]
+
+    # a run name holding escape sequences (clear the screen, red) is shown escaped, not sent to the terminal
+    MlflowClient(tracking_uri).set_tag(parent["run_id"], "mlflow.runName", "evil\x1b[2J\x1b[31mred")
+    table = run_cli("runs", "ls", "--tracking-uri", tracking_uri, cwd=workdir, timeout=120, env={"COLUMNS": "200"})
+    assert table.returncode == 0 and "\x1b" not in table.stdout, table.stdout
+    assert "evil\\x1b[2J\\x1b[31mred" in table.stdout
