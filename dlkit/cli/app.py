@@ -158,6 +158,8 @@ def run(argv: list[str] | None = None) -> None:
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         # "unexpected" is dlkit's word for its own failures: a usage error says what it is instead
         message = message.replace("Got unexpected extra argument", "Extra argument")
+        if "'" not in message and "--" not in message:
+            message = f"{command}: {message}"  # e.g. extra arguments: say which command refused them
         fail(" ".join(message.split()), f"{command} --help", getattr(e, "exit_code", 2))
     except BrokenPipeError:  # `dlkit recipes ls | head -1`: the reader has what it wanted
         import os
