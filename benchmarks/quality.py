@@ -126,7 +126,8 @@ def _recipe(path: Path, case: Case) -> Any:
 def _table_split(recipe: Any) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The rows dlkit trained on (after dropping unlabelled rows and rare classes) and its split of them."""
     from dlkit import data
-    from dlkit.data.files import labelled_rows, read_table
+    from dlkit.data.files import read_table
+    from dlkit.data.targets import labelled_rows
 
     frame, _ = read_table(recipe.data)
     frame = labelled_rows(frame, recipe.data.target, recipe.data, recipe.task, [])

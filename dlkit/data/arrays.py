@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import encode_labels, existing
+from dlkit.data.files import existing
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, labels, row_ids
 from dlkit.data.scaling import apply_scaler, check_finite
 from dlkit.data.splits import assign
+from dlkit.data.targets import encode_labels
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import ArraysData
 from dlkit.recipe.schema import Recipe

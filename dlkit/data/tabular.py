@@ -9,18 +9,12 @@ import pandas as pd
 
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.columns import calendar, category_list, date_parts, is_numeric, looks_like_dates
-from dlkit.data.files import (
-    column,
-    empty_columns,
-    labelled_rows,
-    missing_report,
-    read_table,
-    target_values,
-)
+from dlkit.data.files import column, empty_columns, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
 from dlkit.data.scaling import apply_scaler, fit_bins, piecewise
 from dlkit.data.splits import assign
+from dlkit.data.targets import labelled_rows, target_values
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
 from dlkit.recipe.schema import Recipe

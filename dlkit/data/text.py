@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import column, labelled_rows, read_table, target_values
+from dlkit.data.files import column, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, row_ids
 from dlkit.data.splits import assign
+from dlkit.data.targets import labelled_rows, target_values
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import TextData
 from dlkit.recipe.schema import Recipe

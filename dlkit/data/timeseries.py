@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.files import check_target_range, column, read_table
+from dlkit.data.files import column, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, numbers
 from dlkit.data.scaling import apply_scaler, fit_scaler
 from dlkit.data.splits import chronological
+from dlkit.data.targets import check_target_range
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import TimeSeriesData
 from dlkit.recipe.schema import Recipe
