@@ -1,18 +1,18 @@
-"""Outputs on a read-only file system: each command exits 2 naming the option, before any work, and leaves nothing."""
+"""Outputs on a read-only file system: each command exits 2 naming the option, before any work, and leaves nothing
+(predict and explain: tests/serving/test_run_lookup.py, beside a trained run)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from mlflow import MlflowClient
 
 from tests.conftest import run_cli
 
 CORPUS = Path(__file__).parents[1] / "bad_inputs"
 
 
-def _refused(done: object, option: str) -> None:
+def refused(done: object, option: str) -> None:
     stderr = done.stderr  # type: ignore[attr-defined]
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert done.returncode == 2, stderr  # type: ignore[attr-defined]
@@ -35,21 +35,5 @@ def test_a_read_only_destination_is_refused_cleanly(
     args: list[str], option: str, read_only_dir: Path, workdir: Path
 ) -> None:
     done = run_cli(*[a.format(ro=read_only_dir) for a in args], cwd=workdir, timeout=120)
-    _refused(done, option)
+    refused(done, option)
     assert [p.name for p in workdir.iterdir()] == [read_only_dir.name]  # no store, no run, no partial file
-
-
-def test_predict_and_explain_to_a_read_only_place_fail_before_predicting(read_only_dir: Path, workdir: Path) -> None:
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    trained = run_cli("train", "iris-mlp", "trainer.max_epochs=1", "--tracking-uri", uri, cwd=workdir, timeout=300)
-    assert trained.returncode == 0, trained.stderr
-    client = MlflowClient(uri)
-    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    frame = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n"
-    rows = workdir / "rows.csv"
-    rows.write_text(frame)
-    for command, option in (("predict", "--output"), ("explain", "--output")):
-        target = read_only_dir / ("out.csv" if command == "predict" else "figures")
-        done = run_cli(command, run.info.run_id, "-i", str(rows), "-o", str(target), "--tracking-uri", uri, cwd=workdir)
-        _refused(done, option)
-    assert not list(read_only_dir.iterdir())

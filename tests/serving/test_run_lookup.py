@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.cli.test_read_only import refused
 from tests.conftest import run_cli
 
 CORPUS = Path(__file__).parents[1] / "bad_inputs"
@@ -82,3 +83,14 @@ def test_errors_in_the_input_file_name_the_input_option(trained: tuple[Path, str
     assert done.returncode == 2
     assert done.stderr.startswith("error: --input: ") and "data.path" not in done.stderr, done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_and_explain_to_a_read_only_place_fail_before_predicting(
+    trained: tuple[Path, str, str], read_only_dir: Path
+) -> None:
+    folder, uri, run_id = trained
+    for command, target in (("predict", read_only_dir / "out.csv"), ("explain", read_only_dir / "figures")):
+        done = run_cli(command, run_id, "-i", str(folder / "rows.csv"), "-o", str(target), "--tracking-uri", uri,
+                       cwd=folder)  # fmt: skip
+        refused(done, "--output")
+    assert not list(read_only_dir.iterdir())
