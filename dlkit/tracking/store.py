@@ -57,13 +57,16 @@ def check_writable(uri: str) -> None:
 
 
 def _is_sqlite_or_empty(db: Path) -> bool:
+    """A new, empty or SQLite file (never opened when it is a FIFO or a device: reading one could block)."""
+    if not db.exists():
+        return True
+    if not db.is_file():
+        return False
     try:
         with db.open("rb") as f:
             head = f.read(16)
-    except FileNotFoundError:
+    except OSError:  # unreadable: the permission check says so
         return True
-    except OSError:
-        return True  # unreadable: the permission check says so
     return not head or head == b"SQLite format 3\x00"
 
 
