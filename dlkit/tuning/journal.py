@@ -19,6 +19,8 @@ def check_journal(path: Path) -> None:
         raise BadInput(
             f"--storage: {path} is a folder", hint=f"name a journal file in it, e.g. {path / 'study.journal'}"
         )
+    if path.exists() and not path.is_file():  # a FIFO or a device: reading it could block
+        raise BadInput(f"--storage: {path} is not a regular file")
     if not os.access(path if path.exists() else path.parent, os.W_OK):
         raise BadInput(
             f"--storage: {path if path.exists() else path.parent} is not writable", hint="pick a writable place"
