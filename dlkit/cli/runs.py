@@ -81,12 +81,15 @@ def compare(
         Path | None, typer.Option("--output", "-o", help="Also write compare.html (a table) or compare.png (bars).")
     ] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the comparison as JSON: runs, differing params, metrics.")
+    ] = False,
 ) -> None:
     """Runs side by side: the parameters that differ and the metrics, as the MLflow UI shows them."""
     from rich.table import Table
 
     from dlkit.atomic import check_writable
-    from dlkit.cli.common import cell, console
+    from dlkit.cli.common import cell, console, to_json
     from dlkit.errors import BadInput
     from dlkit.tracking.query import compare as compare_runs
     from dlkit.tracking.store import resolve_tracking_uri
@@ -100,6 +103,12 @@ def compare(
     uri = resolve_tracking_uri(tracking_uri, None)
     result = compare_runs(uri, run_ids or [], experiment, metric)
     headers = [f"{r.info.run_name or ''}\n{r.info.run_id[:8]}" for r in result.runs]
+    if as_json:  # instead of the table; an --output file is still written
+        runs = [{"run_id": r.info.run_id, "name": r.info.run_name} for r in result.runs]
+        typer.echo(to_json({"runs": runs, "params": result.params, "metrics": result.metrics}))
+        if output is not None:
+            _write(output, result, headers, metric)
+        return
     table = Table(title=f"{len(result.runs)} runs")
     table.add_column("")
     for header in headers:

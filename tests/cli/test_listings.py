@@ -1,4 +1,4 @@
-"""Listings: `runs ls --json` and `studies --json` print strict JSON that scripts can read; the tables show
+"""Listings: `runs ls --json`, `studies --json` and `compare --json` print strict JSON that scripts can read; the tables show
 names from the store as text, never as terminal control sequences."""
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def test_runs_and_studies_as_json(workdir: Path, tracking_uri: str) -> None:
     (study,) = json.loads(studies.stdout)
     assert study["study"] == "iris-workers" and study["complete"] + study["pruned"] == 2
     assert study["metrics"] == ["val/acc"] and study["directions"] == ["maximize"]
+
+    trials = [c["run_id"] for c in parent["children"]]
+    compared = run_cli("compare", *trials, "--json", "--tracking-uri", tracking_uri, cwd=workdir, timeout=120)
+    assert compared.returncode == 0, compared.stderr
+    report = json.loads(compared.stdout)
+    assert [r["run_id"] for r in report["runs"]] == trials
+    assert all(len(values) == 2 for values in report["metrics"].values()) and "test/acc" in report["metrics"]
 
     # a run name holding escape sequences (clear the screen, red) is shown escaped, not sent to the terminal
     MlflowClient(tracking_uri).set_tag(parent["run_id"], "mlflow.runName", "evil\x1b[2J\x1b[31mred")
