@@ -144,7 +144,7 @@ def _write(output: Path, result: Any, headers: list[str], metric: str | None) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    name = metric or next(iter(result.metrics), None)
+    name = metric or next(iter(result.metrics), None)  # the key metric comes first
     if name is None:
         from dlkit.errors import BadInput
 

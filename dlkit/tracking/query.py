@@ -137,6 +137,9 @@ def compare(
         names = [metric]
     else:
         names = [n for n in names if n.count("/") == 1 and not n.startswith(("train/", "val/"))] or names
+        key, _ = key_metric(runs[0])
+        if key in names:  # the number that sums the runs up comes first (and is the one -o x.png draws)
+            names = [key, *(n for n in names if n != key)]
     metrics = {n: [r.data.metrics.get(n) for r in runs] for n in names}
     return Comparison(runs, differing, metrics)
 
