@@ -34,7 +34,7 @@ def ls(
     """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
     from rich.table import Table
 
-    from dlkit.cli.common import cell, console, to_json
+    from dlkit.cli.common import cell, console, number, to_json
     from dlkit.tracking.query import list_runs
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -57,7 +57,7 @@ def ls(
         table.add_column(column, justify="right" if column in ("value", "duration") else "left", no_wrap=True)
 
     def add(row: Any, depth: int) -> None:
-        value = "" if row.value is None else f"{row.value:.4f}"
+        value = number(row.value)
         indent = "  " * depth + ("└ " if depth else "")
         table.add_row(
             indent + row.run_id, *(cell(v) for v in (row.name, row.experiment, row.status, row.recipe, row.metric)),
@@ -89,7 +89,7 @@ def compare(
     from rich.table import Table
 
     from dlkit.atomic import check_writable
-    from dlkit.cli.common import cell, console, to_json
+    from dlkit.cli.common import cell, console, number, to_json
     from dlkit.errors import BadInput
     from dlkit.tracking.query import compare as compare_runs
     from dlkit.tracking.store import resolve_tracking_uri
@@ -118,7 +118,7 @@ def compare(
     if result.params:
         table.add_section()
     for key, numbers in result.metrics.items():
-        table.add_row(cell(key), *("" if v is None else f"{v:.4f}" for v in numbers))
+        table.add_row(cell(key), *(number(v) for v in numbers))
     console().print(table)
     if output is not None:
         _write(output, result, headers, metric)
@@ -135,7 +135,9 @@ def _write(output: Path, result: Any, headers: list[str], metric: str | None) ->
         {**{k: v for k, v in result.params.items()}, **{k: v for k, v in result.metrics.items()}}, index=columns
     ).T
     if output.suffix.lower() == ".html":
-        write_atomically(output, frame.to_html(na_rep="", float_format=lambda v: f"{v:.4f}").encode(), "--output")
+        from dlkit.cli.common import number
+
+        write_atomically(output, frame.to_html(na_rep="", float_format=number).encode(), "--output")
         return
     import io
 
