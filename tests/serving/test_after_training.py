@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from dlkit.cli.common import number
 from dlkit.recipe import load, load_text
 from dlkit.serving.evaluate import evaluate
 from dlkit.training import run
@@ -157,7 +158,7 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
     for run_id in (iris_run.run_id, other.run_id):
         line = next(line for line in listed.stdout.splitlines() if run_id in line)
         logged = client.get_run(run_id)
-        assert logged.info.status in line and f"{logged.data.metrics['test/loss']:.4f}" in line
+        assert logged.info.status in line and number(logged.data.metrics["test/loss"]) in line
     ids = run_cli("runs", "ls", "--ids", "--tracking-uri", uri, cwd=store).stdout.split()
     assert all(len(i) == 32 for i in ids) and ids.index(other.run_id) < ids.index(iris_run.run_id)  # newest first
 
@@ -168,7 +169,7 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
     assert client.get_run(iris_run.run_id).data.params["optim.lr"] in lr_line and "0.02" in lr_line
     acc_line = next(line for line in shown.stdout.splitlines() if line.strip("│ ").startswith("test/acc "))
     for run_id in (iris_run.run_id, other.run_id):
-        assert f"{client.get_run(run_id).data.metrics['test/acc']:.4f}" in acc_line
+        assert number(client.get_run(run_id).data.metrics["test/acc"]) in acc_line
     assert "optim.lr" in html.read_text()
     charted = run_cli("compare", iris_run.run_id, other.run_id, "--metric", "test/acc", "-o", str(png),
                       "--tracking-uri", uri, cwd=store)  # fmt: skip
