@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nox
+from nox.virtualenv import PassthroughEnv
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "lint"]
@@ -12,8 +13,13 @@ nox.options.reuse_existing_virtualenvs = True
 INSTALL = ("-c", "constraints.txt", "-e", ".[dev]")
 
 
-def _install(session: nox.Session) -> None:
-    session.install(*INSTALL)
+def _install(session: nox.Session, *args: str) -> None:
+    """Install into the session's virtualenv; with `nox --no-venv` (CI runs several sessions in one
+    environment, to install torch once) into the interpreter nox runs on."""
+    if isinstance(session.virtualenv, PassthroughEnv):
+        session.run("python", "-m", "pip", "install", "-q", *(args or INSTALL))
+    else:
+        session.install(*(args or INSTALL))
 
 
 @nox.session
@@ -45,7 +51,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site, built with --strict into .site/; fails when a generated reference page is stale."""
-    session.install("-c", "constraints.txt", "-e", ".[docs]")
+    _install(session, "-c", "constraints.txt", "-e", ".[docs]")
     session.run("python", "-m", "dlkit.reference", "--check", "docs/pages/reference")
     session.run("mkdocs", "build", "--strict", "-f", "docs/mkdocs.yml", env={"NO_MKDOCS_2_WARNING": "1"})
 
@@ -60,7 +66,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def quality(session: nox.Session) -> None:
     """Quality on real data sets: `dlkit train FILE --target COL` against scikit-learn baselines on the same split."""
-    session.install("-c", "constraints.txt", "-e", ".[dev,bench]")
+    _install(session, "-c", "constraints.txt", "-e", ".[dev,bench]")
     session.run("python", "-m", "benchmarks.quality", *session.posargs)
 
 
