@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import nox
 from nox.virtualenv import PassthroughEnv
 
@@ -17,7 +19,8 @@ def _install(session: nox.Session, *args: str) -> None:
     """Install into the session's virtualenv; with `nox --no-venv` (CI runs several sessions in one
     environment, to install torch once) into the interpreter nox runs on."""
     if isinstance(session.virtualenv, PassthroughEnv):
-        session.run("python", "-m", "pip", "install", "-q", *(args or INSTALL))
+        # nox's own interpreter (.ci-venv), not whichever `python` comes first on PATH
+        session.run(sys.executable, "-m", "pip", "install", "-q", *(args or INSTALL))
     else:
         session.install(*(args or INSTALL))
 
