@@ -84,6 +84,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("storage-is-a-folder", ["tune", "digits-cnn", "--storage", "{dir}"], "bad_inputs is a folder"),
     ("studies-not-a-journal", ["studies", "--storage", "{dir}/table.csv"], "is not an Optuna journal"),
     ("device-as-data-file", ["train", "{dir}/device_as_data.yaml"], "/dev/zero is not a regular file"),
+    ("half-precision-on-cpu", [*IRIS, "trainer.precision=16-true", "trainer.accelerator=cpu"], "16-true: float16"),
     ("cpu-devices-beyond-cores", [*IRIS, "trainer.devices=1000"], "trainer.devices 1000: on the CPU each device"),
     ("experiment-name-too-long", [*IRIS, "tracking.experiment=" + "e" * 501], "tracking.experiment: String should"),
     ("tune-jobs-beyond-cores", ["tune", "digits-cnn", "--jobs", "999"], "--jobs 999: this machine has"),

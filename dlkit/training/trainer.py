@@ -40,18 +40,23 @@ def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: boo
             f"trainer (accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}): {message}",
             hint="trainer.accelerator=auto trains on a GPU when this machine has one, else on the CPU",
         ) from None
-    _check_cpu_processes(t, trainer)
+    _check_cpu(t, trainer)
     return trainer
 
 
-def _check_cpu_processes(t: Trainer, trainer: L.Trainer) -> None:
-    """CPU "devices" are processes: more of them than cores only fight over the same cores, and a typo
-    (devices=1000) would start a thousand training processes."""
+def _check_cpu(t: Trainer, trainer: L.Trainer) -> None:
+    """What the CPU cannot do well: float16 weights (NaN losses), and more "devices" (processes) than
+    cores, which only fight over the same cores (a typo, devices=1000, would start a thousand)."""
     import os
 
     from lightning.pytorch.accelerators import CPUAccelerator
 
     cores = os.cpu_count() or 1
+    if isinstance(trainer.accelerator, CPUAccelerator) and t.precision == "16-true":
+        raise BadInput(
+            "trainer.precision 16-true: float16 weights on the CPU overflow to a NaN loss within a few steps",
+            hint="use 32-true, or bf16-mixed on the CPU",
+        )
     if isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices > cores:
         raise BadInput(
             f"trainer.devices {t.devices}: on the CPU each device is a process; this machine has {cores} core(s)",
