@@ -92,18 +92,28 @@ def checkpoint_file(ref: str, tracking_uri: str, field: str) -> Iterator[tuple[P
         f"{field}: run {ref} ({run.info.status}) has no checkpoints/best.ckpt artifact",
         hint="it stopped before its first checkpoint, or ran with tracking.log_checkpoint: false",
     )
+    with artifact_file(client, run, CHECKPOINT, missing) as found:
+        yield found, run.info.status
+
+
+@contextmanager
+def artifact_file(client: Any, run: Any, artifact: str, missing: BadInput) -> Iterator[Path]:
+    """A run's artifact file for the block: read where it lies on a local store, downloaded from a remote one
+    into a temporary folder removed when the block ends; `missing` is raised when the run has none."""
+    from mlflow.exceptions import MlflowException
+
     folder = local_folder(run.info.artifact_uri)
     if folder is not None:
-        if not (folder / CHECKPOINT).is_file():
+        if not (folder / artifact).is_file():
             raise missing
-        yield folder / CHECKPOINT, run.info.status
+        yield folder / artifact
         return
-    with tempfile.TemporaryDirectory(prefix="dlkit-ckpt-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dlkit-artifact-") as tmp:
         try:
-            downloaded = Path(client.download_artifacts(ref, CHECKPOINT, tmp))
+            downloaded = Path(client.download_artifacts(run.info.run_id, artifact, tmp))
         except (MlflowException, OSError):
             raise missing from None
-        yield downloaded, run.info.status
+        yield downloaded
 
 
 def read_checkpoint(path: Path, field: str) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -12,7 +10,7 @@ from mlflow.exceptions import MlflowException
 
 from dlkit.errors import BadInput
 from dlkit.locks import LockHeld, exclusive
-from dlkit.models.checkpoints import META_KEY, read_checkpoint
+from dlkit.models.checkpoints import META_KEY, artifact_file, read_checkpoint
 from dlkit.process import heavy_imports
 from dlkit.recipe.schema import Recipe
 from dlkit.tracking.query import is_stale
@@ -59,7 +57,11 @@ def _resume(client: MlflowClient, run_id: str, uri: str, say: Say, progress_bar:
     if status == "RUNNING" and not is_stale(found):
         where = f"process {found.data.tags.get('dlkit.pid', '?')} on {found.data.tags.get('dlkit.host', '?')}"
         raise BadInput(f"--resume: run {run_id} is still running ({where})", hint="stop it first (Ctrl-C or kill)")
-    with _last_checkpoint(client, run_id, found.info.artifact_uri) as path:
+    missing = BadInput(
+        f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
+        hint="train the recipe again",
+    )
+    with artifact_file(client, found, "checkpoints/last.ckpt", missing) as path:
         meta = read_checkpoint(path, "--resume").get(META_KEY)
         if not isinstance(meta, dict) or meta.get("run_id") != run_id:
             raise BadInput(f"--resume: {path} does not belong to run {run_id}")
@@ -69,25 +71,3 @@ def _resume(client: MlflowClient, run_id: str, uri: str, say: Say, progress_bar:
         prepared = prepare(recipe, None, uri, served=True)
         state = Resume(run_id, path, max(steps, default=-1))
         return fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)
-
-
-@contextmanager
-def _last_checkpoint(client: MlflowClient, run_id: str, artifact_uri: str) -> Iterator[Path]:
-    """The run's `checkpoints/last.ckpt`: in its artifact folder, or downloaded from a remote store into a
-    temporary folder removed when the block ends."""
-    missing = BadInput(
-        f"--resume: run {run_id} has no last checkpoint (it stopped before its first epoch ended)",
-        hint="train the recipe again",
-    )
-    folder = local_folder(artifact_uri)
-    if folder is not None:
-        if not (folder / "checkpoints" / "last.ckpt").is_file():
-            raise missing
-        yield folder / "checkpoints" / "last.ckpt"
-        return
-    with tempfile.TemporaryDirectory(prefix="dlkit-resume-") as tmp:
-        try:
-            path = Path(client.download_artifacts(run_id, "checkpoints/last.ckpt", tmp))
-        except (MlflowException, OSError):
-            raise missing from None
-        yield path

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from dlkit.atomic import check_writable
 from dlkit.errors import BadInput
 
 DEFAULT_JOURNAL = "optuna-studies.journal"
@@ -13,18 +13,9 @@ DEFAULT_JOURNAL = "optuna-studies.journal"
 
 def check_journal(path: Path) -> None:
     """A journal file to open: in a writable folder, itself writable, and an Optuna journal if it has content."""
-    if not path.parent.is_dir():
-        raise BadInput(f"--storage: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise BadInput(
-            f"--storage: {path} is a folder", hint=f"name a journal file in it, e.g. {path / 'study.journal'}"
-        )
+    check_writable(path, "--storage")
     if path.exists() and not path.is_file():  # a FIFO or a device: reading it could block
         raise BadInput(f"--storage: {path} is not a regular file")
-    if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise BadInput(
-            f"--storage: {path if path.exists() else path.parent} is not writable", hint="pick a writable place"
-        )
     if path.exists() and path.stat().st_size:
         with path.open("rb") as f:
             first = f.readline(1 << 16)
