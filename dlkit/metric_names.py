@@ -25,6 +25,8 @@ TEST_ROC_AUC = "test/roc_auc"
 TEST_F1_CLASS_PREFIX = "test/f1/"
 TEST_PRECISION_CLASS_PREFIX = "test/precision/"
 TEST_RECALL_CLASS_PREFIX = "test/recall/"
+#: per-class figures: in the run's per_class_metrics table, not one one-point chart each
+CLASS_PREFIXES = (TEST_F1_CLASS_PREFIX, TEST_PRECISION_CLASS_PREFIX, TEST_RECALL_CLASS_PREFIX)
 
 # regression
 VAL_RMSE = "val/rmse"
@@ -59,6 +61,10 @@ MODEL_LATENCY_MS = "model/latency_ms"
 MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def is_per_class(name: str) -> bool:
+    return name.startswith(CLASS_PREFIXES)
 
 
 def per_class(prefix: str, class_name: str) -> str:

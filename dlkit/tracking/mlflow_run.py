@@ -11,7 +11,7 @@ from typing import Any
 
 from dlkit.errors import DlkitError, Interrupted, TrackingError
 from dlkit.retry import retry_collisions
-from dlkit.tracking import limits
+from dlkit.tracking import limits, run_names
 from dlkit.tracking.store import local_artifact_root, prepare_store
 from dlkit.tracking.writer import MAX_METRICS_PER_CALL, BackgroundWriter
 
@@ -59,9 +59,11 @@ class MlflowRun:
         tags: dict[str, str],
         reuse_tags: tuple[str, ...] = (),
         run_id: str | None = None,
+        unique_name: bool = False,
     ) -> None:
         """Create a run; with `reuse_tags`, continue the latest run whose tags of those names match instead;
-        with `run_id`, continue that run (a resumed training)."""
+        with `run_id`, continue that run (a resumed training); `unique_name`: a new run's name gets a `-2`,
+        `-3`, ... suffix when the experiment has one of that name."""
         prepare_store(tracking_uri)
         from mlflow import MlflowClient
         from mlflow.entities import RunTag
@@ -79,6 +81,8 @@ class MlflowRun:
                 self.client.update_run(run.info.run_id, status="RUNNING")
                 self.client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             else:
+                if unique_name:
+                    run_name = run_names.unique(self.client, self.experiment_id, run_name)
                 run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         except TrackingError:
             raise
@@ -139,14 +143,27 @@ class MlflowRun:
         self._keep_full_values()
 
     def log_metrics(
-        self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None, background: bool = False
+        self,
+        metrics: dict[str, float],
+        step: int,
+        tags: dict[str, str] | None = None,
+        background: bool = False,
+        model_id: str | None = None,
+        dataset: tuple[str, str] | None = None,
     ) -> None:
         """All metrics of one step (and optional tags) in one call; `background`: sent by the writer thread
-        (epoch metrics), in order, merged with the other pending ones; end() and flush() wait for them."""
+        (epoch metrics), in order, merged with the other pending ones; end() and flush() wait for them.
+        `model_id` and `dataset` (name, digest) link the metrics to a logged model and the data they measure."""
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
-        items = [Metric(self.shortener.key(k), float(v), now, step) for k, v in metrics.items()]
+        name, digest = dataset or (None, None)
+        items = [
+            Metric(
+                self.shortener.key(k), float(v), now, step, model_id=model_id, dataset_name=name, dataset_digest=digest
+            )
+            for k, v in metrics.items()
+        ]
         extra = [RunTag(k, v) for k, v in self._tags(tags or {}).items()]
         if background:
             if self._writer is None:
@@ -204,6 +221,14 @@ class MlflowRun:
         # same instant (tuning workers) make one of them hit the unique key; it exists then
         retry_collisions(lambda: self.client.log_inputs(self.run_id, datasets=inputs), attempts=4, pause=0.2)
         self._keep_full_values()
+
+    def dataset(self, context: str) -> tuple[str, str] | None:
+        """The (name, digest) of the run's dataset input of this context ("testing", ...), if it has one."""
+        run = self.client.get_run(self.run_id)
+        for item in run.inputs.dataset_inputs if run.inputs else []:
+            if any(t.key == "mlflow.data.context" and t.value == context for t in item.tags):
+                return item.dataset.name, item.dataset.digest
+        return None
 
     def __enter__(self) -> MlflowRun:
         return self

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dlkit.errors import BadInput, TrackingError
-
-#: the artifact path of every run's MLflow model
-MODEL_PATH = "model"
+from dlkit.tracking.logged_models import run_model_id
 
 
 def register_model(tracking_uri: str, run_id: str, name: str) -> str:
-    """Register the run's `model` as a new version of registered model `name`; returns the version."""
+    """Register the run's logged model as a new version of registered model `name`; returns the version."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri)
-    if not any(a.path == MODEL_PATH for a in client.list_artifacts(run_id)):
+    model_id = run_model_id(tracking_uri, run_id)
+    if model_id is None:
         raise BadInput(f"--register: run {run_id} has no MLflow model (image and array data are not served as rows)")
     try:
         try:
@@ -22,8 +21,10 @@ def register_model(tracking_uri: str, run_id: str, name: str) -> str:
         except MlflowException as e:
             if "already exists" not in str(e).lower():
                 raise
-        source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_PATH}"
-        version = client.create_model_version(name, source, run_id=run_id)
+        # the logged model's own artifact location: a models:/ source would be resolved against the default
+        # tracking URI, not this store
+        source = client.get_logged_model(model_id).artifact_location
+        version = client.create_model_version(name, source, run_id=run_id, model_id=model_id)
     except MlflowException as e:
         raise TrackingError(f"--register {name}: {str(e).splitlines()[0]}") from None
     return str(version.version)

@@ -24,6 +24,7 @@ from dlkit.errors import DlkitError, Interrupted, Terminated, TrainingFailed
 from dlkit.models.checkpoints import checkpoint_metadata
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.sections import Trainer
+from dlkit.tracking.logged_models import model_uri
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import local_folder
 from dlkit.training.callbacks import (
@@ -37,7 +38,7 @@ from dlkit.training.callbacks import (
 )
 from dlkit.training.logged_model import log_model
 from dlkit.training.prepare import Prepared
-from dlkit.training.records import log_reports, log_start, run_tags
+from dlkit.training.records import log_reports, log_start, log_test, run_tags
 from dlkit.training.result import Nested, Resume, RunResult, Say
 from dlkit.training.trainer import make_trainer
 
@@ -51,8 +52,10 @@ def fit(
     progress_bar: bool | None,
     nested: Nested | None,
     resume: Resume | None = None,
+    run_name: str | None = None,
 ) -> RunResult:
-    """Fit, test and record a prepared recipe; a failure ends its run FAILED, Ctrl-C or SIGTERM KILLED."""
+    """Fit, test and record a prepared recipe; a failure ends its run FAILED, Ctrl-C or SIGTERM KILLED.
+    `run_name`: a new top-level run's name (default: tracking.run_name, else the recipe's name)."""
     started = time.perf_counter()
     t, datamodule, task = recipe.trainer, prepared.datamodule, prepared.task
     interactive = sys.stdout.isatty() if progress_bar is None else progress_bar
@@ -66,7 +69,7 @@ def fit(
     info = datamodule.info
     for line in [*(f"note: {n}" for n in info.notes), *(f"warning: {w}" for w in info.warnings), *prepared.notes]:
         say(line)
-    tracker = _open_run(recipe, trainer, uri, experiment, nested, resume) if trainer.is_global_zero else None
+    tracker = _open_run(recipe, trainer, uri, experiment, nested, resume, run_name) if trainer.is_global_zero else None
     recorder.tracker = tracker
     if resume is not None:
         recorder.logged_through = resume.logged_through
@@ -87,9 +90,11 @@ def fit(
         best_path = (best.best_model_path if task.select_best else last.best_model_path) or None
         test_metrics, model_metrics = _test(tester, prepared, best_path)
         if tracker is not None:
-            tracker.log_metrics({**test_metrics, **model_metrics}, step=tester.current_epoch)
+            step = tester.current_epoch
+            model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
+            latency = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}  # params: logged at start
+            log_test(tracker, test_metrics, latency, step, model_id)
             log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
-            _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example)
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         _end_stopped(e, tracker, recorder, graceful)
@@ -146,14 +151,22 @@ def _checkpoint_callbacks(t: Trainer) -> tuple[AtomicCheckpoint, LastCheckpoint]
 
 
 def _open_run(
-    recipe: Recipe, trainer: L.Trainer, uri: str, experiment: str, nested: Nested | None, resume: Resume | None
+    recipe: Recipe,
+    trainer: L.Trainer,
+    uri: str,
+    experiment: str,
+    nested: Nested | None,
+    resume: Resume | None,
+    run_name: str | None,
 ) -> MlflowRun | None:
     """The run's MLflow run (a new one, a child of `nested`'s parent, or the resumed one); None untracked."""
     if not recipe.tracking.enabled:
         return None
     tags = run_tags(recipe, trainer.strategy.root_device, trainer.world_size, nested)
-    name = nested.name if nested else (recipe.tracking.run_name or recipe.name)
-    tracker = MlflowRun(uri, experiment, name, tags, run_id=resume.run_id if resume else None)
+    name = nested.name if nested else (recipe.tracking.run_name or run_name or recipe.name)
+    tracker = MlflowRun(
+        uri, experiment, name, tags, run_id=resume.run_id if resume else None, unique_name=nested is None
+    )
     if nested is not None:
         nested.run_id = tracker.run_id
         if nested.on_created is not None:
@@ -226,16 +239,19 @@ def _latency_ms(trainer: L.Trainer, task: Any, datamodule: Any, repeats: int = 5
 
 
 def _store_model(
-    tracker: MlflowRun, recipe: Recipe, info: Any, best: str | None, artifact_dir: Path | None, example: Any
-) -> None:
-    """The best checkpoint (when the store's artifacts are not this machine's folder) and the MLflow model
-    (`example`: its input example, None when the run logs no model)."""
+    tracker: MlflowRun, recipe: Recipe, info: Any, best: str | None, artifact_dir: Path | None, example: Any, step: int
+) -> str | None:
+    """The best checkpoint (when the store's artifacts are not this machine's folder) and the logged model
+    (`example`: its input example, None when the run logs no model); returns the model's id."""
     if best is None:
-        return
+        return None
     if recipe.tracking.log_checkpoint and artifact_dir is None:
         tracker.log_artifact(Path(best), "checkpoints")
-    if example is not None and log_model(tracker, Path(best), recipe, info, example):
-        tracker.set_tags({"dlkit.model": "runs:/" + tracker.run_id + "/model"})
+    if example is None:
+        return None
+    model_id = log_model(tracker, Path(best), recipe, info, example, step)
+    tracker.set_tags({"dlkit.model": model_uri(model_id)})
+    return model_id
 
 
 def _end_stopped(

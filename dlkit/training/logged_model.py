@@ -1,7 +1,7 @@
 """Every training run as an MLflow model: a pyfunc that wraps the network and its fitted preprocessing.
 
-`mlflow.pyfunc.load_model("runs:/<id>/model").predict(raw_rows)` and `mlflow models serve` answer
-with the same table `dlkit predict` writes, because both go through `Predictor`.
+`mlflow.pyfunc.load_model("models:/<model_id>")` (or `"runs:/<run_id>/model"`) `.predict(raw_rows)` and
+`mlflow models serve` answer with the same table `dlkit predict` writes, because both go through `Predictor`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dlkit import __version__
 from dlkit.data.raw_inputs import from_frame
 from dlkit.recipe.schema import Recipe
 from dlkit.tasks.predictor import Predictor
-from dlkit.tracking.model_registry import MODEL_PATH
+from dlkit.tracking.logged_models import MODEL_NAME, new_model, upload
+from dlkit.tracking.mlflow_run import MlflowRun, flatten
 
 
 class DlkitModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
@@ -47,32 +48,41 @@ def requirements() -> list[str]:
     return pins
 
 
-def log_model(tracker: Any, checkpoint: Path, recipe: Recipe, info: Any, example: pd.DataFrame) -> bool:
-    """Save the pyfunc model of a run under its `model` artifact path, `example` (checked before training,
-    see `prepare`) as its input example."""
-    from mlflow.models import infer_signature
+def log_model(tracker: MlflowRun, checkpoint: Path, recipe: Recipe, info: Any, example: pd.DataFrame, step: int) -> str:
+    """Log the run's pyfunc model as an MLflow 3 logged model (output of the run at `step`), `example`
+    (checked before training, see `prepare`) as its input example; returns its model id."""
+    from mlflow.models import Model, infer_signature
 
     predictor = Predictor.load(str(checkpoint), tracking_uri="", field="checkpoint")
     output = predictor.frame(from_frame(example, recipe, info, "input example"))
     folder = Path(tempfile.mkdtemp(prefix="dlkit-model-"))
     pyfunc_log = logging.getLogger("mlflow.pyfunc")
     level = pyfunc_log.level
+    tags = {"dlkit.recipe": recipe.name, "dlkit.arch": recipe.model.arch, "dlkit.task": recipe.task.kind}
+    params = flatten(recipe.model_dump(mode="json", include={"model", "task", "optimizer"}))
     try:
-        # MLflow warns about pickled python_model objects, type hints and integer columns; dlkit's model class
-        # is imported by name from the installed package, and its row ids are never missing
-        pyfunc_log.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mlflow.pyfunc.save_model(
-                path=str(folder / MODEL_PATH),
-                python_model=DlkitModel(),
-                artifacts={"checkpoint": str(checkpoint)},
-                signature=infer_signature(example, output),  # inside: it warns about integer columns
-                input_example=example,
-                pip_requirements=requirements(),
-            )
-        tracker.log_artifacts(folder / MODEL_PATH, MODEL_PATH)
+        with new_model(tracker, params=params, tags=tags, model_type=recipe.task.kind, step=step) as model:
+            # MLflow warns about pickled python_model objects, type hints and integer columns; dlkit's model
+            # class is imported by name from the installed package, and its row ids are never missing
+            pyfunc_log.setLevel(logging.ERROR)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mlflow.pyfunc.save_model(
+                    path=str(folder / MODEL_NAME),
+                    python_model=DlkitModel(),
+                    artifacts={"checkpoint": str(checkpoint)},
+                    signature=infer_signature(example, output),  # inside: it warns about integer columns
+                    input_example=example,
+                    pip_requirements=requirements(),
+                    mlflow_model=Model(
+                        artifact_path=model.artifact_location,
+                        run_id=tracker.run_id,
+                        model_uuid=model.model_id,
+                        model_id=model.model_id,
+                    ),
+                )
+            upload(tracker, model, folder / MODEL_NAME)
     finally:
         pyfunc_log.setLevel(level)
         shutil.rmtree(folder, ignore_errors=True)
-    return True
+    return str(model.model_id)

@@ -82,6 +82,29 @@ def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int
         tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)})
 
 
+#: the run's table of per-class test figures (one row per class), shown by MLflow as a table artifact
+PER_CLASS_TABLE = "per_class_metrics.json"
+
+
+def log_test(
+    tracker: MlflowRun, test_metrics: dict[str, float], latency: dict[str, float], step: int, model_id: str | None
+) -> None:
+    """The test metrics as the run's (and its logged model's) summary, measured on the test dataset;
+    per-class figures as one table; the model's latency."""
+    import pandas as pd
+
+    rows: dict[str, dict[str, float]] = {}
+    for key, value in test_metrics.items():
+        for prefix in m.CLASS_PREFIXES:
+            if key.startswith(prefix):
+                rows.setdefault(key[len(prefix) :], {})[prefix.strip("/").split("/")[-1]] = value
+    scalar = {k: v for k, v in test_metrics.items() if not m.is_per_class(k)}
+    tracker.log_metrics({**scalar, **latency}, step=step, model_id=model_id, dataset=tracker.dataset("testing"))
+    if rows:
+        table = pd.DataFrame([{"class": name, **values} for name, values in rows.items()])
+        tracker.client.log_table(tracker.run_id, table, PER_CLASS_TABLE)
+
+
 def log_reports(
     tracker: MlflowRun, task: Any, datamodule: Any, history: list[dict[str, float]], monitor: str, workdir: Path
 ) -> None:
