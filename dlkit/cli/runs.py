@@ -54,7 +54,14 @@ def ls(
         return
     table = Table(title=cell(f"runs in {uri}"))
     for column in ("run id", "name", "experiment", "status", "recipe", "key metric", "value", "duration"):
-        table.add_column(column, justify="right" if column in ("value", "duration") else "left", no_wrap=True)
+        # the run id whole, whatever the width (people copy it); long names give way, cut with an ellipsis
+        table.add_column(
+            column,
+            justify="right" if column in ("value", "duration") else "left",
+            no_wrap=True,
+            min_width=_ID_WIDTH + 4 if column == "run id" else None,
+            max_width=32 if column == "name" else None,
+        )
 
     def add(row: Any, depth: int) -> None:
         value = number(row.value)
@@ -69,6 +76,9 @@ def ls(
     for row in rows:
         add(row, 0)
     console().print(table)
+
+
+_ID_WIDTH = 32  # an MLflow run id
 
 
 def compare(

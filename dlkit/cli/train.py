@@ -83,8 +83,15 @@ def train(
     if register is not None and (folds or not resolved.tracking.log_model):
         raise BadInput("--register needs one run with tracking.log_model: true (not --folds)")
     from dlkit.cli.common import is_worker_rank
+    from dlkit.tracking.run_names import readable
 
-    options = {"tracking_uri": tracking_uri, "experiment": experiment, "progress_bar": progress, "say": typer.echo}
+    options = {
+        "tracking_uri": tracking_uri,
+        "experiment": experiment,
+        "progress_bar": progress,
+        "say": typer.echo,
+        "run_name": readable(resolved.name, overrides or []),
+    }
     if is_worker_rank():  # a distributed run's other ranks: rank 0 reports for them
         quiet = {**options, "say": lambda _: None, "progress_bar": False}
         run_cv(resolved, folds, **quiet) if folds else run(resolved, **quiet)  # type: ignore[arg-type]

@@ -106,7 +106,7 @@ def evaluate(
         "dlkit.eval_data": source,
         "dlkit.checkpoint_sha256": _sha256(predictor.checkpoint),
     }
-    tracker = MlflowRun(uri, experiment or recipe.tracking.experiment, f"{recipe.name}-eval", tags)
+    tracker = MlflowRun(uri, experiment or recipe.tracking.experiment, f"{recipe.name}-eval", tags, unique_name=True)
     with tracker:
         tracker.log_metrics(metrics, step=0)
         with tempfile.TemporaryDirectory(prefix="dlkit-eval-") as tmp:

@@ -93,6 +93,32 @@ class MlflowUI:
             self.proc.stdout.close()
 
 
+#: the MLflow 3 UI shows an experiment as model training (runs, models, metrics) with this query; without it,
+#: a browser that never chose shows the GenAI overview (traces, latency) whatever the experiment's kind
+MODEL_TRAINING = "workflowType=machine_learning"
+
+
+def experiment_page(tracking_uri: str, experiment: str | None) -> tuple[str, str] | None:
+    """(name, path below the UI's address) of an experiment's runs page: `experiment`, else the one of the latest run; None when
+    the store has no run (or no experiment of that name)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    if experiment is not None:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise BadInput(f"--experiment {experiment!r}: no such experiment in {tracking_uri}")
+        experiment_id = found.experiment_id
+    else:
+        ids = [e.experiment_id for e in client.search_experiments()]
+        latest = client.search_runs(ids, max_results=1, order_by=["attributes.start_time DESC"]) if ids else []
+        if not latest:
+            return None
+        experiment_id = latest[0].info.experiment_id
+    name = client.get_experiment(experiment_id).name
+    return name, f"/#/experiments/{experiment_id}/runs?{MODEL_TRAINING}"
+
+
 def _network_addresses() -> list[str]:
     """The address other machines reach this one at: the one its default route leaves from (no packet is sent)."""
     import socket

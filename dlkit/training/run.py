@@ -31,8 +31,12 @@ def run(
     say: Say = print,
     progress_bar: bool | None = None,
     nested: Nested | None = None,
+    run_name: str | None = None,
 ) -> RunResult:
     """Fit, test and record one recipe. Bad input raises before any MLflow run exists.
+
+    `run_name`: the run's name unless the recipe sets tracking.run_name (default: the recipe's name); a
+    top-level run's name gets a `-2`, `-3`, ... suffix when the experiment has a run of that name.
 
     `nested` makes the run a child of another (a fold, a tuning trial), with extra callbacks
     and exceptions that end the run as FINISHED instead of FAILED (a pruned trial).
@@ -40,7 +44,8 @@ def run(
     heavy_imports()
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
     prepared = prepare(recipe, None, uri, served=nested is None)
-    return fit(recipe, prepared, uri, experiment or recipe.tracking.experiment, say, progress_bar, nested)
+    experiment = experiment or recipe.tracking.experiment
+    return fit(recipe, prepared, uri, experiment, say, progress_bar, nested, run_name=run_name)
 
 
 def run_cv(
@@ -51,6 +56,7 @@ def run_cv(
     experiment: str | None = None,
     say: Say = print,
     progress_bar: bool | None = None,
+    run_name: str | None = None,
 ) -> RunResult:
     """k-fold cross-validation: a parent run with one child run per fold; mean and std of every test metric."""
     heavy_imports()
@@ -61,7 +67,8 @@ def run_cv(
     first = prepare(recipe, (0, folds), uri)  # data errors (too few samples per class, ...) before any run
     name = experiment or recipe.tracking.experiment
     tags = {**recipe_tags(recipe), "dlkit.folds": str(folds)}
-    parent = MlflowRun(uri, name, f"{recipe.tracking.run_name or recipe.name}-cv{folds}", tags)
+    title = f"{recipe.tracking.run_name or run_name or recipe.name} cv{folds}"
+    parent = MlflowRun(uri, name, title, tags, unique_name=True)
     children: list[RunResult] = []
     with parent:
         parent.log_params({**flatten(recipe.model_dump(mode="json")), "cv.folds": str(folds)})

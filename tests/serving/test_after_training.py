@@ -195,6 +195,8 @@ def test_ui_lists_the_runs_and_stops_its_whole_process_tree(iris_run: Any, store
             assert first.count("http://") >= 1 and "0.0.0.0" not in first, first
         assert f"http://127.0.0.1:{port}" in first, first
         experiment = MlflowClient(iris_run.tracking_uri).get_run(iris_run.run_id).info.experiment_id
+        page = ui.stdout.readline()  # the latest run's experiment, in the UI's model-training mode
+        assert f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs?workflowType=machine_learning" in page, page
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
             json.dumps({"experiment_ids": [experiment], "max_results": 100}).encode(),
