@@ -179,6 +179,14 @@ class Tracking(Strict):
                 )
         return tags
 
+    system_metrics: bool = Field(
+        False,
+        description="Record CPU, memory, disk, network and GPU use during training (MLflow's system metrics, "
+        "`system/...`, the run's System metrics tab).",
+    )
+    system_metrics_interval: PositiveFloat = Field(
+        10.0, ge=1.0, description="Seconds between two samples of the system metrics."
+    )
     log_checkpoint: bool = Field(True, description="Store the best checkpoint as a run artifact.")
     log_model: bool = Field(
         True,

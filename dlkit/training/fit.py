@@ -27,6 +27,7 @@ from dlkit.recipe.sections import Trainer
 from dlkit.tracking.logged_models import model_uri
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import local_folder
+from dlkit.tracking.system_metrics import system_metrics
 from dlkit.training.callbacks import (
     AtomicCheckpoint,
     EpochRecorder,
@@ -82,7 +83,8 @@ def fit(
         if tracker is not None:
             where = f"in experiment '{experiment}' ({uri}) on {trainer.strategy.root_device}"
             _start(tracker, recipe, prepared, workdir, resume, say if nested is None else None, where)
-        with graceful:
+        r = recipe.tracking
+        with graceful, system_metrics(tracker, r.system_metrics, r.system_metrics_interval, resume is not None):
             trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
         tester = _tester(trainer, t, workdir)
         if tester is None:  # another rank of a distributed run: rank 0 tests and records
