@@ -63,10 +63,6 @@ MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
-def is_per_class(name: str) -> bool:
-    return name.startswith(CLASS_PREFIXES)
-
-
 def per_class(prefix: str, class_name: str) -> str:
     """The per-class metric name, with the class name made safe for MLflow."""
     return prefix + _UNSAFE.sub("_", str(class_name))

@@ -54,12 +54,13 @@ def ls(
         return
     table = Table(title=cell(f"runs in {uri}"))
     for column in ("run id", "name", "experiment", "status", "recipe", "key metric", "value", "duration"):
-        # the run id whole, whatever the width (people copy it); long names give way, cut with an ellipsis
+        # the run id (32 characters, a child's indented) whole, whatever the width: people copy it; long
+        # names give way, cut with an ellipsis
         table.add_column(
             column,
             justify="right" if column in ("value", "duration") else "left",
             no_wrap=True,
-            min_width=_ID_WIDTH + 4 if column == "run id" else None,
+            min_width=32 + 4 if column == "run id" else None,
             max_width=32 if column == "name" else None,
         )
 
@@ -76,9 +77,6 @@ def ls(
     for row in rows:
         add(row, 0)
     console().print(table)
-
-
-_ID_WIDTH = 32  # an MLflow run id
 
 
 def compare(

@@ -94,8 +94,7 @@ def fit(
         if tracker is not None:
             step = tester.current_epoch
             model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
-            latency = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}  # params: logged at start
-            log_test(tracker, test_metrics, latency, step, model_id)
+            log_test(tracker, test_metrics, model_metrics, step, model_id)
             log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:

@@ -87,19 +87,21 @@ PER_CLASS_TABLE = "per_class_metrics.json"
 
 
 def log_test(
-    tracker: MlflowRun, test_metrics: dict[str, float], latency: dict[str, float], step: int, model_id: str | None
+    tracker: MlflowRun, test_metrics: dict[str, float], model_metrics: dict[str, float], step: int, model_id: str | None
 ) -> None:
     """The test metrics as the run's (and its logged model's) summary, measured on the test dataset;
-    per-class figures as one table; the model's latency."""
+    per-class figures as one table; the model's latency (its size was logged at the start)."""
     import pandas as pd
 
+    summary = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}
     rows: dict[str, dict[str, float]] = {}
     for key, value in test_metrics.items():
-        for prefix in m.CLASS_PREFIXES:
-            if key.startswith(prefix):
-                rows.setdefault(key[len(prefix) :], {})[prefix.strip("/").split("/")[-1]] = value
-    scalar = {k: v for k, v in test_metrics.items() if not m.is_per_class(k)}
-    tracker.log_metrics({**scalar, **latency}, step=step, model_id=model_id, dataset=tracker.dataset("testing"))
+        prefix = next((p for p in m.CLASS_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            summary[key] = value
+        else:  # test/f1/<class> -> row <class>, column f1
+            rows.setdefault(key[len(prefix) :], {})[prefix.split("/")[1]] = value
+    tracker.log_metrics(summary, step=step, model_id=model_id, dataset=tracker.dataset("testing"))
     if rows:
         table = pd.DataFrame([{"class": name, **values} for name, values in rows.items()])
         tracker.client.log_table(tracker.run_id, table, PER_CLASS_TABLE)
