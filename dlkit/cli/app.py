@@ -65,6 +65,7 @@ app.command("models", short_help=catalog.COMMANDS["models"])(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes", short_help=catalog.COMMANDS["recipes"])
 app.add_typer(runs_cmd.app, name="runs", short_help=catalog.COMMANDS["runs"])
 app.command("compare", short_help=catalog.COMMANDS["compare"])(runs_cmd.compare)
+app.command("report", short_help=catalog.COMMANDS["report"])(runs_cmd.report)
 app.command("ui", short_help=catalog.COMMANDS["ui"])(ui_cmd.ui)
 
 

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "explain": "Attributions of a trained run: images, table features, tokens.",
     "models": "List the architectures for model.arch, with their parameters.",
     "compare": "Runs side by side: differing parameters and metrics.",
+    "report": "Write an HTML report comparing runs, folds or a study.",
     "ui": "Start the MLflow UI and print its address.",
     "recipes": RECIPES_HELP,
     "runs": RUNS_HELP,

@@ -34,7 +34,8 @@ def ls(
     """Runs, newest first, with status, recipe, key metric and duration; folds and trials under their parent."""
     from rich.table import Table
 
-    from dlkit.cli.common import cell, console, number, to_json
+    from dlkit.cli.common import cell, console, to_json
+    from dlkit.numbers import number
     from dlkit.tracking.query import list_runs
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -86,19 +87,26 @@ def compare(
     ] = None,
     metric: Annotated[str | None, typer.Option("--metric", help="Only this metric (and the bar chart's).")] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Also write compare.html (a table) or compare.png (bars).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Also write an HTML report (report.html) or a bar chart of the key metric (x.png)."
+        ),
     ] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON: runs, differing params, metrics.")
     ] = False,
 ) -> None:
-    """Runs side by side: the parameters that differ and the metrics, as the MLflow UI shows them."""
+    """Runs side by side: the parameters that differ and the metrics, the task's key metric first.
+
+    `-o report.html` writes the full comparison (`dlkit report`): learning curves, confusion
+    matrices, ROC and PR curves, folds and seeds as mean +- std."""
     from rich.table import Table
 
     from dlkit.atomic import check_writable
-    from dlkit.cli.common import cell, console, number, to_json
+    from dlkit.cli.common import cell, console, to_json
     from dlkit.errors import BadInput
+    from dlkit.numbers import number
     from dlkit.tracking.query import compare as compare_runs
     from dlkit.tracking.store import resolve_tracking_uri
 
@@ -114,39 +122,41 @@ def compare(
     if as_json:  # instead of the table; an --output file is still written
         runs = [{"run_id": r.info.run_id, "name": r.info.run_name} for r in result.runs]
         typer.echo(to_json({"runs": runs, "params": result.params, "metrics": result.metrics}))
-        if output is not None:
-            _write(output, result, headers, metric)
+    else:
+        table = Table(title=f"{len(result.runs)} runs")
+        table.add_column("")
+        for header in headers:
+            table.add_column(cell(header), justify="right")
+        for key, values in result.params.items():
+            table.add_row(cell(key), *(cell(v) for v in values))
+        if result.params:
+            table.add_section()
+        for key, numbers in result.metrics.items():
+            table.add_row(cell(key), *(number(v) for v in numbers))
+        console().print(table)
+    if output is None:
         return
-    table = Table(title=f"{len(result.runs)} runs")
-    table.add_column("")
-    for header in headers:
-        table.add_column(cell(header), justify="right")
-    for key, values in result.params.items():
-        table.add_row(cell(key), *(cell(v) for v in values))
-    if result.params:
-        table.add_section()
-    for key, numbers in result.metrics.items():
-        table.add_row(cell(key), *(number(v) for v in numbers))
-    console().print(table)
-    if output is not None:
-        _write(output, result, headers, metric)
+    if output.suffix.lower() == ".html":
+        write_report(uri, [r.info.run_id for r in result.runs], None, output)
+    else:
+        _bars(output, result, headers, metric)
+    if not as_json:
         typer.echo(f"written to {output}")
 
 
-def _write(output: Path, result: Any, headers: list[str], metric: str | None) -> None:
-    import pandas as pd
-
+def write_report(uri: str, targets: list[str], experiment: str | None, output: Path, top: int = 5) -> None:
+    """The HTML comparison report on `targets`, written whole or not at all."""
     from dlkit.atomic import write_atomically
+    from dlkit.process import silence_libraries
+    from dlkit.tracking import report, report_page
 
-    columns = [h.replace("\n", " ") for h in headers]
-    frame = pd.DataFrame(
-        {**{k: v for k, v in result.params.items()}, **{k: v for k, v in result.metrics.items()}}, index=columns
-    ).T
-    if output.suffix.lower() == ".html":
-        from dlkit.cli.common import number
+    silence_libraries()
+    page = report_page.render(report.build(uri, targets, experiment, top))
+    write_atomically(output, page.encode(), "--output")
 
-        write_atomically(output, frame.to_html(na_rep="", float_format=number).encode(), "--output")
-        return
+
+def _bars(output: Path, result: Any, headers: list[str], metric: str | None) -> None:
+    """A bar chart of the key metric (or --metric) across the runs."""
     import io
 
     import matplotlib
@@ -154,6 +164,9 @@ def _write(output: Path, result: Any, headers: list[str], metric: str | None) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dlkit.atomic import write_atomically
+
+    columns = [h.replace("\n", " ") for h in headers]
     name = metric or next(iter(result.metrics), None)  # the key metric comes first
     if name is None:
         from dlkit.errors import BadInput
@@ -169,3 +182,34 @@ def _write(output: Path, result: Any, headers: list[str], metric: str | None) ->
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     write_atomically(output, buffer.getvalue(), "--output")
+
+
+def report(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="Run ids or study names (`dlkit runs ls`, `dlkit studies`).", show_default=False),
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Report on the top-level runs of this experiment.")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    top: Annotated[int, typer.Option("--top", min=1, help="A study's best trials to compare.")] = 5,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help=TRACKING_HELP)] = None,
+) -> None:
+    """Write one self-contained HTML page comparing runs, a cross-validation or a study.
+
+    Parameters that differ, test and best-epoch metrics side by side (mean +- std over folds or
+    seeds), overlaid learning curves, confusion matrices, ROC and PR curves; for a study its
+    optimisation history, parameter importances and parallel coordinates, and its best trials."""
+    from dlkit.atomic import check_writable
+    from dlkit.errors import BadInput
+    from dlkit.tracking.store import resolve_tracking_uri
+
+    if not targets and experiment is None:
+        raise BadInput("report needs run ids, a study name or --experiment NAME")
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise BadInput(f"--output {output}: the report is an .html file")
+    check_writable(output, "--output")
+    uri = resolve_tracking_uri(tracking_uri, None)
+    write_report(uri, targets or [], experiment, output, top)
+    typer.echo(f"report written to {output}")

@@ -72,7 +72,7 @@ class EpochRecorder(Callback):
         assert self.tracker is not None
         self.tracker.log_metrics(
             {k: v for k, v in values.items() if math.isfinite(v)},
-            step=epoch,
+            step=epoch + 1,  # epochs count from 1 everywhere: terminal, plots, MLflow steps
             tags={"dlkit.heartbeat": f"{time.time():.0f}"},  # `dlkit runs ls` tells a dead run from a live one
             background=True,
         )

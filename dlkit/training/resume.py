@@ -69,5 +69,5 @@ def _resume(client: MlflowClient, run_id: str, uri: str, say: Say, progress_bar:
         steps = [point.step for point in client.get_metric_history(run_id, "perf/epoch_seconds")]
         experiment = client.get_experiment(found.info.experiment_id).name
         prepared = prepare(recipe, None, uri, served=True)
-        state = Resume(run_id, path, max(steps, default=-1))
+        state = Resume(run_id, path, max(steps, default=0) - 1)  # steps count epochs from 1
         return fit(recipe, prepared, uri, experiment, say, progress_bar, None, state)

@@ -35,7 +35,7 @@ class PruningReporter(Callback):
         if trainer.sanity_checking or self.metric not in trainer.callback_metrics:
             return
         epoch = trainer.current_epoch
-        self.trial.report(float(trainer.callback_metrics[self.metric]), epoch)
+        self.trial.report(float(trainer.callback_metrics[self.metric]), epoch + 1)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
 

@@ -48,7 +48,7 @@ def test_runs_and_studies_as_json(workdir: Path, tracking_uri: str) -> None:
 
 
 def test_numbers_read_as_people_write_them() -> None:
-    from dlkit.cli.common import number
+    from dlkit.numbers import number
 
     shown = [number(v) for v in (99370.0, 0.97345, 1.234e-5, 12345.678, None, 0.0, float("nan"), -2.5)]
     assert shown == ["99370", "0.9735", "1.23e-05", "12345.7", "", "0", "nan", "-2.5000"]

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from dlkit.cli.common import number
+from dlkit.numbers import number
 from dlkit.recipe import load, load_text
 from dlkit.serving.evaluate import evaluate
 from dlkit.training import run

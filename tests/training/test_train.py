@@ -64,7 +64,7 @@ def test_train_cli_records_the_full_run(workdir: Path) -> None:
 
     for name in ("train/loss", "val/loss", "val/acc", "val/f1_macro", "train/lr"):
         history = client.get_metric_history(r.info.run_id, name)
-        assert sorted(m.step for m in history) == [0, 1, 2], name
+        assert sorted(m.step for m in history) == [1, 2, 3], name  # epochs count from 1
     for name in (
         "test/acc",
         "test/precision_macro",
