@@ -13,6 +13,17 @@ _HEADLINE = (
 )  # fmt: skip
 
 
+def best_epoch_line(recipe: Recipe, history: list[dict[str, float]]) -> str | None:
+    """Which epoch's checkpoint was tested, and its validation metric (epochs count from 1)."""
+    monitor = recipe.trainer.monitor
+    rows = [row for row in history if monitor in row]
+    if not rows:
+        return None
+    pick = min if recipe.trainer.resolved_monitor_mode() == "min" else max
+    best = pick(rows, key=lambda row: row[monitor])
+    return f"best epoch {int(best['epoch']) + 1} of {len(history)}: {monitor} {best[monitor]:.4f} (its checkpoint was tested)"
+
+
 def _footer(out: Any, result: Any) -> None:
     out.print(f"run id     {result.run_id}")
     out.print(f"store      {result.tracking_uri}")
@@ -36,6 +47,11 @@ def print_summary(recipe: Recipe, result: Any) -> None:
         for key, value in per_class.items():
             table.add_row(key, f"{value:.4f}")
     out.print(table)
+    # a GAN keeps its last checkpoint unless a judge scores the epochs (val/class_fidelity)
+    picks_best = recipe.task.kind != "generation" or recipe.trainer.monitor == "val/class_fidelity"
+    line = best_epoch_line(recipe, result.history) if picks_best else None
+    if line:
+        out.print(line, markup=False)
     _footer(out, result)
 
 

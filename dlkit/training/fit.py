@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.distributed as dist
-from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dlkit import metric_names as m
@@ -37,6 +37,7 @@ from dlkit.training.callbacks import (
     UnfreezeAt,
     epoch_line,
 )
+from dlkit.training.live import LiveLine
 from dlkit.training.logged_model import log_model
 from dlkit.training.prepare import Prepared
 from dlkit.training.records import log_reports, log_start, log_test, run_tags
@@ -129,7 +130,7 @@ def _callbacks(
         mode = es.mode or m.direction(monitor)
         callbacks.append(EarlyStopping(monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
     if interactive:
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(LiveLine(t.max_epochs, t.monitor, t.resolved_monitor_mode()))
     if t.unfreeze_at_epoch is not None:
         callbacks.append(UnfreezeAt(t.unfreeze_at_epoch, prepared.frozen))
     if nested is not None:
