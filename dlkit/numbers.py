@@ -15,3 +15,11 @@ def number(value: float | None) -> str:
     if abs(value) < 1e-3:
         return f"{value:.3g}"
     return f"{value:.4f}"
+
+
+def clock(seconds: float) -> str:
+    """A duration as a clock reads: 0:42, 12:05, 1:02:09."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -35,7 +35,11 @@ def train(
         typer.Option("--folds", min=2, help="k-fold cross-validation: a parent run with one child run per fold."),
     ] = None,
     progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Rich progress bar (default: on a terminal).")
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="One live line: epoch, steps, time left, best validation metric (default: on a terminal).",
+        ),
     ] = None,
     resume: Annotated[
         str | None,

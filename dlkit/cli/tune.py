@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,7 +54,11 @@ def tune(
         ),
     ] = "best",
     progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Rich progress display (default: on a terminal).")
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="A live table of the trials, time left and best so far (default: on a terminal).",
+        ),
     ] = None,
     worker_of: Annotated[str | None, typer.Option("--worker-of", hidden=True)] = None,
     worker_index: Annotated[int, typer.Option("--worker-index", hidden=True)] = 0,
@@ -116,6 +120,46 @@ def tune(
     cfg = resolved.tune
     if worker_of is None and result.best_recipe is not None and cfg is not None:
         console().print(top_trials_table(result.study, [m for m, _ in cfg.objectives], [d for _, d in cfg.objectives]))
+        train_from = recipe if target is None and time is None and text is None else None
+        _closing(result, train_from, overrides or [], storage, export, tracking_uri)
+
+
+def _closing(
+    result: Any, recipe: str | None, given: list[str], storage: str | None, export: Path | None, uri: str | None
+) -> None:
+    """Where the study is, its best trial and parent run, and the commands that come next."""
+    import shlex
+
+    from dlkit.cli.common import console
+    from dlkit.tuning.display import counts
+    from dlkit.tuning.journal import DEFAULT_JOURNAL
+
+    out = console()
+    name = result.study.study_name
+    place = storage or DEFAULT_JOURNAL
+    c = counts(result.study)
+    out.print(f"study      {name} in {place}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed",
+              markup=False, soft_wrap=True)  # fmt: skip
+    out.print(f"parent run {result.parent_run_id} (its artifacts: best-recipe.yaml, trials.csv, figures)", markup=False)
+    store = f" --tracking-uri {shlex.quote(uri)}" if uri else ""
+    if export is not None:
+        again = f"dlkit train {shlex.quote(str(export))}"
+    elif recipe is not None:
+        best = [f"{k}={_yaml(v)}" for k, v in result.best_params.items()]
+        overrides = " ".join(shlex.quote(o) for o in [*given, *best])
+        again = f"dlkit train {shlex.quote(recipe)} {overrides}"
+    else:
+        again = "dlkit tune ... --export best.yaml, then dlkit train best.yaml"
+    journal = "" if "://" in place else f"\n           optuna-dashboard {shlex.quote(place)}"
+    out.print(f"next       {again}\n           dlkit report {shlex.quote(name)}{store}{journal}", markup=False,
+              soft_wrap=True)  # fmt: skip
+
+
+def _yaml(value: Any) -> str:
+    """An override value as YAML reads it back: lists and numbers as written, strings bare."""
+    import json
+
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list | dict | bool) else str(value)
 
 
 def studies(

@@ -15,14 +15,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 
 from dlkit.data.batches import StepGroup, TensorBatches
-
-
-def clock(seconds: float) -> str:
-    """0:42, 12:05, 1:02:09."""
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from dlkit.numbers import clock
 
 
 class LiveLine(ProgressBar):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
+from dlkit.numbers import clock
 from dlkit.tuning import liveness
 
 
@@ -43,7 +45,9 @@ def best_text(study: optuna.Study, metrics: list[str], short: bool = False) -> s
 
 
 class Progress:
-    """Study-wide counts: a rich bar on a terminal, a line per change otherwise; refreshed every few seconds."""
+    """What a study shows while it runs, refreshed every few seconds: on a terminal a live table of the
+    running and latest finished trials (state, value, time) under a line with the counts, the time
+    left and the best so far; otherwise a line whenever the counts change."""
 
     def __init__(
         self, study: optuna.Study, budget: int, metrics: list[str], interactive: bool, say: Callable[[str], None]
@@ -52,42 +56,72 @@ class Progress:
         self.last = ""
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, name="dlkit-tune-progress", daemon=True)
-        self.bar: Any = None
+        self.started = time.monotonic()
+        self.live: Any = None
         if interactive:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as RichProgress
+            from rich.live import Live
 
-            self.bar = RichProgress(
-                TextColumn("trials"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-            )
-            self.task = self.bar.add_task("", total=budget)
+            self.live = Live(refresh_per_second=2, transient=False)
 
     def refresh(self) -> None:
         try:
             c = counts(self.study)
             best = best_text(self.study, self.metrics)
+            trials = [t for t in self.study.get_trials(deepcopy=False) if not t.system_attrs.get(liveness.SURPLUS)]
         except Exception:  # a storage hiccup: the next refresh tries again
             return
         text = f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, {c['running']} running; {best}"
-        if text == self.last:
+        if self.live is not None:
+            self.live.update(self._table(trials, c, best))
             return
-        self.last = text
-        if self.bar is not None:
-            self.bar.update(self.task, completed=c["complete"] + c["pruned"], description=text)
-        else:
+        if text != self.last:
+            self.last = text
             self.say(f"trials {c['complete'] + c['pruned']}/{self.budget}: {text}")
+
+    def _table(self, trials: list[FrozenTrial], c: dict[str, int], best: str) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        finished = c["complete"] + c["pruned"] + c["failed"]
+        elapsed = time.monotonic() - self.started
+        caption = f"trials {finished}/{self.budget} · {clock(elapsed)} elapsed"
+        left = time_left(trials, self.budget, c["running"])
+        if left is not None:
+            caption += f" · about {clock(left)} left"
+        table = Table(title=Text(f"{caption} · {best}"), title_justify="left", expand=False)
+        used = 1
+        for column in ("trial", "state", *self.metrics, "time"):  # whole, whatever the width: params give way
+            width = max(len(column), 8 if column == "state" else 7 if column in self.metrics else 5)
+            table.add_column(column, justify="left" if column == "state" else "right", no_wrap=True, min_width=width)
+            used += width + 3
+        room = max(10, self.live.console.width - used - 4)
+        table.add_column("params", no_wrap=True, max_width=room)
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        done = [t for t in trials if t.state.is_finished()][-max(3, 10 - len(running)) :]
+        for t in sorted([*done, *running], key=lambda t: t.number):
+            values = t.values if t.values is not None else []
+            seconds = (
+                t.duration.total_seconds()
+                if t.duration
+                else (time.time() - t.datetime_start.timestamp() if t.datetime_start else 0.0)
+            )
+            table.add_row(
+                str(t.number),
+                Text(t.state.name, style=STATE_STYLE.get(t.state.name, "")),
+                *(f"{v:.4g}" for v in values),
+                *([""] * (len(self.metrics) - len(values))),
+                clock(seconds),
+                Text(_cut(params_text(t.params), room)),
+            )
+        return table
 
     def _poll(self) -> None:
         while not self.stop.wait(2.0):
             self.refresh()
 
     def __enter__(self) -> Progress:
-        if self.bar is not None:
-            self.bar.start()
+        if self.live is not None:
+            self.live.start()
         self.refresh()
         self.thread.start()
         return self
@@ -96,8 +130,31 @@ class Progress:
         self.stop.set()
         self.thread.join()
         self.refresh()
-        if self.bar is not None:
-            self.bar.stop()
+        if self.live is not None:
+            self.live.stop()
+
+
+STATE_STYLE = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red", "RUNNING": "cyan"}
+
+
+def time_left(trials: list[FrozenTrial], budget: int, running: int) -> float | None:
+    """The study's time left: the trials still to run at the mean duration of the finished ones, shared
+    by the trials running at once."""
+    durations = [t.duration.total_seconds() for t in trials if t.state.is_finished() and t.duration]
+    if not durations:
+        return None
+    finished = sum(1 for t in trials if t.state.is_finished())
+    remaining = max(0, budget - finished)
+    return sum(durations) / len(durations) * remaining / max(1, running)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """Parameters as people write overrides: optim.lr=0.0036 model.hidden=[64,32]."""
+    return " ".join(f"{k}={_short(v)}" for k, v in params.items())
 
 
 def top_trials_table(study: optuna.Study, metrics: list[str], directions: list[str], limit: int = 10) -> Any:
@@ -125,7 +182,7 @@ def top_trials_table(study: optuna.Study, metrics: list[str], directions: list[s
             str(t.number),
             *(f"{v:.4g}" for v in t.values),
             f"{seconds:.1f}s",
-            Text(", ".join(f"{k}={_short(v)}" for k, v in t.params.items())),  # values are data, not markup
+            Text(params_text(t.params)),  # values are data, not markup
         )
     return table
 
@@ -133,6 +190,8 @@ def top_trials_table(study: optuna.Study, metrics: list[str], directions: list[s
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, str):
         try:
             return json.dumps(json.loads(value), separators=(",", ":"))

@@ -83,8 +83,8 @@ def finish(
         except OSError as e:
             raise BadInput(f"--export {export}: cannot write ({e.strerror})") from None
         say(f"best recipe written to {export}")
-    shown = ", ".join(f"{m} = {v:.4f}" for m, v in zip(metrics, best.values, strict=True))
-    say(f"{'picked' if tolerance is not None else 'best'} trial {best.number}: {shown} with {json.dumps(values)}")
+    shown = ", ".join(f"{m} {v:.4g}" for m, v in zip(metrics, best.values, strict=True))
+    say(f"{'picked' if tolerance is not None else 'best'} trial {best.number}: {shown}  {display.params_text(values)}")
     return TuneResult(study, parent.run_id, float(best.values[0]), values, best_recipe, list(best.values))
 
 

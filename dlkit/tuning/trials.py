@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dlkit.errors import DlkitError, Interrupted, TrainingFailed
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.search_space import TuneConfig
 from dlkit.training.run import Nested, run
-from dlkit.tuning import liveness
+from dlkit.tuning import display, liveness
 from dlkit.tuning.selection import objective_values
 from dlkit.tuning.space import suggest, with_values
 
@@ -154,7 +153,7 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
         # the runs table shows names, not tags: a pruned trial reads as such beside a complete one
         client.set_tag(nested.run_id, "mlflow.runName", f"{trial_name(trial.number)} ({state})")
     shown = ", ".join(f"{m} {v:.4g}" for (m, _), v in zip(cfg.objectives, scores, strict=True)) if scores else reason
-    s.say(f"trial {trial.number}: {state} {shown} {json.dumps(values)}")
+    s.say(f"trial {trial.number}: {state}  {shown}  {display.params_text(values)}")
     if interrupted:
         s.study.enqueue_trial(trial.params, user_attrs={liveness.RETRY_OF: trial.number}, skip_if_exists=False)
         raise Interrupted("interrupted; run the same command again to continue the study")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import run_cli
+from tests.tuning.test_workers import RECIPE
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -75,3 +77,28 @@ def test_piped_output_is_one_plain_line_per_epoch(workdir: Path, tracking_uri: s
     assert epochs == ["1/3", "2/3", "3/3"]
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
     assert re.search(r"^best epoch [1-3] of 3: val/loss \d\.\d{4} \(its checkpoint was tested\)$", done.stdout, re.M)
+
+
+def test_tune_shows_a_live_table_and_closes_with_the_next_commands(workdir: Path, tracking_uri: str) -> None:
+    recipe = workdir / "iris-tune.yaml"
+    recipe.write_text(RECIPE.replace("max_epochs: 30", "max_epochs: 3"))
+    journal = workdir / "study.journal"
+    shown = on_a_terminal(
+        ["tune", str(recipe), "--trials", "2", "trainer.max_epochs=2", "--storage", str(journal),
+         "--tracking-uri", tracking_uri], workdir, 80,
+    )  # fmt: skip
+    lines = [line for line in re.split(r"[\r\n]", shown) if line.strip()]
+    assert all(len(line) <= 80 for line in lines if line.startswith(("│", "┃", "trials"))), shown
+    assert any(re.match(r"trials 2/2 · \d+:\d\d elapsed · .*best val/acc", line) for line in lines), shown
+    assert any(re.match(r"│ +[01] │ COMPLETE │", line) for line in lines), shown
+    assert re.search(r"^parent run [0-9a-f]{32} ", shown, re.M)
+
+    # the suggested commands run as printed: the best trial trained again, and the study's report
+    train = next(line for line in lines if line.startswith("next ")).split(None, 1)[1]
+    assert "trainer.max_epochs=2" in train and "optim.lr=" in train
+    report = next(line.strip() for line in lines if line.strip().startswith("dlkit report "))
+    assert f"optuna-dashboard {journal}" in shown
+    for command in (train, report):
+        done = run_cli(*shlex.split(command)[1:], "--tracking-uri", tracking_uri, cwd=workdir, timeout=300)
+        assert done.returncode == 0, (command, done.stderr)
+    assert (workdir / "report.html").exists()
