@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -32,24 +33,37 @@ def _cell(text: str) -> str:
 
 
 def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
-    """A JSON-schema property as a short type: `int > 0`, `"a" | "b"`, `list[int]`, `Optim`."""
+    """A JSON-schema property as a user writes the value: `int (> 0)`, `one of: a, b`, `list[int]`,
+    `mapping (below)`; never an internal class name."""
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
+        return "mapping (below)"
     if "enum" in prop:
-        return " | ".join(json.dumps(v) for v in prop["enum"])
+        return "one of: " + ", ".join(_plain(v) for v in prop["enum"])
     if "const" in prop:
-        return json.dumps(prop["const"])
+        return _plain(prop["const"])
     if "anyOf" in prop or "oneOf" in prop:
-        parts = [_type(p, defs) for p in prop.get("anyOf", prop.get("oneOf", []))]
-        return " | ".join(dict.fromkeys(parts))
+        options = prop.get("anyOf", prop.get("oneOf", []))
+        chosen = _discriminated(options, defs)
+        if chosen:
+            return chosen
+        parts = [_type(p, defs) for p in options if p.get("type") != "null"]
+        text = " or ".join(dict.fromkeys(parts))
+        return f"{text} or null" if any(p.get("type") == "null" for p in options) else text
     kind = prop.get("type", "any")
     if kind == "array":
         if "prefixItems" in prop:
-            return "[" + ", ".join(_type(p, defs) for p in prop["prefixItems"]) + "]"
+            items = [_type(p, defs) for p in prop["prefixItems"]]
+            if len(set(items)) == 1:
+                return f"list[{items[0]}] of {len(items)}"
+            return "[" + ", ".join(items) + "]"
         return f"list[{_type(prop.get('items', {}), defs)}]"
     if kind == "object":
         extra = prop.get("additionalProperties")
-        return f"map[str, {_type(extra, defs)}]" if isinstance(extra, dict) else "map"
+        if isinstance(extra, dict):
+            options = extra.get("anyOf") or extra.get("oneOf") or []
+            value = _discriminated(options, defs) or _type(extra, defs)
+            return f"map of str to {value}"
+        return "mapping"
     names = {"integer": "int", "number": "float", "string": "str", "boolean": "bool", "null": "null"}
     text = names.get(kind, kind)
     bounds = [
@@ -58,6 +72,27 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
         if key in prop
     ]
     return f"{text} ({', '.join(bounds)})" if bounds else text
+
+
+def _plain(value: Any) -> str:
+    """A choice as written in YAML: strings bare, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _discriminated(options: list[dict[str, Any]], defs: dict[str, Any]) -> str:
+    """A union of sections told apart by one field (`kind`, `arch`, `type`): `mapping by kind: a, b`."""
+    refs = [o["$ref"].rsplit("/", 1)[-1] for o in options if "$ref" in o]
+    if len(refs) < 2 or len(refs) != len([o for o in options if o.get("type") != "null"]):
+        return ""
+    for tag in ("kind", "arch", "type"):
+        values: list[Any] = []
+        for ref in refs:
+            field = defs.get(ref, {}).get("properties", {}).get(tag, {})
+            values += [field["const"]] if "const" in field else field.get("enum", [])[:1]
+        if len(values) == len(refs):
+            text = f"mapping; {tag}: one of {', '.join(_plain(v) for v in values)}"
+            return f"{text}; or null" if any(o.get("type") == "null" for o in options) else text
+    return ""
 
 
 def _default(field: Any) -> str:
@@ -69,6 +104,8 @@ def _default(field: Any) -> str:
         return "required"
     if isinstance(value, BaseModel):
         return "see below"
+    if isinstance(value, str) and value and yaml.safe_load(value) == value:
+        return f"`{value}`"  # as YAML reads it back, unquoted
     return f"`{json.dumps(value, default=str)}`"
 
 

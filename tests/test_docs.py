@@ -77,3 +77,19 @@ def test_guide_commands_run_as_written(page: str, tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, f"{page}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "Traceback" not in done.stderr
+
+
+def test_reference_types_read_as_a_user_writes_them() -> None:
+    """Types as a recipe writes values (`int (> 0)`, `list[int]`, `one of: a, b`), never dlkit's class names."""
+    text = (PAGES_DIR / "reference" / "recipe.md").read_text()
+    text += (PAGES_DIR / "reference" / "architectures.md").read_text()
+    types = [row.split(" | ")[1] for row in text.splitlines() if row.startswith("| `")]
+    assert len(types) > 100
+    internal = [t for t in types if re.search(r"\b[A-Z][a-z]+[A-Z]\w*|\b(Optim|Trainer|Tracking|Scheduler)\b", t)]
+    assert internal == []
+    assert "| `optim.name` | one of: sgd, adam, adamw, rmsprop |" in text
+    assert "| `optim.betas` | list[float] of 2 |" in text
+    assert re.search(r"\| `task` \| mapping; kind: one of classification, regression", text)
+    assert not any('"' in t for t in types if t.startswith("one of"))
+    css = (PAGES_DIR / "stylesheets" / "extra.css").read_text()
+    assert "white-space: nowrap" in css and "stylesheets/extra.css" in (DOCS / "mkdocs.yml").read_text()
