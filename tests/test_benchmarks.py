@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import gpu, levers, startup, throughput
+from benchmarks import gpu, levers, listing, startup, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -63,6 +63,15 @@ def test_startup_rows() -> None:
         command = row.name.removeprefix("start-up: ")
         assert RATIO.match(row.ratio) and (row.ok is not None) == (command in startup.TARGETS)
         assert row.target == (f"<= {startup.TARGETS[command]} s" if command in startup.TARGETS else "")
+
+
+def test_listing_rows() -> None:
+    rows = listing.measure(repeats=1, runs=40)
+    assert [r.name for r in rows] == [
+        "listing (40 runs): dlkit runs ls",
+        "listing (40 runs): dlkit runs ls --limit 1000",
+    ]
+    assert all(RATIO.match(r.ratio) and r.target == "<= 1.0 s" and r.ok is not None for r in rows)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dlkit.errors import BadInput, TrackingError
@@ -61,14 +62,24 @@ def key_metric(run: Any) -> tuple[str, float | None]:
 
 def list_runs(tracking_uri: str, experiment: str | None = None, limit: int = 200) -> list[RunRow]:
     """Top-level runs, newest first, each with its child runs (folds, trials)."""
-    client = client_for(tracking_uri)
-    names = experiments(client, experiment)
-    if not names:
-        return []
-    try:
-        runs = client.search_runs(list(names), max_results=limit, order_by=["attributes.start_time DESC"])
-    except Exception as e:
-        raise TrackingError(f"tracking store {tracking_uri}: {str(e).splitlines()[0]}") from None
+    from dlkit.tracking.store import sqlite_path
+
+    path = sqlite_path(tracking_uri)
+    found = None
+    if path is not None:
+        check_readable(tracking_uri)
+        found = sqlite_runs(path, experiment, limit)
+    if found is None:
+        client = client_for(tracking_uri)
+        names = experiments(client, experiment)
+        if not names:
+            return []
+        try:
+            runs = client.search_runs(list(names), max_results=limit, order_by=["attributes.start_time DESC"])
+        except Exception as e:
+            raise TrackingError(f"tracking store {tracking_uri}: {str(e).splitlines()[0]}") from None
+    else:
+        names, runs = found
     rows: dict[str, RunRow] = {}
     for run in runs:
         info = run.info
@@ -142,6 +153,65 @@ def compare(
             names = [key, *(n for n in names if n != key)]
     metrics = {n: [r.data.metrics.get(n) for r in runs] for n in names}
     return Comparison(runs, differing, metrics)
+
+
+def sqlite_runs(path: Path, experiment: str | None, limit: int) -> tuple[dict[str, str], list[Any]] | None:
+    """The listing read straight from a SQLite store: what `runs ls` shows, without loading MLflow (most of
+    the command's time) or every run's params. Runs look like MLflow's (`info`, `data.metrics/params/tags`),
+    with only the params the listing reads. None when the schema is not the one expected: then MLflow reads."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = db.execute("SELECT experiment_id, name FROM experiments WHERE lifecycle_stage = 'active'").fetchall()
+        names = {str(i): n for i, n in rows}
+        if experiment is not None:
+            names = {i: n for i, n in names.items() if n == experiment}
+            if not names:
+                known = ", ".join(n for _, n in rows) or "none"
+                raise BadInput(f"--experiment: no experiment named '{experiment}' (experiments: {known})")
+        if not names:
+            return {}, []
+        marks = ",".join("?" * len(names))
+        found = db.execute(
+            "SELECT run_uuid, name, status, start_time, end_time, experiment_id FROM runs "
+            f"WHERE lifecycle_stage = 'active' AND experiment_id IN ({marks}) "
+            "ORDER BY start_time DESC, run_uuid LIMIT ?",
+            [*names, limit],
+        ).fetchall()
+        runs: dict[str, Any] = {}
+        for run_id, name, status, start, end, experiment_id in found:
+            info = SimpleNamespace(run_id=run_id, run_name=name, status=status, start_time=start, end_time=end,
+                                   experiment_id=str(experiment_id))  # fmt: skip
+            runs[run_id] = SimpleNamespace(info=info, data=SimpleNamespace(metrics={}, params={}, tags={}))
+        ids = list(runs)
+        for start in range(0, len(ids), 500):  # SQLite's limit on bound values
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, value, is_nan, run_id in db.execute(
+                f"SELECT key, value, is_nan, run_uuid FROM latest_metrics WHERE run_uuid IN ({marks})", chunk
+            ):
+                runs[run_id].data.metrics[key] = float("nan") if is_nan else float(value)
+            for key, value, run_id in db.execute(
+                f"SELECT key, value, run_uuid FROM tags WHERE run_uuid IN ({marks})", chunk
+            ):
+                runs[run_id].data.tags[key] = value
+            for key, value, run_id in db.execute(
+                f"SELECT key, value, run_uuid FROM params WHERE key = 'trainer.monitor' AND run_uuid IN ({marks})",
+                chunk,
+            ):
+                runs[run_id].data.params[key] = value
+        for run in runs.values():
+            run.info.run_name = run.data.tags.get("mlflow.runName", run.info.run_name)
+        return names, list(runs.values())
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
 
 
 STALE_AFTER_S = 1800.0

@@ -52,3 +52,42 @@ def test_numbers_read_as_people_write_them() -> None:
 
     shown = [number(v) for v in (99370.0, 0.97345, 1.234e-5, 12345.678, None, 0.0, float("nan"), -2.5)]
     assert shown == ["99370", "0.9735", "1.23e-05", "12345.7", "", "0", "nan", "-2.5000"]
+
+
+def test_the_sqlite_listing_matches_mlflows_own_and_loads_no_mlflow(tmp_path: Path) -> None:
+    """`runs ls` reads a SQLite store directly (MLflow's import is most of its time): the same rows as
+    through MLflow's client, nesting, names, key metrics and a deleted run included."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    from benchmarks.listing import make_store
+    from dlkit.tracking import query
+
+    uri = make_store(tmp_path, runs=130)
+    client = MlflowClient(uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "listing"]
+    doomed = client.search_runs([experiment.experiment_id], max_results=1)[0].info.run_id
+    client.delete_run(doomed)
+    client.set_tag(
+        client.search_runs([experiment.experiment_id], max_results=2)[1].info.run_id, "mlflow.runName", "renamed"
+    )
+
+    direct = query.list_runs(uri, None, 100)
+    _, runs = query.sqlite_runs(Path(tmp_path / "mlflow.db"), None, 100) or ({}, [])
+    assert len(runs) == 100 and doomed not in {r.info.run_id for r in runs}
+    original = query.sqlite_runs
+    try:
+        query.sqlite_runs = lambda *_: None  # type: ignore[assignment]
+        through_mlflow = query.list_runs(uri, None, 100)
+    finally:
+        query.sqlite_runs = original
+    assert [dataclasses.asdict(r) for r in direct] == [dataclasses.asdict(r) for r in through_mlflow]
+    assert any(r.children for r in direct) and any(r.name == "renamed" for r in direct)
+    assert query.list_runs(uri, "listing", 5) and len(query.list_runs(uri, "listing", 5)) <= 5
+
+    probe = (
+        "import sys; from dlkit.tracking.query import list_runs; list_runs(sys.argv[1]); print('mlflow' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe, uri], capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.strip() == "False", loaded.stderr

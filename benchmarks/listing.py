@@ -1,0 +1,77 @@
+"""`dlkit runs ls` on a store of 1,000 runs: at most 1 s (median of alternating runs, bare Python beside it).
+
+The store holds runs shaped like dlkit's own (the params, tags and metrics of an iris-mlp run, with
+per-epoch histories), written through MLflow's client in batches; a tenth are k-fold parents with
+children, so the listing also nests.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Row, alternate, dlkit, print_table
+
+TARGET_S = 1.0
+RUNS = 1000
+
+
+def make_store(folder: Path, runs: int = RUNS) -> str:
+    """A SQLite store holding `runs` finished runs; returns its URI."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("listing")
+    params = [Param(f"section{i // 10}.field{i % 10}", str(i * 0.1)) for i in range(50)]
+    params.append(Param("trainer.monitor", "val/loss"))
+    now = int(time.time() * 1000)
+    parent = None
+    for i in range(runs):
+        tags = [RunTag("dlkit.recipe", "iris-mlp"), RunTag("mlflow.runName", f"iris-mlp lr={i}")]
+        if i % 10 == 0:
+            parent = None
+        if i % 100 == 1:  # a cross-validation parent, with the next few runs as its folds
+            tags.append(RunTag("dlkit.folds", "5"))
+        run = client.create_run(experiment, start_time=now + i, tags={t.key: t.value for t in tags})
+        run_id = run.info.run_id
+        if i % 100 == 1:
+            parent = run_id
+        elif parent is not None and i % 100 <= 6:
+            client.set_tag(run_id, "mlflow.parentRunId", parent)
+        metrics = [Metric(f"{split}/{name}", 0.5 + 0.01 * epoch, now, epoch)
+                   for split in ("train", "val") for name in ("loss", "acc") for epoch in range(1, 11)]  # fmt: skip
+        metrics += [Metric(f"test/{name}", 0.9, now, 10) for name in ("acc", "loss", "f1_macro", "roc_auc")]
+        client.log_batch(run_id, metrics=metrics, params=params)
+        client.set_terminated(run_id, "FINISHED", end_time=now + i + 1000)
+    return uri
+
+
+def measure(repeats: int = 7, runs: int = RUNS) -> list[Row]:
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = make_store(Path(tmp), runs)
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "dlkit runs ls": [*dlkit(), "runs", "ls", "--tracking-uri", uri],
+            "dlkit runs ls --limit 1000": [*dlkit(), "runs", "ls", "--limit", "1000", "--tracking-uri", uri],
+        }
+        medians = alternate(commands, repeats)
+    bare = medians.pop("python -c pass")
+    return [
+        Row(
+            f"listing ({runs} runs): {name}",
+            f"{seconds:.3f} s",
+            f"{bare:.3f} s",
+            f"{seconds / bare:.1f}x",
+            f"<= {TARGET_S} s",
+            seconds <= TARGET_S,
+        )
+        for name, seconds in medians.items()
+    ]
+
+
+if __name__ == "__main__":
+    print_table(measure())
