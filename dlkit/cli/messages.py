@@ -6,13 +6,22 @@ import sys
 from typing import NoReturn
 
 
+def colour(stream: object) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def fail(message: str, hint: str | None, code: int) -> NoReturn:
     """Print `error: ...` (and `hint: ...`) on stderr and exit with `code`."""
     from dlkit.cli.common import printable
 
     sys.stdout.flush()
     # a message quotes file names, columns and values as given: their control characters are shown, not sent
-    sys.stderr.write(f"error: {printable(message)}\n" + (f"hint: {printable(hint)}\n" if hint else ""))
+    error, tip = ("\x1b[1;31merror:\x1b[0m", "\x1b[33mhint:\x1b[0m") if colour(sys.stderr) else ("error:", "hint:")
+    sys.stderr.write(f"{error} {printable(message)}\n" + (f"{tip} {printable(hint)}\n" if hint else ""))
     sys.stderr.flush()
     sys.exit(code)
 

@@ -24,11 +24,15 @@ from tests.tuning.test_workers import RECIPE
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def on_a_terminal(args: list[str], cwd: Path, columns: int) -> str:
-    """The text a terminal `columns` wide received from `dlkit ARGS`, escape sequences removed."""
+def on_a_terminal(
+    args: list[str], cwd: Path, columns: int, extra: dict[str, str] | None = None, code: int = 0, raw: bool = False
+) -> str:
+    """The text a terminal `columns` wide received from `dlkit ARGS` (exit status `code`), escape
+    sequences removed unless `raw`."""
     leader, follower = pty.openpty()
     env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
+    env.update(extra or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "dlkit", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=follower,
         stderr=follower, close_fds=True,
@@ -44,8 +48,9 @@ def on_a_terminal(args: list[str], cwd: Path, columns: int) -> str:
             break
         chunks.append(data)
     os.close(leader)
-    assert process.wait(timeout=300) == 0, b"".join(chunks).decode(errors="replace")[-2000:]
-    return ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+    text = b"".join(chunks).decode(errors="replace")
+    assert process.wait(timeout=300) == code, text[-2000:]
+    return text if raw else ANSI.sub("", text)
 
 
 @pytest.mark.parametrize("columns", [80, 132])
@@ -102,3 +107,18 @@ def test_tune_shows_a_live_table_and_closes_with_the_next_commands(workdir: Path
         done = run_cli(*shlex.split(command)[1:], "--tracking-uri", tracking_uri, cwd=workdir, timeout=300)
         assert done.returncode == 0, (command, done.stderr)
     assert (workdir / "report.html").exists()
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;[0-9;]+)m")
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_colour_on_a_terminal_unless_no_color(workdir: Path, no_color: bool) -> None:
+    """Error labels and trial states are coloured on a terminal; NO_COLOR (or a pipe) turns every colour off."""
+    recipe = workdir / "bad.yaml"
+    recipe.write_text("name: bad\ntask: classification\ndata: {kind: builtin, name: iris}\nmodel: {arch: nope}\n")
+    raw = on_a_terminal(["train", str(recipe)], workdir, 100, {"NO_COLOR": "1"} if no_color else {}, code=2, raw=True)
+    assert "model.arch" in raw
+    assert bool(COLOUR.search(raw)) is not no_color, repr(raw)
+    piped = run_cli("train", str(recipe), cwd=workdir)
+    assert piped.returncode == 2 and piped.stderr.startswith("error: ") and "\x1b" not in piped.stderr
