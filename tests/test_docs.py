@@ -77,6 +77,32 @@ def test_guide_commands_run_as_written(page: str, tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, f"{page}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "Traceback" not in done.stderr
+    # every file the page names (`confusion_matrix.png`, `-o report.html`) exists after its commands ran:
+    # written to the folder or among the runs' artifacts in the store beside it
+    made = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    missing = sorted(named_files(PAGES_DIR / page) - made)
+    assert not missing, f"{page} names files its commands did not make: {missing}"
+
+
+#: a file named in backticks, or given to an option that writes one
+NAMED = re.compile(r"`(?:\./)?([\w.-]+\.(?:png|csv|json|html|yaml|ckpt|journal|db))`")
+WRITTEN = re.compile(r"(?:-o|--output|--export|--storage)[ =]([\w./-]+\.\w+)")
+
+
+def named_files(page: Path) -> set[str]:
+    text = page.read_text()
+    names = set(NAMED.findall(text))
+    for block in bash_blocks(page):
+        names |= {Path(p).name for p in WRITTEN.findall(block) if "://" not in p}
+    return names
+
+
+def test_named_files_are_found_in_the_guides() -> None:
+    """The check above sees both kinds of names (it cannot pass by finding none)."""
+    assert {"confusion_matrix.png", "learning_curves.png"} <= named_files(
+        PAGES_DIR / "tutorials" / "image-classification.md"
+    )
+    assert {"report.html", "study.html", "digits.html"} <= named_files(PAGES_DIR / "tutorials" / "comparing-runs.md")
 
 
 def test_reference_types_read_as_a_user_writes_them() -> None:

@@ -241,8 +241,10 @@ def _group(columns: list[Column]) -> list[Column]:
             out.append(members[0])
             continue
         runs = [c.members[0] for c in members]
-        plain = min(members, key=lambda c: len(c.label))  # the name without the seed override, when there is one
-        out.append(Column(f"{plain.label} ×{len(runs)} seeds", "seeds", runs, plain.head))
+        plain = min(members, key=lambda c: len(c.label))
+        # readable run names carry their overrides ("digits-mlp seed=1"): the group's name drops the seed
+        label = " ".join(word for word in plain.label.split() if not word.startswith("seed=")) or plain.label
+        out.append(Column(f"{label} ×{len(runs)} seeds", "seeds", runs, plain.head))
     return out
 
 

@@ -159,6 +159,9 @@ def test_a_report_compares_runs_seeds_and_folds_as_the_store_holds_them(store: d
     assert metrics["best epoch"][0] == str(best.step)
     assert metrics["val/loss ↓"][0] == number(best.value)
 
+    # the seed group is one column, named after its runs without their seed
+    assert re.search(r"iris-mlp(-\d)? ×2 seeds", text) and not re.search(r"seed=\d ×2", text)
+
     # only what differs, a seed group showing its seeds; the best value of a row marked
     params = page.table("parameter")
     assert params["optim.lr"] == ["0.02", "0.002", "0.005", "0.01"]
