@@ -31,6 +31,38 @@ def tune_collector() -> None:
     gc.set_threshold(max(first, YOUNG_THRESHOLD), *older)
 
 
+def busy_cores(samples: int = 3, interval: float = 0.01) -> int:
+    """Cores that other work holds right now: the runnable tasks the kernel counts (Linux's
+    procs_running), this one left out, at the quietest of a few quick looks; 0 where it cannot tell."""
+    import time
+
+    seen = []
+    for _ in range(samples):
+        try:
+            with open("/proc/stat") as f:
+                line = next((x for x in f if x.startswith("procs_running")), "")
+        except OSError:
+            return 0
+        if not line:
+            return 0
+        seen.append(int(line.split()[1]))
+        time.sleep(interval)
+    return max(0, min(seen) - 1)
+
+
+def training_threads(cores: int | None = None, busy: int | None = None) -> int:
+    """Intra-op threads for a run nobody set threads for: the cores other work leaves free, at least one.
+
+    PyTorch takes every core by default, and its OpenMP threads spin while they wait for each other:
+    when other processes hold cores, a spinning thread keeps the one it waits for off the CPU and
+    training crawls (docs/pages/performance.md, "Threads on a busy machine"). On a free machine this
+    is every core, as PyTorch would choose.
+    """
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    busy = busy if busy is not None else busy_cores()
+    return max(1, cores - busy)
+
+
 def is_own() -> bool:
     return _own
 

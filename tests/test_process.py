@@ -67,3 +67,25 @@ def test_the_dlkit_script_freezes_its_imports_and_runs_no_full_collection(tmp_pa
     assert frozen and frozen[0] > 100_000  # Lightning, MLflow, torch and the rest, frozen after import
     assert seen["freezes"] == 1  # once: later heavy_imports() calls freeze nothing more
     assert seen["full"] <= 2, seen["full"]
+
+
+def test_training_leaves_the_cores_other_work_holds() -> None:
+    """Runs nobody set threads for take the cores that are free: all on an idle machine, at least one."""
+    import subprocess
+    import sys
+    import time
+
+    from dlkit.process import busy_cores, training_threads
+
+    assert training_threads(cores=2, busy=0) == 2
+    assert training_threads(cores=2, busy=1) == 1
+    assert training_threads(cores=2, busy=5) == 1
+    assert training_threads(cores=8, busy=3) == 5
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        assert busy_cores() >= 1  # the spinners are runnable whenever the kernel looks
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()

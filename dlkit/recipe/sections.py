@@ -99,7 +99,10 @@ class Trainer(Strict):
         None, ge=0, description="Epoch (from 0) at which the modules in model.freeze start training too."
     )
     num_threads: PositiveInt | None = Field(
-        None, le=1024, description="CPU threads torch may use; defaults to the machine's cores (at most 8)."
+        None,
+        le=1024,
+        description="CPU threads torch may use; default: OMP_NUM_THREADS, else the cores no other work holds "
+        "when the run starts (every core on an idle machine).",
     )
     compile: bool = Field(
         False, description="torch.compile the model (GPU: faster steps after a compilation of tens of seconds)."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +11,7 @@ import lightning as L
 import torch
 
 from dlkit import data, models, tasks
+from dlkit.process import training_threads
 from dlkit.recipe.schema import Recipe
 from dlkit.training import transfer
 
@@ -26,6 +29,12 @@ class Prepared:
     example: Any = None
 
 
+@functools.cache
+def _torch_default_threads() -> int:
+    """PyTorch's own choice (the physical cores), read before dlkit first changes it."""
+    return torch.get_num_threads()
+
+
 def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str, served: bool = False) -> Prepared:
     """Seeds, data, backbone and task: every bad-input error surfaces here, before any MLflow run exists.
 
@@ -35,6 +44,8 @@ def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str, served: bool
     t = recipe.trainer
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
+    elif "OMP_NUM_THREADS" not in os.environ:  # the user's setting wins; else leave busy cores alone
+        torch.set_num_threads(min(_torch_default_threads(), training_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
     datamodule = data.build(recipe, fold)
     models.check_size(recipe.model, datamodule.info)
