@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import gpu, levers, listing, startup, throughput
+from benchmarks import contention, gpu, levers, listing, startup, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -72,6 +72,15 @@ def test_listing_rows() -> None:
         "listing (40 runs): dlkit runs ls --limit 1000",
     ]
     assert all(RATIO.match(r.ratio) and r.target == "<= 1.0 s" and r.ok is not None for r in rows)
+
+
+@pytest.mark.slow
+def test_contention_rows() -> None:
+    rows = contention.measure(repeats=1, names=("digits-mlp",))
+    assert [r.name.split(" vs ")[0] for r in rows] == ["contention: digits-mlp, busy"] * 2 + [
+        "contention: digits-mlp, idle"
+    ]
+    assert all(RATIO.match(r.ratio) for r in rows) and rows[0].target == ">= 3x" and rows[2].target == ">= 0.95x"
 
 
 @pytest.mark.slow
