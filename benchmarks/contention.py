@@ -147,7 +147,7 @@ def busy() -> Iterator[None]:
         for p in spinners:
             p.kill()
         for p in spinners:
-            p.wait()
+            p.wait(timeout=30)
 
 
 def _measure(name: str, folder: Path, repeats: int) -> dict[str, float]:

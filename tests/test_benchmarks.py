@@ -67,11 +67,11 @@ def test_startup_rows() -> None:
 
 def test_listing_rows() -> None:
     rows = listing.measure(repeats=1, runs=40)
-    assert [r.name for r in rows] == [
-        "listing (40 runs): dlkit runs ls",
-        "listing (40 runs): dlkit runs ls --limit 1000",
-    ]
-    assert all(RATIO.match(r.ratio) and r.target == "<= 1.0 s" and r.ok is not None for r in rows)
+    assert [r.name.removeprefix("listing (40 runs): dlkit ") for r in rows] == [
+        "runs ls", "runs ls --limit 1000", "compare RUN RUN", "compare --experiment (50 newest)",
+    ]  # fmt: skip
+    assert [r.target for r in rows] == ["<= 1.0 s", "<= 1.0 s", "<= 2.0 s", "<= 2.0 s"]
+    assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows)
 
 
 @pytest.mark.slow

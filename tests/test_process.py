@@ -88,4 +88,4 @@ def test_training_leaves_the_cores_other_work_holds() -> None:
     finally:
         for p in spinners:
             p.kill()
-            p.wait()
+            p.wait(timeout=30)
