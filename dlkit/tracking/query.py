@@ -119,23 +119,7 @@ def compare(
     tracking_uri: str, run_ids: list[str], experiment: str | None = None, metric: str | None = None
 ) -> Comparison:
     """Parameters that differ between the runs, and their metrics (the latest value, as the MLflow UI shows)."""
-    from mlflow.exceptions import MlflowException
-
-    client = client_for(tracking_uri)
-    if run_ids:
-        runs = []
-        for run_id in run_ids:
-            try:
-                runs.append(client.get_run(run_id))
-            except MlflowException:
-                raise BadInput(f"run {run_id} not found in {tracking_uri}") from None
-    else:
-        ids = list(experiments(client, experiment))
-        runs = [
-            r
-            for r in client.search_runs(ids, max_results=50, order_by=["attributes.start_time DESC"])
-            if "mlflow.parentRunId" not in r.data.tags
-        ]
+    runs = _compared_runs(tracking_uri, run_ids, experiment)
     if len(runs) < 2:
         raise BadInput("compare needs at least two runs", hint="give run ids or an --experiment with two runs")
     keys = sorted({k for r in runs for k in r.data.params})
@@ -155,10 +139,14 @@ def compare(
     return Comparison(runs, differing, metrics)
 
 
-def sqlite_runs(path: Path, experiment: str | None, limit: int) -> tuple[dict[str, str], list[Any]] | None:
+def sqlite_runs(
+    path: Path, experiment: str | None, limit: int, run_ids: list[str] | None = None, params: bool = False
+) -> tuple[dict[str, str], list[Any]] | None:
     """The listing read straight from a SQLite store: what `runs ls` shows, without loading MLflow (most of
-    the command's time) or every run's params. Runs look like MLflow's (`info`, `data.metrics/params/tags`),
-    with only the params the listing reads. None when the schema is not the one expected: then MLflow reads."""
+        the command's time) or every run's params. Runs look like MLflow's (`info`, `data.metrics/params/tags`),
+        with only the params the listing reads (all of them with `params`); `run_ids`: those runs, in that
+    order, whatever their experiment (a missing one is left out). None when the schema is not the one
+    expected: then MLflow reads."""
     import sqlite3
     from types import SimpleNamespace
 
@@ -177,12 +165,17 @@ def sqlite_runs(path: Path, experiment: str | None, limit: int) -> tuple[dict[st
         if not names:
             return {}, []
         marks = ",".join("?" * len(names))
-        found = db.execute(
-            "SELECT run_uuid, name, status, start_time, end_time, experiment_id FROM runs "
-            f"WHERE lifecycle_stage = 'active' AND experiment_id IN ({marks}) "
-            "ORDER BY start_time DESC, run_uuid LIMIT ?",
-            [*names, limit],
-        ).fetchall()
+        columns = "SELECT run_uuid, name, status, start_time, end_time, experiment_id FROM runs "
+        if run_ids is not None:
+            marks = ",".join("?" * len(run_ids))
+            by_id = {r[0]: r for r in db.execute(f"{columns} WHERE run_uuid IN ({marks})", run_ids)}
+            found = [by_id[i] for i in run_ids if i in by_id]
+        else:
+            found = db.execute(
+                f"{columns} WHERE lifecycle_stage = 'active' AND experiment_id IN ({marks}) "
+                "ORDER BY start_time DESC, run_uuid LIMIT ?",
+                [*names, limit],
+            ).fetchall()
         runs: dict[str, Any] = {}
         for run_id, name, status, start, end, experiment_id in found:
             info = SimpleNamespace(run_id=run_id, run_name=name, status=status, start_time=start, end_time=end,
@@ -200,9 +193,9 @@ def sqlite_runs(path: Path, experiment: str | None, limit: int) -> tuple[dict[st
                 f"SELECT key, value, run_uuid FROM tags WHERE run_uuid IN ({marks})", chunk
             ):
                 runs[run_id].data.tags[key] = value
+            which = "" if params else "key = 'trainer.monitor' AND "
             for key, value, run_id in db.execute(
-                f"SELECT key, value, run_uuid FROM params WHERE key = 'trainer.monitor' AND run_uuid IN ({marks})",
-                chunk,
+                f"SELECT key, value, run_uuid FROM params WHERE {which}run_uuid IN ({marks})", chunk
             ):
                 runs[run_id].data.params[key] = value
         for run in runs.values():
@@ -212,6 +205,41 @@ def sqlite_runs(path: Path, experiment: str | None, limit: int) -> tuple[dict[st
         return None
     finally:
         db.close()
+
+
+def _compared_runs(tracking_uri: str, run_ids: list[str], experiment: str | None) -> list[Any]:
+    """The runs named (in order), or an experiment's 50 newest top-level runs; straight from a SQLite store."""
+    from dlkit.tracking.store import sqlite_path
+
+    path = sqlite_path(tracking_uri)
+    if path is not None:
+        check_readable(tracking_uri)
+        found = sqlite_runs(path, None if run_ids else experiment, 50, run_ids or None, params=True)
+        if found is not None:
+            runs = found[1]
+            if run_ids:
+                missing = [r for r in run_ids if r not in {run.info.run_id for run in runs}]
+                if missing:
+                    raise BadInput(f"run {missing[0]} not found in {tracking_uri}")
+                return runs
+            return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(tracking_uri)
+    if run_ids:
+        out = []
+        for run_id in run_ids:
+            try:
+                out.append(client.get_run(run_id))
+            except MlflowException:
+                raise BadInput(f"run {run_id} not found in {tracking_uri}") from None
+        return out
+    ids = list(experiments(client, experiment))
+    return [
+        r
+        for r in client.search_runs(ids, max_results=50, order_by=["attributes.start_time DESC"])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
 
 
 STALE_AFTER_S = 1800.0

@@ -76,13 +76,22 @@ def test_the_sqlite_listing_matches_mlflows_own_and_loads_no_mlflow(tmp_path: Pa
     direct = query.list_runs(uri, None, 100)
     _, runs = query.sqlite_runs(Path(tmp_path / "mlflow.db"), None, 100) or ({}, [])
     assert len(runs) == 100 and doomed not in {r.info.run_id for r in runs}
+    pair = [direct[0].run_id, direct[1].run_id]
+    compared = query.compare(uri, pair)
+    by_experiment = query.compare(uri, [], "listing")
     original = query.sqlite_runs
     try:
-        query.sqlite_runs = lambda *_: None  # type: ignore[assignment]
+        query.sqlite_runs = lambda *_, **__: None  # type: ignore[assignment]
         through_mlflow = query.list_runs(uri, None, 100)
+        compared_by_mlflow = query.compare(uri, pair)
+        by_experiment_mlflow = query.compare(uri, [], "listing")
     finally:
         query.sqlite_runs = original
     assert [dataclasses.asdict(r) for r in direct] == [dataclasses.asdict(r) for r in through_mlflow]
+    for ours, theirs in ((compared, compared_by_mlflow), (by_experiment, by_experiment_mlflow)):
+        assert [r.info.run_id for r in ours.runs] == [r.info.run_id for r in theirs.runs]
+        assert (ours.params, ours.metrics) == (theirs.params, theirs.metrics)
+    assert len(compared.runs[0].data.params) == 51  # all of them read, not only trainer.monitor
     assert any(r.children for r in direct) and any(r.name == "renamed" for r in direct)
     assert query.list_runs(uri, "listing", 5) and len(query.list_runs(uri, "listing", 5)) <= 5
 
