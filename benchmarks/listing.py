@@ -1,5 +1,5 @@
 """`dlkit runs ls` and `dlkit compare` on a store of 1,000 runs: at most 1 s and 2 s (medians of
-alternating runs, bare Python beside them).
+alternating runs, bare Python beside them); `dlkit ui` answering no later than `mlflow ui` on it.
 
 The store holds runs shaped like dlkit's own (the params, tags and metrics of an iris-mlp run, with
 per-epoch histories), written through MLflow's client in batches; a tenth are k-fold parents with
@@ -8,6 +8,8 @@ children, so the listing also nests.
 
 from __future__ import annotations
 
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +54,50 @@ def make_store(folder: Path, runs: int = RUNS) -> str:
     return uri
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ui_ready(command: list[str], port: int, timeout: float = 120.0) -> float:
+    """Seconds from starting `command` until its HTTP server at `port` answers /; the process tree is stopped."""
+    import os
+    import signal
+    import urllib.request
+
+    start = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while time.perf_counter() - start < timeout:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as answer:
+                    if answer.status == 200:
+                        return time.perf_counter() - start
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{command[0]} did not answer on port {port} within {timeout} s")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def ui_rows(uri: str, repeats: int) -> list[Row]:
+    """`dlkit ui` against `mlflow ui` on the same store, alternating: time until the page answers."""
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    ours, theirs = [], []
+    for _ in range(repeats):
+        port = _free_port()
+        ours.append(ui_ready([*dlkit(), "ui", "--port", str(port), "--tracking-uri", uri], port))
+        port = _free_port()
+        theirs.append(ui_ready([mlflow, "ui", "--port", str(port), "--backend-store-uri", uri], port))
+    o, t = statistics.median(ours), statistics.median(theirs)
+    return [Row("listing: dlkit ui ready vs mlflow ui on the same store", f"{o:.2f} s", f"{t:.2f} s",
+                f"{o / t:.2f}x", "<= 1x", o <= t)]  # fmt: skip
+
+
 def measure(repeats: int = 7, runs: int = RUNS) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         uri = make_store(Path(tmp), runs)
@@ -68,13 +114,14 @@ def measure(repeats: int = 7, runs: int = RUNS) -> list[Row]:
                                                        "--tracking-uri", uri],
         }  # fmt: skip
         medians = alternate(commands, repeats)
+        served = ui_rows(uri, max(1, repeats // 2))
     bare = medians.pop("python -c pass")
     rows = []
     for name, seconds in medians.items():
         target = COMPARE_TARGET_S if "compare" in name else TARGET_S
         rows.append(Row(f"listing ({runs} runs): {name}", f"{seconds:.3f} s", f"{bare:.3f} s",
                         f"{seconds / bare:.1f}x", f"<= {target} s", seconds <= target))  # fmt: skip
-    return rows
+    return rows + served
 
 
 if __name__ == "__main__":
