@@ -22,6 +22,10 @@ TEST_RECALL_MACRO = "test/recall_macro"
 TEST_F1_MACRO = "test/f1_macro"
 TEST_F1_WEIGHTED = "test/f1_weighted"
 TEST_ROC_AUC = "test/roc_auc"
+#: expected calibration error: how far the predicted class's probability is from how often it is right
+TEST_ECE = "test/ece"
+#: the bins of test/ece and of the reliability diagram (equal widths of the top probability)
+ECE_BINS = 15
 TEST_F1_CLASS_PREFIX = "test/f1/"
 TEST_PRECISION_CLASS_PREFIX = "test/precision/"
 TEST_RECALL_CLASS_PREFIX = "test/recall/"
@@ -91,6 +95,7 @@ DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "precision_macro": "max",
     "recall_macro": "max",
     "roc_auc": "max",
+    "ece": "min",
     "f1": "max",
     "precision": "max",
     "recall": "max",

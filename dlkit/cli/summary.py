@@ -8,7 +8,7 @@ from dlkit.cli.common import console
 from dlkit.recipe.schema import Recipe
 
 _HEADLINE = (
-    "test/acc", "test/precision_macro", "test/recall_macro", "test/f1_macro", "test/f1_weighted", "test/roc_auc",
+    "test/acc", "test/precision_macro", "test/recall_macro", "test/f1_macro", "test/f1_weighted", "test/roc_auc", "test/ece",
     "test/rmse", "test/rmse_naive", "test/mae", "test/mae_naive", "test/r2", "test/mse", "test/loss",
 )  # fmt: skip
 

@@ -13,6 +13,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassAUROC,
+    MulticlassCalibrationError,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
     MulticlassPrecision,
@@ -57,6 +58,7 @@ class ClassificationTask(Task):
                 "precision_per_class": MulticlassPrecision(k, average=None),
                 "recall_per_class": MulticlassRecall(k, average=None),
                 "confusion": MulticlassConfusionMatrix(k),
+                m.TEST_ECE: MulticlassCalibrationError(k, n_bins=m.ECE_BINS, norm="l1"),
             }
         )
         self.test_auroc = MulticlassAUROC(k, average="macro")
@@ -110,7 +112,9 @@ class ClassificationTask(Task):
         self.test_metrics.reset()
         names = self.info.class_names or []
         out: dict[str, torch.Tensor] = {m.TEST_LOSS: self.test_loss.compute_and_reset()}
-        for key in (m.TEST_ACC, m.TEST_PRECISION_MACRO, m.TEST_RECALL_MACRO, m.TEST_F1_MACRO, m.TEST_F1_WEIGHTED):
+        for key in (
+            m.TEST_ACC, m.TEST_PRECISION_MACRO, m.TEST_RECALL_MACRO, m.TEST_F1_MACRO, m.TEST_F1_WEIGHTED, m.TEST_ECE,
+        ):  # fmt: skip
             out[key] = values[key]
         for prefix, key in (
             (m.TEST_F1_CLASS_PREFIX, "f1_per_class"),
@@ -155,5 +159,5 @@ class ClassificationTask(Task):
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_classification(
-            folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or []
+            folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or [], m.ECE_BINS
         )

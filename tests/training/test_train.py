@@ -72,6 +72,7 @@ def test_train_cli_records_the_full_run(workdir: Path) -> None:
         "test/f1_macro",
         "test/f1_weighted",
         "test/roc_auc",
+        "test/ece",
         "model/params",
         "model/latency_ms",
     ):
@@ -145,6 +146,17 @@ def test_logged_classification_metrics_equal_scikit_learn(workdir: Path, trackin
             assert per_class[name][key] == pytest.approx(expected, abs=1e-5), (name, key)
             assert result.test_metrics[f"test/{key}/{name}"] == pytest.approx(expected, abs=1e-5)
     assert logged["test/roc_auc"] == pytest.approx(skm.roc_auc_score(y == "benign", preds["prob_benign"]), abs=1e-4)
+    # calibration: torchmetrics' ECE (logged) equals the reliability diagram's bins (from predictions.csv)
+    probs = preds[["prob_malignant", "prob_benign"]].to_numpy()
+    truth = np.array([names.index(t) for t in y])
+    confidence, hit = probs.max(axis=1), probs.argmax(axis=1) == truth
+    bins = np.minimum((np.ceil(confidence * 15) - 1).clip(0), 14)  # 15 bins of (low, high]
+    ece = sum(abs(hit[bins == b].mean() - confidence[bins == b].mean()) * (bins == b).mean()
+              for b in range(15) if (bins == b).any())  # fmt: skip
+    assert logged["test/ece"] == pytest.approx(ece, abs=1e-5)
+    calibration = pd.read_csv(folder / "calibration.csv")
+    assert len(calibration) == 15 and calibration["count"].sum() == len(preds)
+    assert (folder / "reliability_diagram.png").read_bytes()[:4] == b"\x89PNG"
     cm = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
     np.testing.assert_array_equal(cm.to_numpy(), skm.confusion_matrix(y, p, labels=names))
     report = json.loads((folder / "classification_report.json").read_text())
