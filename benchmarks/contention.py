@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, Row, print_table
+from benchmarks.common import ROOT, Row, hand_epoch, print_table
 
 EPOCHS = 4
 #: (name, recipe, overrides); the series file is written into the run's folder
@@ -88,13 +88,7 @@ def hand_loop(name: str, folder: Path, threads: int) -> float:
     rates = []
     for _ in range(EPOCHS):
         start = time.perf_counter()
-        order = torch.randperm(len(x))
-        for i in range(0, len(x), bs):
-            idx = order[i : i + bs]
-            loss = loss_of(backbone(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        hand_epoch(backbone, optimizer, x, y, bs, loss_of)
         rates.append(len(x) / (time.perf_counter() - start))
     return statistics.median(rates[1:])
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Row, paired_ratio, print_table
+from benchmarks.common import Row, hand_epoch, paired_ratio, print_table
 
 EPOCHS = 12
 
@@ -38,7 +38,6 @@ def _setup(name: str, extra: list[str]) -> tuple[Any, Any, Any]:
 
 def hand_loop(name: str) -> float:
     """The floor: a loop over shuffled index slices, nothing else."""
-    import torch
     import torch.nn.functional as F
 
     from dlkit.tasks.optimizers import make_optimizer
@@ -51,13 +50,7 @@ def hand_loop(name: str) -> float:
     rates = []
     for _ in range(EPOCHS):
         start = time.perf_counter()
-        order = torch.randperm(len(x))
-        for i in range(0, len(x), bs):
-            idx = order[i : i + bs]
-            loss = F.cross_entropy(backbone(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        hand_epoch(backbone, optimizer, x, y, bs, F.cross_entropy)
         rates.append(len(x) / (time.perf_counter() - start))
     return statistics.median(rates[1:])
 
@@ -145,13 +138,7 @@ def hand_epochs(name: str, epochs: int) -> float:
     start = time.perf_counter()
     for _ in range(epochs):
         backbone.train()
-        order = torch.randperm(len(x))
-        for i in range(0, len(x), bs):
-            idx = order[i : i + bs]
-            loss = F.cross_entropy(backbone(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        hand_epoch(backbone, optimizer, x, y, bs, F.cross_entropy)
         backbone.eval()
         with torch.no_grad():
             total = sum(float(F.cross_entropy(backbone(vx[i : i + bs]), vy[i : i + bs], reduction="sum"))

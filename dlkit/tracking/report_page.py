@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from datetime import datetime, timezone
-from typing import Any
 
 import numpy as np
 
 from dlkit.numbers import number
-from dlkit.tracking.report import Column, MetricRow, Report, StudyData, Value, best_epoch
-
-#: one colour per column, the same in every figure and in the column headers
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+from dlkit.tracking.report_data import Column, MetricRow, Report, StudyData, Value
+from dlkit.tracking.report_figures import confusions, curves, escape, img, roc_pr, swatch
 
 CSS = """
 :root { --ink: #1d2330; --muted: #5d6778; --line: #dde2ea; --soft: #f5f7fa; --best: #0a7d32; }
@@ -56,39 +50,31 @@ code { background: var(--soft); padding: 1px 4px; border-radius: 3px; font-size:
 def render(report: Report) -> str:
     """The whole page."""
     parts = [_header(report), *(_study(s) for s in report.studies), _runs(report), _params(report)]
-    parts += [_metrics(report), _curves(report), _confusions(report), _roc_pr(report)]
+    parts += [_metrics(report), curves(report), confusions(report), roc_pr(report)]
     body = "\n".join(p for p in parts if p)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(report.title)} · dlkit report</title><style>{CSS}</style></head>"
+        f"<title>{escape(report.title)} · dlkit report</title><style>{CSS}</style></head>"
         f"<body>{body}</main></body></html>\n"
     )
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _header(report: Report) -> str:
     when = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
     runs = sum(len(c.members) for c in report.columns)
     return (
-        f"<header><h1>{_e(report.title)}</h1><p>{len(report.columns)} columns from {runs} runs · "
-        f"store <code>{_e(report.tracking_uri)}</code> · written {when}</p></header><main>"
+        f"<header><h1>{escape(report.title)}</h1><p>{len(report.columns)} columns from {runs} runs · "
+        f"store <code>{escape(report.tracking_uri)}</code> · written {when}</p></header><main>"
     )
-
-
-def _swatch(i: int) -> str:
-    return f'<span class="swatch" style="background:{PALETTE[i % len(PALETTE)]}"></span>'
 
 
 def _head_row(report: Report, first: str) -> str:
     cells = "".join(
-        f"<th>{_swatch(i)}{_e(c.label)}<br><span class='sub'>{_e(_describe(c))}</span></th>"
+        f"<th>{swatch(i)}{escape(c.label)}<br><span class='sub'>{escape(_describe(c))}</span></th>"
         for i, c in enumerate(report.columns)
     )
-    return f"<thead><tr><th>{_e(first)}</th>{cells}</tr></thead>"
+    return f"<thead><tr><th>{escape(first)}</th>{cells}</tr></thead>"
 
 
 def _describe(column: Column) -> str:
@@ -111,7 +97,9 @@ def _runs(report: Report) -> str:
     ):
         values = [get(c) for c in report.columns]
         if any(values):
-            rows.append(f"<tr><td>{label}</td>" + "".join(f"<td class='text'>{_e(v)}</td>" for v in values) + "</tr>")
+            rows.append(
+                f"<tr><td>{label}</td>" + "".join(f"<td class='text'>{escape(v)}</td>" for v in values) + "</tr>"
+            )
     return (
         f"<h2>Runs</h2><div class='scroll'><table>{_head_row(report, '')}<tbody>{''.join(rows)}</tbody></table></div>"
     )
@@ -141,7 +129,9 @@ def _params(report: Report) -> str:
         note = "every run has the same parameters" if len(report.columns) > 1 else ""
         return f"<h2>Parameters that differ</h2><p class='note'>{note or 'one column: nothing to set apart'}</p>"
     rows = "".join(
-        f"<tr><td>{_e(k)}</td>" + "".join(f"<td class='text'>{_e(param_text(v))}</td>" for v in values) + "</tr>"
+        f"<tr><td>{escape(k)}</td>"
+        + "".join(f"<td class='text'>{escape(param_text(v))}</td>" for v in values)
+        + "</tr>"
         for k, values in report.params.items()
     )
     return (
@@ -191,12 +181,12 @@ def _metrics(report: Report) -> str:
     for row in report.metrics:
         if row.stage != stage:
             stage = row.stage
-            rows.append(f"<tr class='section'><td colspan='{width}'>{_e(SECTIONS[stage])}</td></tr>")
+            rows.append(f"<tr class='section'><td colspan='{width}'>{escape(SECTIONS[stage])}</td></tr>")
         best = _best(row)
         key = " class='key'" if row.name == report.key_metric and row.stage == "test" else ""
         label = row.name + ("" if row.direction is None else " ↓" if row.direction == "min" else " ↑")
         cells = "".join(_cell(v, i in best) for i, v in enumerate(row.values))
-        rows.append(f"<tr{key}><td>{_e(label)}</td>{cells}</tr>")
+        rows.append(f"<tr{key}><td>{escape(label)}</td>{cells}</tr>")
     grouped = any(c.kind in ("folds", "seeds") for c in report.columns)
     note = "mean ± standard deviation over a column's folds or seeds; " if grouped else ""
     note += "the best value of a row in green (↓ lower is better, ↑ higher is better); epochs count from 1"
@@ -206,153 +196,8 @@ def _metrics(report: Report) -> str:
     )
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    _pyplot().close(fig)
-    return _img(buffer.getvalue())
-
-
-def _img(data: bytes, alt: str = "") -> str:
-    return f"<img alt='{_e(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
-
-
-def _curves(report: Report) -> str:
-    names = sorted({n for c in report.columns for r in c.members for n in r.curves})
-    names = [n for n in names if n.startswith("train/loss")] + [n for n in names if n.startswith("val/")]
-    if not names:
-        return ""
-    plt = _pyplot()
-    figures = []
-    for name in names:
-        fig, ax = plt.subplots(figsize=(4.6, 3.1))
-        for i, column in enumerate(report.columns):
-            _draw_curve(ax, column, name, PALETTE[i % len(PALETTE)])
-        ax.set(xlabel="epoch", title=name)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        figures.append(f"<figure>{_png(fig)}</figure>")
-    return (
-        "<h2>Learning curves</h2><p class='note'>one colour per column; a group's mean with its folds or seeds "
-        "as thin lines; the dot marks the best epoch</p>"
-        f"<div class='grid'>{''.join(figures)}</div>"
-    )
-
-
-def _draw_curve(ax: Any, column: Column, name: str, colour: str) -> None:
-    series = [r.curves[name] for r in column.members if r.curves.get(name)]
-    if not series:
-        return
-    if len(series) > 1:
-        for s in series:
-            ax.plot([p[0] for p in s], [p[1] for p in s], color=colour, alpha=0.25, linewidth=0.8)
-        longest = max(len(s) for s in series)
-        steps = [p[0] for p in max(series, key=len)]
-        mean = [np.mean([s[k][1] for s in series if k < len(s)]) for k in range(longest)]
-        ax.plot(steps, mean, color=colour, linewidth=1.8, label=column.label)
-        return
-    s = series[0]
-    ax.plot([p[0] for p in s], [p[1] for p in s], color=colour, linewidth=1.6, label=column.label)
-    epoch = best_epoch(column.members[0])
-    point = next((v for step, v in s if step == epoch), None)
-    if point is not None and name.startswith("val/"):
-        ax.plot([epoch], [point], "o", color=colour, markersize=5)
-
-
-def _confusions(report: Report) -> str:
-    tables = []
-    for i, column in enumerate(report.columns):
-        found = [r.confusion for r in column.members if r.confusion is not None]
-        if not found or any(f[0] != found[0][0] for f in found):
-            continue
-        classes = found[0][0]
-        counts = np.sum([np.array(f[1]) for f in found], axis=0)
-        if len(classes) > 25:
-            continue
-        caption = f"{_swatch(i)}{_e(column.label)}" + (f" (summed over {column.kind})" if len(found) > 1 else "")
-        tables.append(f"<figure><h3>{caption}</h3>{_matrix(classes, counts)}</figure>")
-    if not tables:
-        return ""
-    return (
-        "<h2>Confusion matrices</h2><p class='note'>test split; rows are the true class, columns the predicted "
-        f"one; shading by share of the row</p><div class='grid'>{''.join(tables)}</div>"
-    )
-
-
-def _matrix(classes: list[str], counts: np.ndarray) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in classes)
-    rows = []
-    for i, (name, row) in enumerate(zip(classes, counts, strict=True)):
-        total = max(int(row.sum()), 1)
-        cells = []
-        for j, count in enumerate(row):
-            share = count / total
-            colour = f"rgba(31,119,180,{0.08 + 0.85 * share:.2f})" if count else "transparent"
-            ink = "#fff" if share > 0.55 else "inherit"
-            weight = "font-weight:700;" if i == j else ""
-            cells.append(f"<td style='background:{colour};color:{ink};{weight}'>{int(count)}</td>")
-        rows.append(f"<tr><th>{_e(name)}</th>{''.join(cells)}</tr>")
-    return f"<table class='cm'><thead><tr><th>true \\ predicted</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _roc_pr(report: Report) -> str:
-    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
-
-    pooled = []
-    for i, column in enumerate(report.columns):
-        found = [r.scores for r in column.members if r.scores is not None]
-        if not found or any(f[0] != found[0][0] for f in found):
-            continue
-        classes = found[0][0]
-        truth = np.concatenate([f[1] for f in found])
-        probs = np.concatenate([f[2] for f in found])
-        pooled.append((i, column, classes, truth, probs))
-    if not pooled:
-        return ""
-    plt = _pyplot()
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
-    binary = all(len(p[2]) == 2 for p in pooled)
-    for i, column, classes, truth, probs in pooled:
-        if len(classes) == 2:
-            y, score = (truth == classes[1]).astype(int), probs[:, 1]
-        else:  # micro-average: every (row, class) pair is one yes/no decision
-            y = (truth[:, None] == np.array(classes)[None, :]).astype(int).ravel()
-            score = probs.ravel()
-        if y.min() == y.max():
-            continue
-        fpr, tpr, _ = roc_curve(y, score)
-        precision, recall, _ = precision_recall_curve(y, score)
-        colour = PALETTE[i % len(PALETTE)]
-        roc_ax.plot(fpr, tpr, color=colour, linewidth=1.5, label=f"{column.label} ({auc(fpr, tpr):.3f})")
-        pr_ax.plot(
-            recall, precision, color=colour, linewidth=1.5,
-            label=f"{column.label} ({average_precision_score(y, score):.3f})",
-        )  # fmt: skip
-    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (area)")
-    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (average precision)")
-    for ax in (roc_ax, pr_ax):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right" if ax is roc_ax else "lower left")
-    fig.tight_layout()
-    what = f"the positive class ('{pooled[0][2][1]}')" if binary else "micro-averaged over the classes"
-    return (
-        f"<h2>ROC and precision-recall</h2><p class='note'>test split, {what}; a group's folds or seeds pooled</p>"
-        f"<figure>{_png(fig)}</figure>"
-    )
-
-
 def _study(study: StudyData) -> str:
-    figures = "".join(f"<figure>{_img(data, title)}<figcaption>{_e(title)}</figcaption></figure>"
+    figures = "".join(f"<figure>{img(data, title)}<figcaption>{escape(title)}</figcaption></figure>"
                       for title, data in study.figures)  # fmt: skip
     table = ""
     if study.trials is not None and len(study.trials):
@@ -360,17 +205,18 @@ def _study(study: StudyData) -> str:
         if study.metric in frame:
             frame = frame.sort_values(study.metric, ascending=study.direction != "maximize", na_position="last")
         shown = frame.head(20)
-        head = "".join(f"<th>{_e(c)}</th>" for c in shown.columns)
+        head = "".join(f"<th>{escape(c)}</th>" for c in shown.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{_e(_fmt(v))}</td>" for v in row) + "</tr>" for row in shown.itertuples(index=False)
+            "<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in row) + "</tr>"
+            for row in shown.itertuples(index=False)
         )
         more = f" (the best 20 of {len(frame)})" if len(frame) > 20 else ""
         table = f"<h3>Trials{more}</h3><div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     tags = study.run.data.tags
     facts = f"{study.metric} ({study.direction}) · sampler {tags.get('dlkit.sampler', '?')} · pruner {tags.get('dlkit.pruner', '?')}"
     return (
-        f"<h2>Study '{_e(study.name)}'</h2><p class='note'>{_e(facts)} · parent run "
-        f"<code>{_e(study.run.info.run_id)}</code>; the columns below are its best trials</p>"
+        f"<h2>Study '{escape(study.name)}'</h2><p class='note'>{escape(facts)} · parent run "
+        f"<code>{escape(study.run.info.run_id)}</code>; the columns below are its best trials</p>"
         f"<div class='grid study'>{figures}</div>{table}"
     )
 
