@@ -42,10 +42,11 @@ def prepare(recipe: Recipe, fold: tuple[int, int] | None, uri: str, served: bool
     preprocessing now, so that a file the model could not take fails before training, not after it.
     """
     t = recipe.trainer
+    default_threads = _torch_default_threads()  # read before any run of this process sets threads
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     elif "OMP_NUM_THREADS" not in os.environ:  # the user's setting wins; else leave busy cores alone
-        torch.set_num_threads(min(_torch_default_threads(), training_threads()))
+        torch.set_num_threads(min(default_threads, training_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
     datamodule = data.build(recipe, fold)
     models.check_size(recipe.model, datamodule.info)
