@@ -28,9 +28,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from benchmarks.common import ROOT, Row, hand_epoch, print_table
+from benchmarks.common import ROOT, Row, print_table
 
 EPOCHS = 4
 #: (name, recipe, overrides); the series file is written into the run's folder
@@ -66,31 +65,15 @@ def _overrides(name: str, folder: Path) -> tuple[str, list[str]]:
 
 
 def hand_loop(name: str, folder: Path, threads: int) -> float:
-    """Samples per second of a plain loop over the recipe's model and training tensors (in this process)."""
+    """Samples per second of the plain loop of `benchmarks.throughput` on this workload (in this process)."""
     import torch
-    import torch.nn.functional as F
 
-    from dlkit import data, models
-    from dlkit.recipe import load
-    from dlkit.tasks.optimizers import make_optimizer
+    from benchmarks import throughput
 
     if threads:
         torch.set_num_threads(threads)
     recipe_name, overrides = _overrides(name, folder)
-    recipe = load(recipe_name, overrides)
-    module: Any = data.build(recipe)  # a TensorDataModule: table and series data
-    backbone = models.build(recipe.model, module.info)
-    x, y = module.splits["train"][:2]
-    loss_of = F.cross_entropy if recipe.task.kind == "classification" else F.mse_loss
-    optimizer = make_optimizer(backbone.parameters(), recipe.optim, recipe.optim.lr)
-    bs = recipe.data.batch_size
-    backbone.train()
-    rates = []
-    for _ in range(EPOCHS):
-        start = time.perf_counter()
-        hand_epoch(backbone, optimizer, x, y, bs, loss_of)
-        rates.append(len(x) / (time.perf_counter() - start))
-    return statistics.median(rates[1:])
+    return throughput.hand_loop(recipe_name, overrides, EPOCHS)
 
 
 def _env(policy: str | None) -> dict[str, str]:

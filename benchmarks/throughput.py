@@ -36,21 +36,21 @@ def _setup(name: str, extra: list[str]) -> tuple[Any, Any, Any]:
     return recipe, module, backbone
 
 
-def hand_loop(name: str) -> float:
-    """The floor: a loop over shuffled index slices, nothing else."""
+def hand_loop(name: str, extra: list[str] | None = None, epochs: int = EPOCHS) -> float:
+    """The floor: a loop over shuffled index slices, nothing else; samples per second, median of epochs 2..E."""
     import torch.nn.functional as F
 
     from dlkit.tasks.optimizers import make_optimizer
 
-    recipe, module, backbone = _setup(name, [])
-    x, y = module.splits["train"]
+    recipe, module, backbone = _setup(name, extra or [])
+    x, y = module.splits["train"][:2]
+    loss_of = F.cross_entropy if recipe.task.kind == "classification" else F.mse_loss
     optimizer = make_optimizer(backbone.parameters(), recipe.optim, recipe.optim.lr)
-    bs = recipe.data.batch_size
     backbone.train()
     rates = []
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         start = time.perf_counter()
-        hand_epoch(backbone, optimizer, x, y, bs, F.cross_entropy)
+        hand_epoch(backbone, optimizer, x, y, recipe.data.batch_size, loss_of)
         rates.append(len(x) / (time.perf_counter() - start))
     return statistics.median(rates[1:])
 

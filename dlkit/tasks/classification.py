@@ -20,8 +20,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from dlkit import calibration, reports
 from dlkit import metric_names as m
-from dlkit import reports
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
@@ -159,5 +159,6 @@ class ClassificationTask(Task):
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_classification(
-            folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or [], m.ECE_BINS
+            folder, test_index, out["target"].numpy(), out["probs"].numpy(), self.info.class_names or []
         )
+        calibration.reliability_diagram(folder, out["target"].numpy(), out["probs"].numpy(), m.ECE_BINS)
