@@ -78,10 +78,11 @@ def test_listing_rows() -> None:
 @pytest.mark.slow
 def test_contention_rows() -> None:
     rows = contention.measure(repeats=1, names=("digits-mlp",))
-    assert [r.name.split(" vs ")[0] for r in rows] == ["contention: digits-mlp, busy"] * 2 + [
-        "contention: digits-mlp, idle"
+    assert [r.name.split(" vs ")[0] for r in rows] == ["contention: digits-mlp, busy, dlkit"] * 2 + [
+        "contention: digits-mlp, idle, dlkit"
     ]
     assert all(RATIO.match(r.ratio) for r in rows) and rows[0].target == ">= 3x" and rows[2].target == ">= 0.95x"
+    assert rows[0].ok is not None and rows[1].ok is None and rows[2].ok is not None
 
 
 @pytest.mark.slow
@@ -93,10 +94,17 @@ def test_throughput_rows(workdir: Path) -> None:
         "throughput: digits-cnn vs plain Lightning",
         "throughput: digits-mlp vs hand loop",
         "throughput: digits-mlp vs plain Lightning",
+        "whole epochs: digits-mlp vs hand loop with validation",
+        "whole epochs: digits-mlp, dlkit's fixed cost per epoch",
+        "whole epochs: digits-cnn vs hand loop with validation",
+        "whole epochs: digits-cnn, dlkit's fixed cost per epoch",
         "tracking: digits-cnn epochs with MLflow vs without",
         "tracking: digits-mlp epochs with MLflow vs without",
     ]
     for row in rows:
+        if "fixed cost" in row.name:  # a difference of two times, not a ratio
+            assert re.match(r"^-?\d+\.\d ms$", row.value) and row.ok is None, row
+            continue
         assert RATIO.match(row.ratio), row
         assert float(row.ratio[:-1]) > 0.05  # all three loops trained on the same data, none stalled
 
