@@ -65,7 +65,9 @@ def inferred(
     from dlkit.data.infer import draft
     from dlkit.recipe.loader import load_text
 
-    found = draft(path, target, _columns(time), text)
+    split = next((o.split("=", 1)[1].strip() for o in overrides if o.split("=", 1)[0].strip() == "data.split_column"
+                  and "=" in o), None)  # fmt: skip
+    found = draft(path, target, _columns(time), text, split=split or None)
     recipe = load_text(render(found, path), source=f"{path} (inferred recipe)", overrides=overrides)
     findings(found, say)
     say(f"recipe: inferred from {path}; `dlkit init {path} ... -o my.yaml` writes it out for editing")

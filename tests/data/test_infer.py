@@ -43,6 +43,25 @@ def test_table_roles_are_inferred(tmp_path: Path, wine_csv: Path) -> None:
     assert "tasted.month#0" in (module.info.feature_names or [])  # a calendar feature, in quantile bins
 
 
+def test_a_column_marking_train_val_test_fixes_the_splits_and_is_no_input(tmp_path: Path, wine_csv: Path) -> None:
+    frame = pd.read_csv(wine_csv)
+    frame["part"] = (["Train", "train ", "val", "test"] * len(frame))[: len(frame)]  # as people write them
+    frame["stage"] = (["train", "test"] * len(frame))[: len(frame)]  # no val: an ordinary category
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    found = draft(str(path), "cultivar")
+    d = found.recipe["data"]
+    assert d["split_column"] == "part" and "part" not in d["categorical"] and "stage" in d["categorical"]
+    assert any(line.startswith("splits: as column 'part' marks them (train 90, val 44, test 44)") for line in
+               found.summary)  # fmt: skip
+    module = data.build(inferred(path, "cultivar"))
+    assert module.info.split_sizes == {"train": 90, "val": 44, "test": 44}
+    # named by an override, a column that is not auto-detected becomes the split column too
+    frame["mine"] = frame.pop("part")
+    frame.drop(columns=["stage"]).to_csv(path, index=False)
+    assert draft(str(path), "cultivar", split="mine").recipe["data"]["split_column"] == "mine"
+
+
 def test_a_skewed_positive_target_is_fitted_on_its_log(tmp_path: Path) -> None:
     from sklearn.datasets import load_breast_cancer
 

@@ -32,9 +32,15 @@ def is_data_path(text: str) -> bool:
 
 
 def draft(
-    path_text: str, target: str | None, time: list[str] | None = None, text: str | None = None, name: str | None = None
+    path_text: str,
+    target: str | None,
+    time: list[str] | None = None,
+    text: str | None = None,
+    name: str | None = None,
+    split: str | None = None,
 ) -> Draft:
-    """The recipe dlkit infers for a file or folder."""
+    """The recipe dlkit infers for a file or folder; `split`: the column that marks each row's split
+    (data.split_column given as an override), never an input."""
     path = Path(path_text).expanduser().resolve()
     if not path.exists():
         raise DataError(f"{path_text} does not exist", hint="give a CSV/TSV/Parquet file, an .npz or an image folder")
@@ -57,7 +63,7 @@ def draft(
     text_col = column(frame, text, "--text") if text else _free_text(frame, target_col)
     if text_col is not None:
         return texts.text(path, stem, frame, target_col, text_col)
-    return tables.table(path, stem, frame, target_col)
+    return tables.table(path, stem, frame, target_col, column(frame, split, "data.split_column") if split else None)
 
 
 def _name(path: Path) -> str:

@@ -8,22 +8,28 @@ from typing import Any
 from dlkit.data import columns as cols
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import Draft
+from dlkit.data.splits import SPLITS
 from dlkit.errors import DataError
 
 #: a category column with more distinct values than this and than half the rows names rows, not groups
 MAX_CATEGORY_SHARE = 0.5
 
 
-def column_roles(frame: Any, target: str, d: Draft) -> dict[str, list[str]]:
-    """Each column but the target in one role: numeric, categorical, date, text, or dropped."""
-    roles: dict[str, list[str]] = {k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "drop")}
+def column_roles(frame: Any, target: str, d: Draft, split: str | None = None) -> dict[str, list[str]]:
+    """Each column but the target in one role: numeric, categorical, date, text, dropped, or the split
+    (`split`, or the first column whose values are exactly train, val and test)."""
+    roles: dict[str, list[str]] = {
+        k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "drop", "split")
+    }
     n = len(frame)
     for name in frame.columns:
         if name == target:
             continue
         s = frame[name]
         present = s.dropna()
-        if present.empty:
+        if name == split or (split is None and not roles["split"] and _marks_splits(present)):
+            roles["split"].append(name)
+        elif present.empty:
             roles["drop"].append(name)
             d.notes.append(f"column '{name}' is empty in every row: dropped")
         elif present.nunique() == 1:
@@ -46,14 +52,21 @@ def column_roles(frame: Any, target: str, d: Draft) -> dict[str, list[str]]:
     return roles
 
 
+def _marks_splits(present: Any) -> bool:
+    if cols.is_numeric(present) or len(present) == 0:
+        return False
+    values = set(present.astype(str).str.strip().str.lower().unique())
+    return values == set(SPLITS)
+
+
 def missing_cells(frame: Any, used: list[str]) -> tuple[int, list[str]]:
     counts = frame[used].isna().sum()
     return int(counts.sum()), [f"{c} ({n})" for c, n in counts[counts > 0].sort_values(ascending=False).items()]
 
 
-def table(path: Path, name: str, frame: Any, target: str) -> Draft:
+def table(path: Path, name: str, frame: Any, target: str, split: str | None = None) -> Draft:
     d = Draft(common.base(name, path))
-    roles = column_roles(frame, target, d)
+    roles = column_roles(frame, target, d, split)
     if roles["text"]:
         d.notes.append(
             f"free-text column(s) {', '.join(roles['text'])} are not used by a table model: dropped "
@@ -94,6 +107,12 @@ def table(path: Path, name: str, frame: Any, target: str) -> Draft:
     }
     if task_kind == "classification":
         data["rare_classes"] = "drop"
+    if roles["split"]:
+        data["split_column"] = marks = roles["split"][0]
+        counts = frame[marks].astype(str).str.strip().str.lower().value_counts()
+        d.summary.append(f"splits: as column '{marks}' marks them (" + ", ".join(
+            f"{s} {int(counts.get(s, 0))}" for s in SPLITS) + ")")  # fmt: skip
+        d.note(("data", "split_column"), "each row's split as the file marks it (train, val, test)")
     d.note(("data", "categorical"), "text columns with few values: one 0/1 input per category")
     if roles["date"]:
         d.note(("data", "dates"), "expanded into year, month, day, day of week, day of year")
