@@ -62,6 +62,8 @@ TRAIN_LOSS_D = "train/loss_d"
 # model facts, logged by every run
 MODEL_PARAMS = "model/params"
 MODEL_LATENCY_MS = "model/latency_ms"
+#: the temperature a calibrated classifier divides its logits by (task.calibrate: temperature)
+MODEL_TEMPERATURE = "model/temperature"
 MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -73,7 +75,7 @@ def per_class(prefix: str, class_name: str) -> str:
 
 
 #: Logged for reading, not scored: no direction, never a monitor or an objective.
-UNSCORED = (TEST_ANOMALY_THRESHOLD,)
+UNSCORED = (TEST_ANOMALY_THRESHOLD, MODEL_TEMPERATURE)
 
 #: Whether lower or higher is better, for every measure a task logs. A metric's measure is its name
 #: without the split or family and without a class: "val/f1_macro" -> "f1_macro", "test/f1/spam" -> "f1".

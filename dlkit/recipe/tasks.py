@@ -53,6 +53,12 @@ class ClassificationParams(TaskParams):
         description="Loss weight per class: 'balanced' (inverse class frequency on the training split), "
         "a list with one weight per class, or none.",
     )
+    calibrate: Literal["none", "temperature"] = Field(
+        "none",
+        description="temperature: after training, fit one temperature that divides the logits on the validation "
+        "split (lowest negative log-likelihood), so the probabilities of the test metrics, predict and the MLflow "
+        "model are calibrated; predictions do not change.",
+    )
 
     fit_metrics: ClassVar[tuple[str, ...]] = (m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_ACC, m.VAL_F1_MACRO)
     test_metrics: ClassVar[tuple[str, ...]] = (

@@ -90,6 +90,11 @@ class Task(L.LightningModule):
     #: whether testing needs the validation split too (a threshold fitted on validation scores)
     tests_with_validation: ClassVar[bool] = False
 
+    def calibrate_checkpoint(self, checkpoint: Path, val_batches: Any) -> tuple[list[str], dict[str, float]]:
+        """After fit: fit what the task calibrates on the validation split into `checkpoint` (nothing by
+        default); lines to print, and model metrics to log."""
+        return [], {}
+
     def explained_outputs(self, outputs: torch.Tensor, target: str | None) -> torch.Tensor:
         """The output index `dlkit explain` attributes for each sample: the first output by default."""
         return torch.zeros(len(outputs), dtype=torch.long, device=outputs.device)

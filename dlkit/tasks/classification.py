@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,18 @@ from torchmetrics.classification import (
     MulticlassPrecision,
     MulticlassRecall,
 )
+from torchmetrics.functional.classification import multiclass_calibration_error
 
 from dlkit import calibration, reports
 from dlkit import metric_names as m
+from dlkit.atomic import write_atomically
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
+from dlkit.models.checkpoints import read_checkpoint
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.tasks import ClassificationParams
 from dlkit.schema_base import section
+from dlkit.tasks import temperature
 from dlkit.tasks.base import Task
 
 
@@ -34,6 +39,8 @@ class ClassificationTask(Task):
     """Cross-entropy with optional label smoothing and class weights."""
 
     class_weights: torch.Tensor | None
+    #: divides the logits once fitted on the validation split (task.calibrate: temperature); else none
+    temperature: torch.Tensor | None
 
     def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
@@ -44,6 +51,9 @@ class ClassificationTask(Task):
         self.label_smoothing = params.label_smoothing
         weights = self._class_weights(params.class_weights, info)
         self.register_buffer("class_weights", weights, persistent=False)
+        # saved in the checkpoint only when calibrating: checkpoints of other runs keep loading as they are
+        calibrating = params.calibrate == "temperature"
+        self.register_buffer("temperature", torch.ones(()) if calibrating else None, persistent=calibrating)
         self.val_metrics = MetricCollection(
             {m.VAL_ACC: MulticlassAccuracy(k, average="micro"), m.VAL_F1_MACRO: MulticlassF1Score(k, average="macro")}
         )
@@ -83,9 +93,54 @@ class ClassificationTask(Task):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target, weight=self.class_weights, label_smoothing=self.label_smoothing)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits, divided by the fitted temperature when the run calibrates."""
+        logits = self.backbone(x)
+        return logits if self.temperature is None else logits / self.temperature
+
+    def calibrate_checkpoint(self, checkpoint: Path, val_batches: Any) -> tuple[list[str], dict[str, float]]:
+        """Fit the temperature on the validation logits of `checkpoint`'s weights and write it into the
+        checkpoint, which the test, predict and the logged model then read."""
+        if self.temperature is None:
+            return [], {}
+        saved = read_checkpoint(checkpoint, "checkpoint")
+        self.load_state_dict(saved["state_dict"])
+        logits, target = self._validation_logits(val_batches)
+        if len(target) == 0:
+            return ["warning: task.calibrate: the validation split is empty; the temperature stays 1"], {}
+        t = temperature.fit(logits, target)
+        saved["state_dict"]["temperature"] = torch.tensor(t, dtype=saved["state_dict"]["temperature"].dtype)
+        data = io.BytesIO()
+        torch.save(saved, data)
+        write_atomically(checkpoint, data.getvalue(), "checkpoint")
+        self.temperature.fill_(t)
+        k, bins = self.num_classes, m.ECE_BINS
+        before = float(multiclass_calibration_error(logits.softmax(-1), target, k, n_bins=bins))
+        after = float(multiclass_calibration_error((logits / t).softmax(-1), target, k, n_bins=bins))
+        note = f"calibration: temperature {t:.3f} fitted on the validation split (ECE {before:.4f} -> {after:.4f})"
+        return [note], {m.MODEL_TEMPERATURE: t}
+
+    @torch.no_grad()
+    def _validation_logits(self, batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits before any temperature, in float32 on the CPU, with their targets."""
+        was_training = self.training
+        self.eval()
+        parameter = next(self.backbone.parameters())
+        logits, targets = [], []
+        for batch in batches:
+            x, y = self.transfer_batch_to_device(batch, parameter.device, 0)
+            if x.is_floating_point():
+                x = x.to(parameter.dtype)
+            logits.append(self.backbone(x).float().cpu())
+            targets.append(y.cpu())
+        self.train(was_training)
+        if not logits:
+            return torch.empty(0, self.num_classes), torch.empty(0, dtype=torch.long)
+        return torch.cat(logits), torch.cat(targets)
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        logits = self.backbone(x)
+        logits = self(x)
         self.val_loss.update(self.loss(logits, y), len(y))
         self.val_metrics.update(logits, y)
 
@@ -99,7 +154,7 @@ class ClassificationTask(Task):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        logits = self.backbone(x)
+        logits = self(x)
         self.test_loss.update(self.loss(logits, y), len(y))
         self.test_metrics.update(logits, y)
         probs = logits.float().softmax(dim=-1)
@@ -133,7 +188,7 @@ class ClassificationTask(Task):
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, list | tuple) else batch
-        return self.backbone(x).float().softmax(dim=-1)
+        return self(x).float().softmax(dim=-1)
 
     def explained_outputs(self, outputs: torch.Tensor, target: str | None) -> torch.Tensor:
         """The predicted class of each sample, or the class named by `--target`."""

@@ -148,7 +148,7 @@ def metric_rows(columns: list[Column], key: str) -> list[MetricRow]:
             continue
         final = [_value([r.curves[name][-1][1] for r in c.members if r.curves.get(name)]) for c in columns]
         rows.append(MetricRow(name, "final epoch", _direction(name), final))
-    for name in m.MODEL_METRICS:
+    for name in (*m.MODEL_METRICS, m.MODEL_TEMPERATURE):
         values = [_value([v for r in c.members if (v := r.run.data.metrics.get(name)) is not None]) for c in columns]
         if any(values):
             rows.append(MetricRow(name, "model", _direction(name), values))

@@ -91,7 +91,13 @@ def fit(
         if tester is None:  # another rank of a distributed run: rank 0 tests and records
             return RunResult(None, None, uri, {}, recorder.history, recipe=recipe)
         best_path = (best.best_model_path if task.select_best else last.best_model_path) or None
+        calibrated: dict[str, float] = {}
+        if best_path is not None:
+            lines, calibrated = task.calibrate_checkpoint(Path(best_path), datamodule.val_dataloader())
+            for line in lines:
+                say(line)
         test_metrics, model_metrics = _test(tester, prepared, best_path)
+        model_metrics.update(calibrated)
         if tracker is not None:
             step = tester.current_epoch
             model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
