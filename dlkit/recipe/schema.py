@@ -89,6 +89,26 @@ class Recipe(Strict):
         return self
 
     @model_validator(mode="after")
+    def _unfreeze_needs_freeze(self) -> Recipe:
+        if self.trainer.unfreeze_at_epoch is not None and not self.model.freeze:
+            raise ValueError("trainer.unfreeze_at_epoch needs model.freeze to name the modules to unfreeze")
+        return self
+
+    @model_validator(mode="after")
+    def _monitored_metrics_are_logged(self) -> Recipe:
+        task: TaskParams = self.task
+        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
+        checks = [("trainer.monitor", self.trainer.monitor)]
+        if self.trainer.early_stopping and self.trainer.early_stopping.monitor:
+            checks.append(("trainer.early_stopping.monitor", self.trainer.early_stopping.monitor))
+        for where, metric in checks:
+            if metric not in logged:
+                raise ValueError(
+                    f"{where} '{metric}' is not logged by task {task.kind}; choose one of {', '.join(logged)}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _tune_space_fits_the_recipe(self) -> Recipe:
         """Every searched field exists and accepts the ends of its range (or each choice)."""
         if self.tune is None:
@@ -117,27 +137,10 @@ class Recipe(Strict):
                 except ValidationError as e:
                     first = e.errors()[0]
                     where = ".".join(str(p) for p in first["loc"])
-                    raise ValueError(f"tune.space.{key} value {value!r} is refused: {where}: {first['msg']}") from None
+                    why = str(first["msg"]).removeprefix("Value error, ")
+                    raise ValueError(
+                        f"tune.space.{key} value {value!r} is refused: " + (f"{where}: {why}" if where else why)
+                    ) from None
                 except Exception as e:  # an override that cannot be applied (unknown key path)
                     raise ValueError(f"tune.space.{key}: {getattr(e, 'message', e)}") from None
-        return self
-
-    @model_validator(mode="after")
-    def _unfreeze_needs_freeze(self) -> Recipe:
-        if self.trainer.unfreeze_at_epoch is not None and not self.model.freeze:
-            raise ValueError("trainer.unfreeze_at_epoch needs model.freeze to name the modules to unfreeze")
-        return self
-
-    @model_validator(mode="after")
-    def _monitored_metrics_are_logged(self) -> Recipe:
-        task: TaskParams = self.task
-        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
-        checks = [("trainer.monitor", self.trainer.monitor)]
-        if self.trainer.early_stopping and self.trainer.early_stopping.monitor:
-            checks.append(("trainer.early_stopping.monitor", self.trainer.early_stopping.monitor))
-        for where, metric in checks:
-            if metric not in logged:
-                raise ValueError(
-                    f"{where} '{metric}' is not logged by task {task.kind}; choose one of {', '.join(logged)}"
-                )
         return self

@@ -166,6 +166,10 @@ def test_monitor_must_be_a_metric_the_task_logs() -> None:
         ("trainer.early_stopping.monitor=val/acc",),
     )
     assert "trainer.early_stopping.monitor" in problem and "val/rmse" in problem
+    # a recipe with a search space names its own bad monitor, not a searched value it happens to check first
+    searched = MINIMAL + "tune:\n  space:\n    optim.lr: {type: float, low: 1.0e-4, high: 1.0e-2}\n"
+    (problem,) = problems(searched, ("trainer.monitor=train/loss",))
+    assert "trainer.monitor: 'train/loss' is not logged" in problem and "tune.space" not in problem
 
 
 def test_cross_field_rules() -> None:
