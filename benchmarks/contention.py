@@ -93,8 +93,12 @@ def hand(name: str, folder: Path, threads: int, policy: str | None) -> float:
 
 
 def dlkit(name: str, folder: Path) -> float:
+    """Median samples per second of epochs 2..E of `dlkit train` on this workload."""
+    return run_dlkit(*_overrides(name, folder), folder)
+
+
+def run_dlkit(recipe: str, overrides: list[str], folder: Path) -> float:
     """Median samples per second of epochs 2..E of `dlkit train`, as a user runs it (its own defaults)."""
-    recipe, overrides = _overrides(name, folder)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     done = subprocess.run(
         [sys.executable, "-m", "dlkit", "train", recipe, *overrides, "tracking.log_model=false",

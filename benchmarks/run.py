@@ -5,14 +5,24 @@ from __future__ import annotations
 import os
 import platform
 
-from benchmarks import contention, end_to_end, levers, listing, pruning, startup, throughput, tuning_jobs
+from benchmarks import (
+    contention,
+    end_to_end,
+    levers,
+    listing,
+    pruning,
+    sequences,
+    startup,
+    throughput,
+    tuning_jobs,
+)
 from benchmarks.common import print_table
 
 
 def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = startup.measure() + listing.measure() + end_to_end.measure() + throughput.measure() + levers.measure()
-    rows += tuning_jobs.measure() + pruning.measure() + contention.measure()
+    rows += tuning_jobs.measure() + pruning.measure() + contention.measure() + sequences.measure()
     print_table(rows)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import contention, gpu, levers, listing, startup, throughput
+from benchmarks import contention, gpu, levers, listing, sequences, startup, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -83,6 +83,13 @@ def test_contention_rows() -> None:
     ]
     assert all(RATIO.match(r.ratio) for r in rows) and rows[0].target == ">= 3x" and rows[2].target == ">= 0.95x"
     assert rows[0].ok is not None and rows[1].ok is None and rows[2].ok is not None
+
+
+@pytest.mark.slow
+def test_sequence_rows() -> None:
+    (row,) = sequences.measure(repeats=1, names=(next(iter(sequences.WORKLOADS)),))
+    assert row.name == "sequences: GRU forecaster, 17,500 steps, dlkit vs hand loop"
+    assert RATIO.match(row.ratio) and row.target == ">= 0.9x" and row.ok is not None
 
 
 @pytest.mark.slow
