@@ -15,6 +15,7 @@ from dlkit import __version__, process
 from dlkit.cli import catalog
 from dlkit.cli import evaluate as evaluate_cmd
 from dlkit.cli import explain as explain_cmd
+from dlkit.cli import export as export_cmd
 from dlkit.cli import init as init_cmd
 from dlkit.cli import models as models_cmd
 from dlkit.cli import predict as predict_cmd
@@ -60,6 +61,7 @@ app.command("tune", short_help=catalog.COMMANDS["tune"])(tune_cmd.tune)
 app.command("studies", short_help=catalog.COMMANDS["studies"])(tune_cmd.studies)
 app.command("evaluate", short_help=catalog.COMMANDS["evaluate"])(evaluate_cmd.evaluate)
 app.command("predict", short_help=catalog.COMMANDS["predict"])(predict_cmd.predict)
+app.command("export", short_help=catalog.COMMANDS["export"])(export_cmd.export)
 app.command("explain", short_help=catalog.COMMANDS["explain"])(explain_cmd.explain)
 app.command("models", short_help=catalog.COMMANDS["models"])(models_cmd.models)
 app.add_typer(recipes_cmd.app, name="recipes", short_help=catalog.COMMANDS["recipes"])

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "studies": "List the studies in an Optuna storage.",
     "evaluate": "Score a trained run on held-out or new data.",
     "predict": "Predict new data with a trained run.",
+    "export": "Write a trained run as an ONNX or TorchScript graph, checked against PyTorch.",
     "explain": "Attributions of a trained run: images, table features, tokens.",
     "models": "List the architectures for model.arch, with their parameters.",
     "compare": "Runs side by side: differing parameters and metrics.",

@@ -13,7 +13,9 @@ from dlkit.data.files import column, empty_columns, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
 from dlkit.data.scaling import apply_scaler, fit_bins, piecewise
+from dlkit.data.scaling_graph import GraphFront
 from dlkit.data.splits import assign
+from dlkit.data.table_graph import front
 from dlkit.data.targets import labelled_rows, target_values
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
@@ -202,7 +204,10 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     return build_module(recipe, x, y, splits, info, scale_columns=scaled)
 
 
-def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+def raw_parts(frame: Any, info: DataInfo, field: str) -> tuple[np.ndarray, np.ndarray]:
+    """New rows as the fitted table sees them before encoding: the numbers (numeric columns, then each date
+    column's calendar parts; missing cells imputed as in training) and each categorical column's code
+    (1.. in the order of the run's category list, 0 for a category the training split never had)."""
     pre = info.preprocessing
     numeric = [input_column(frame, c, field, "feature") for c in pre["numeric"]]
     fill = {str(k): v for k, v in pre.get("impute", {}).items()}
@@ -218,28 +223,60 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
                     raise DataError(f"{field}: column '{name}' has no readable date in data row {row}")
                 values[gaps, j] = fill[key]
         blocks.append(values)
-    blocks = [np.concatenate(blocks, axis=1)]
+    codes = np.zeros((len(frame), len(pre["categorical"])), dtype=np.int64)
+    for j, (name, known) in enumerate(pre["categorical"].items()):
+        col = input_column(frame, name, field, "categorical")
+        values = frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy()
+        lookup = {c: i + 1 for i, c in enumerate(known)}
+        codes[:, j] = [lookup.get(v, 0) for v in values]
+    return np.concatenate(blocks, axis=1), codes
+
+
+def category_text(frame: Any, info: DataInfo, field: str) -> np.ndarray:
+    """Each categorical column's values as the text the run's category lists hold; "" for a missing cell."""
+    columns = [input_column(frame, c, field, "categorical") for c in info.preprocessing["categorical"]]
+    text = np.empty((len(frame), len(columns)), dtype=object)
+    for j, col in enumerate(columns):
+        text[:, j] = frame[col].fillna("").astype(str).to_numpy()
+    return text
+
+
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    pre = info.preprocessing
+    numbers_x, codes = raw_parts(frame, info, field)
+    blocks = [numbers_x]
     if "bins" in pre:
         blocks[0] = piecewise(blocks[0], pre["bins"])
     elif "scaler" in pre and blocks[0].shape[1]:
         # the scaler was fitted on, and applied to, float32 inputs: the same values here land on the same
         # side of a quantile that many training rows share (an imputed median)
         blocks[0] = apply_scaler(blocks[0].astype(np.float32), pre["scaler"]).astype(np.float64)
-    for name, known in pre["categorical"].items():
-        col = input_column(frame, name, field, "categorical")
-        values = frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy()
+    for j, known in enumerate(pre["categorical"].values()):
         if pre["categorical_encoding"] == "onehot":
-            blocks.append((values[:, None] == np.asarray(known)[None, :]).astype(np.float64))
+            blocks.append((codes[:, j : j + 1] == np.arange(1, len(known) + 1)[None, :]).astype(np.float64))
         else:
-            lookup = {c: i + 1 for i, c in enumerate(known)}
-            blocks.append(np.asarray([lookup.get(v, 0) for v in values], dtype=np.float64)[:, None])
+            blocks.append(codes[:, j : j + 1].astype(np.float64))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
     target = pre.get("target")
     target = target if target in frame.columns else None
     return RawInputs(x, labels(frame, target, info, field), row_ids(len(frame)))
 
 
+def labelled_frame(recipe: Recipe) -> Any:
+    """The table `build` splits (its labelled rows): `module.index` holds positions in it."""
+    p = section(recipe.data, CsvData)
+    frame, _ = read_table(p, header=p.header)
+    return labelled_rows(frame, column(frame, p.target, "data.target"), p, recipe.task, [])
+
+
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first rows of the training file, feature columns only: the MLflow model's input example."""
     pre = info.preprocessing
     return first_rows(recipe, [*pre["numeric"], *pre.get("dates", {}), *pre["categorical"]], rows)
+
+
+def export_front(recipe: Recipe, info: DataInfo, module: Any) -> GraphFront:
+    """What `dlkit export` puts in front of the network (`table_graph`), with the test rows read again."""
+    rows = labelled_frame(recipe).iloc[module.index["test"]].reset_index(drop=True)
+    values, codes = raw_parts(rows, info, "test split")
+    return front(info.preprocessing, values, codes, category_text(rows, info, "test split"))

@@ -37,7 +37,7 @@ class Evaluation:
     source: str
 
 
-def _rebuilt_split(recipe: Recipe, saved: Any, say: Callable[[str], None]) -> Any:
+def rebuilt_split(recipe: Recipe, saved: Any, say: Callable[[str], None]) -> Any:
     """The run's data module rebuilt from its recipe; warns when the fitted preprocessing came out different."""
     module = data.build(recipe)
     fresh = json.dumps(module.info.preprocessing, sort_keys=True, default=str)
@@ -67,7 +67,7 @@ def evaluate(
     recipe = with_overrides(predictor.recipe, overrides or [])
     info = predictor.info
     if data_path is None:
-        module = _rebuilt_split(recipe, info, say)
+        module = rebuilt_split(recipe, info, say)
         source = "test split"
     else:
         raw = from_file(data_path, recipe, info, "--data")
@@ -80,7 +80,7 @@ def evaluate(
         y = torch.from_numpy(raw.y if info.class_names else raw.y.reshape(len(raw.y), -1).astype(np.float32))
         splits = {"test": (torch.from_numpy(raw.x), y)}
         if predictor.task.tests_with_validation:
-            splits["val"] = _rebuilt_split(recipe, info, say).splits["val"]
+            splits["val"] = rebuilt_split(recipe, info, say).splits["val"]
         bs = recipe.data.eval_batch_size or recipe.data.batch_size * 4
         module = TensorDataModule(splits, {"test": np.arange(len(raw.x))}, info, bs, bs, recipe.data.seed)
         source = str(data_path)

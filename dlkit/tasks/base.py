@@ -107,6 +107,14 @@ class Task(L.LightningModule):
         """The prediction table's columns for `predict_outputs` of many samples (after the row ids)."""
         raise NotImplementedError(f"{type(self).__name__} predicts nothing")
 
+    def output_names(self, width: int) -> list[str]:
+        """A name for each of `predict_outputs`' columns (an exported graph's outputs, in its model card)."""
+        return list(self.prediction_columns(np.zeros((1, width))))
+
+    def export_score(self, out: np.ndarray, y: np.ndarray) -> tuple[str, float] | None:
+        """The key test metric of outputs `out` against targets `y` (what quantizing an export changes)."""
+        return None
+
     def _l1_penalty(self) -> torch.Tensor:
         return sum(
             (p.abs().sum() for p in self.backbone.parameters() if p.ndim > 1), torch.zeros((), device=self.device)

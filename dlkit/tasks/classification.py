@@ -211,6 +211,12 @@ class ClassificationTask(Task):
             columns[f"prob_{name}"] = out[:, i]
         return columns
 
+    def output_names(self, width: int) -> list[str]:
+        return [f"prob_{name}" for name in self.info.class_names or []]
+
+    def export_score(self, out: np.ndarray, y: np.ndarray) -> tuple[str, float] | None:
+        return "accuracy", float((out.argmax(axis=1) == y.reshape(-1)).mean())
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_classification(

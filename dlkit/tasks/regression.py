@@ -128,6 +128,9 @@ class RegressionTask(Task):
             return {"prediction": out[:, 0]}
         return {f"prediction_{j}": out[:, j] for j in range(out.shape[1])}
 
+    def export_score(self, out: np.ndarray, y: np.ndarray) -> tuple[str, float] | None:
+        return "rmse", float(np.sqrt(np.mean((out - y.reshape(out.shape)) ** 2)))
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_regression(folder, test_index, out["target"].numpy(), out["pred"].numpy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,31 @@ from dlkit.tracking.mlflow_run import MlflowRun
 MODEL_NAME = "model"
 
 
+@dataclass
+class RunRef:
+    """A finished run that gains a logged model later (`dlkit export`), without reopening it."""
+
+    client: Any
+    experiment_id: str
+    run_id: str
+
+    @classmethod
+    def of(cls, tracking_uri: str, run_id: str) -> RunRef:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri)
+        return cls(client, client.get_run(run_id).info.experiment_id, run_id)
+
+
 @contextmanager
 def new_model(
-    run: MlflowRun, *, params: dict[str, str], tags: dict[str, str], model_type: str, step: int
+    run: MlflowRun | RunRef,
+    *,
+    params: dict[str, str],
+    tags: dict[str, str],
+    model_type: str,
+    step: int,
+    name: str = MODEL_NAME,
 ) -> Iterator[Any]:
     """A logged model of `run` (PENDING) for the block to save into (see `upload`); READY and linked to the
     run as its output at `step` when the block ends, FAILED when it raises."""
@@ -24,7 +47,7 @@ def new_model(
 
     client = run.client
     model = client.create_logged_model(
-        run.experiment_id, name=MODEL_NAME, source_run_id=run.run_id, params=params, tags=tags, model_type=model_type
+        run.experiment_id, name=name, source_run_id=run.run_id, params=params, tags=tags, model_type=model_type
     )
     try:
         yield model
@@ -35,7 +58,7 @@ def new_model(
     client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
 
 
-def upload(run: MlflowRun, model: Any, folder: Path) -> None:
+def upload(run: MlflowRun | RunRef, model: Any, folder: Path) -> None:
     """The saved MLflow model in `folder` as the logged model's artifacts."""
     run.client.log_model_artifacts(model.model_id, str(folder))
 
@@ -45,9 +68,14 @@ def model_uri(model_id: str) -> str:
 
 
 def run_model_id(tracking_uri: str, run_id: str) -> str | None:
-    """The id of the logged model a run produced, None when it produced none."""
+    """The id of the (pyfunc) model a run produced, None when it produced none; an exported ONNX model
+    linked to the run later is passed over."""
     from mlflow import MlflowClient
 
-    run = MlflowClient(tracking_uri).get_run(run_id)
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(run_id)
     outputs = run.outputs.model_outputs if run.outputs else []
-    return outputs[-1].model_id if outputs else None
+    for output in reversed(outputs):
+        if client.get_logged_model(output.model_id).name == MODEL_NAME:
+            return str(output.model_id)
+    return None
