@@ -52,9 +52,10 @@ class TransformerEncoderNet(nn.Module):
         pad = (x == 0) if self.tokens else None
         h = self.embed(x)
         if self.cls is not None:
-            h = torch.cat([self.cls.expand(len(h), -1, -1), h], dim=1)
+            # sizes taken from tensors, not len(): an exported graph keeps its batch size free
+            h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1)
             if pad is not None:
-                pad = torch.cat([torch.zeros(len(h), 1, dtype=torch.bool, device=h.device), pad], dim=1)
+                pad = torch.cat([torch.zeros_like(pad[:, :1]), pad], dim=1)
         h = self.dropout(h + self.positions[:, : h.shape[1]])
         h = self.norm(self.encoder(h, src_key_padding_mask=pad))
         if self.cls is not None:
