@@ -108,6 +108,15 @@ def _quoting(path: Path, sep: str, encoding: str, choice: str) -> int:
     return csv.QUOTE_MINIMAL
 
 
+def _line_end(path: Path) -> str | None:
+    """ "\n" for a file whose lines end in LF but whose fields hold bare carriage returns (pandas writes
+    a tweet's "\r" unquoted); None (any line end) otherwise, for CRLF and old Mac files."""
+    with path.open("rb") as f:
+        head = f.read(_QUOTING_PROBE_BYTES)
+    bare = head.count(b"\r") - head.count(b"\r\n")
+    return "\n" if bare > 0 and b"\n" in head and b"\r\n" not in head else None
+
+
 def _header(path: Path, sep: str, encoding: str, quoting: int) -> list[str]:
     import csv
 
@@ -152,6 +161,7 @@ def read_table(
             encoding=encoding,
             quoting=quoting,
             skipinitialspace=sep != "\t",
+            lineterminator=_line_end(path),
         )
     except UnicodeDecodeError:
         raise DataError(

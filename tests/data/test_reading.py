@@ -39,6 +39,20 @@ def test_tab_file_with_quoted_line_breaks_and_doubled_quotes(tmp_path: Path, sms
     assert sum(dm.info.split_sizes.values()) == 300
 
 
+def test_a_bare_carriage_return_inside_a_field_stays_in_its_row(tmp_path: Path) -> None:
+    # pandas writes a tweet's "\r" unquoted; read with any line end, the row would split in two
+    frame = pd.DataFrame({"text": ["one", "two\rlines", "three"], "count": [1, 2, 3]})
+    path = tmp_path / "tweets.csv"
+    frame.to_csv(path, index=False)
+    assert b"two\rlines" in path.read_bytes()
+    read, _ = read_table(None, path=path)
+    assert read["text"].tolist() == ["one", "two\rlines", "three"] and read["count"].tolist() == [1, 2, 3]
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(b"text,count\r\none,1\r\ntwo,2\r\n")  # CRLF lines still end where they end
+    read, _ = read_table(None, path=windows)
+    assert read["text"].tolist() == ["one", "two"] and read["count"].tolist() == [1, 2]
+
+
 def test_raw_tab_file_keeps_quotes_as_characters(sms_path: Path) -> None:
     read, _ = read_table(None, path=sms_path)  # 54 messages open a quote they never close
     assert len(read) == 5574
