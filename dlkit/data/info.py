@@ -29,6 +29,9 @@ class DataInfo:
     vocab_size: int = 0
     #: dense inputs with embedded categorical columns: (column position, number of codes)
     categorical: list[tuple[int, int]] = field(default_factory=list)
+    #: tables with free-text columns: (first column, length, vocabulary size, embedding size) of each
+    #: column's block of token ids
+    text_blocks: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: forecasting: position of each target series among the window's features
     target_features: list[int] = field(default_factory=list)
     horizon: int = 0

@@ -37,6 +37,7 @@ class TableFront(nn.Module):
         sizes = [len(known) for known in pre["categorical"].values()]
         self.register_buffer("codes", torch.arange(1, max(sizes, default=0) + 1, dtype=torch.long))
         self.sizes = sizes
+        self.has_tokens = bool(pre.get("text"))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         blocks = []
@@ -53,11 +54,15 @@ class TableFront(nn.Module):
                     blocks.append((column == self.codes[:size]).to(torch.float32))
                 else:
                     blocks.append(column.to(torch.float32))
+        if self.has_tokens:
+            blocks.append(rest.pop(0).to(torch.float32))
         return torch.cat(blocks, dim=1)
 
 
-def front(pre: dict[str, Any], values: np.ndarray, codes: np.ndarray, text: np.ndarray) -> GraphFront:
-    """The table's graph front, given its test rows as numbers, category codes and category text."""
+def front(
+    pre: dict[str, Any], values: np.ndarray, codes: np.ndarray, text: np.ndarray, tokens: np.ndarray
+) -> GraphFront:
+    """The table's graph front, given its test rows as numbers, category codes, category text and token ids."""
     numbers = [str(c) for c in pre["numeric"]]
     numbers += [f"{c}.{part}" for c, parts in pre.get("dates", {}).items() for part in parts]
     inputs: dict[str, np.ndarray] = {}
@@ -91,6 +96,18 @@ def front(pre: dict[str, Any], values: np.ndarray, codes: np.ndarray, text: np.n
         spec["outside_graph"]["dates"] = {
             str(k): {"parts": v, "note": "calendar parts of the parsed date, in this order, as numbers"}
             for k, v in pre["dates"].items()
+        }
+    texts = pre.get("text", {})
+    if texts:
+        inputs["tokens"] = tokens
+        spec["inputs"]["tokens"] = {
+            "dtype": "int64",
+            "shape": ["batch", tokens.shape[1]],
+            "columns": [f"{name} ({f['max_length']} tokens)" for name, f in texts.items()],
+            "codes": "per text column, its first max_length words as positions in its vocab (1: unknown), 0-padded",
+        }
+        spec["outside_graph"]["text"] = {
+            name: {k: f[k] for k in ("tokenizer", "lowercase", "max_length", "vocab")} for name, f in texts.items()
         }
     made = GraphFront(TableFront(pre, numbers), inputs, spec)
     if pre["categorical"]:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlkit.data import table_text
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.columns import calendar, category_list, date_parts, is_numeric, looks_like_dates
 from dlkit.data.files import column, empty_columns, missing_report, read_table
@@ -117,7 +118,8 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             f"column(s) empty in every row: {', '.join(repr(c) for c in empty[:10])}",
             hint="list them in data.drop (dlkit init drops them for you)",
         )
-    numeric, categorical, date_columns = _roles(frame, p, features, target)
+    text_columns = _listed(frame, p.text, "data.text", features, target)
+    numeric, categorical, date_columns = _roles(frame, p, [c for c in features if c not in text_columns], target)
 
     classification = recipe.task.labelled
     y, class_names = target_values(frame, target, recipe.task)
@@ -125,7 +127,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     labels = frame[split_col].to_numpy() if split_col else None
     splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)
     train = splits["train"]
-    dates = {name: date_parts(frame[name].iloc[train]) for name in date_columns}
+    dates = {name: list(p.date_parts or date_parts(frame[name].iloc[train])) for name in date_columns}
     table, numeric_names = _numbers(frame, numeric, dates)
 
     filled: dict[str, Any] = {}
@@ -173,6 +175,10 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             embedded.append((len(names), len(known) + 1))
             blocks.append(np.asarray([lookup.get(v, 0) for v in values], dtype=np.float64)[:, None])
             names.append(name)
+    texts = table_text.fit(frame, text_columns, train, p.text_encoder)
+    text_blocks = table_text.positions(texts, len(names))
+    blocks.append(table_text.token_ids(frame, texts, "data.text").astype(np.float64))
+    names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(int(f["max_length"])))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
 
     info = DataInfo(
@@ -185,6 +191,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         class_names=class_names,
         feature_names=names,
         categorical=embedded,
+        text_blocks=text_blocks,
         source_path=str(path),
     )
     info.notes.extend(notes)
@@ -198,6 +205,8 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         "impute": {k: (v.item() if hasattr(v, "item") else v) for k, v in filled.items()},
         "class_names": class_names,
     }
+    if texts:
+        info.preprocessing["text"] = texts
     if edges is not None:
         info.preprocessing["bins"] = edges
     scaled = np.arange(len(numeric_names)) if edges is None else np.arange(0)
@@ -256,6 +265,7 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
             blocks.append((codes[:, j : j + 1] == np.arange(1, len(known) + 1)[None, :]).astype(np.float64))
         else:
             blocks.append(codes[:, j : j + 1].astype(np.float64))
+    blocks.append(table_text.token_ids(frame, pre.get("text", {}), field).astype(np.float64))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
     target = pre.get("target")
     target = target if target in frame.columns else None
@@ -272,11 +282,12 @@ def labelled_frame(recipe: Recipe) -> Any:
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first rows of the training file, feature columns only: the MLflow model's input example."""
     pre = info.preprocessing
-    return first_rows(recipe, [*pre["numeric"], *pre.get("dates", {}), *pre["categorical"]], rows)
+    return first_rows(recipe, [*pre["numeric"], *pre.get("dates", {}), *pre["categorical"], *pre.get("text", {})], rows)
 
 
 def export_front(recipe: Recipe, info: DataInfo, module: Any) -> GraphFront:
     """What `dlkit export` puts in front of the network (`table_graph`), with the test rows read again."""
     rows = labelled_frame(recipe).iloc[module.index["test"]].reset_index(drop=True)
     values, codes = raw_parts(rows, info, "test split")
-    return front(info.preprocessing, values, codes, category_text(rows, info, "test split"))
+    tokens = table_text.token_ids(rows, info.preprocessing.get("text", {}), "test split")
+    return front(info.preprocessing, values, codes, category_text(rows, info, "test split"), tokens)

@@ -54,6 +54,7 @@ def info_from_dict(data: dict[str, Any]) -> DataInfo:
     values = {k: v for k, v in data.items() if k in fields}
     values["input_shape"] = tuple(values["input_shape"])
     values["categorical"] = [tuple(c) for c in values.get("categorical", [])]
+    values["text_blocks"] = [tuple(c) for c in values.get("text_blocks", [])]
     return DataInfo(**values)
 
 

@@ -31,6 +31,8 @@ class ArchParams(Strict):
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("dense", "image")
     #: the tasks it is for (empty: any task that does not restrict its own architectures)
     tasks: ClassVar[tuple[str, ...]] = ()
+    #: whether it encodes a table's free-text columns (data.text) beside the other columns
+    reads_text_columns: ClassVar[bool] = False
 
     init_from: str | None = Field(
         None,
@@ -46,6 +48,8 @@ class ArchParams(Strict):
 @ARCHITECTURES.register("mlp", target="dlkit.models.mlp:build")
 class MLPParams(ArchParams):
     """Multi-layer perceptron: dense layers on flattened inputs."""
+
+    reads_text_columns: ClassVar[bool] = True
 
     arch: Literal["mlp"] = Field("mlp", description="Architecture name.")
     hidden: list[Width] = Field(

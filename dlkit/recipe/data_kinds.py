@@ -98,6 +98,23 @@ class BuiltinData(SplitParams):
     )
 
 
+class TextEncoder(Strict):
+    """How a table's free-text columns are read: tokenised on the training split, then encoded."""
+
+    encoder: Literal["bag"] = Field(
+        "bag", description="bag: the mean of the text's word embeddings (order-free, fast), one vector per column."
+    )
+    embedding_dim: PositiveInt = Field(32, le=1024, description="Size of each word's (and each text's) vector.")
+    max_length: PositiveInt = Field(64, le=10_000, description="Words kept per text: the first ones.")
+    max_vocab: PositiveInt = Field(
+        20_000, le=1_000_000, description="Vocabulary per column: its most frequent words in the training split."
+    )
+    min_freq: PositiveInt = Field(
+        2, le=1_000_000, description="Words seen fewer times in the training split are out of vocabulary."
+    )
+    lowercase: bool = Field(True, description="Lower-case the text before tokenising.")
+
+
 @DATA_KINDS.register("csv", target="dlkit.data.tabular:build")
 class CsvData(FileParams):
     """A table in a CSV/TSV file: one row per sample, one target column."""
@@ -115,6 +132,12 @@ class CsvData(FileParams):
         description="Date/time columns, each expanded into calendar features (year, month, day, day of week, day "
         "of year; hour and minute where times vary); auto: the text columns whose values read as dates.",
     )
+    date_parts: list[Literal["year", "month", "day", "day_of_week", "day_of_year", "hour", "minute"]] | None = Field(
+        None,
+        min_length=1,
+        description="The calendar features of every date column; default: year, month, day, day_of_week, "
+        "day_of_year, and hour and minute where times vary.",
+    )
     numeric_encoding: Literal["scaled", "piecewise"] = Field(
         "scaled",
         description="scaled: each number one input, scaled by data.scale; piecewise: one input per quantile bin "
@@ -131,6 +154,12 @@ class CsvData(FileParams):
     categorical_encoding: Literal["onehot", "embedding"] = Field(
         "onehot", description="onehot: one 0/1 input per category; embedding: a learned vector per category (mlp)."
     )
+    text: list[Column] = Field(
+        default_factory=list,
+        description="Free-text columns (reviews, titles, messages), each read by data.text_encoder beside the "
+        "other columns (model.arch mlp); a missing text is an empty one.",
+    )
+    text_encoder: TextEncoder = Field(default_factory=TextEncoder, description="How the text columns are read.")
     drop: list[Column] = Field(default_factory=list, description="Columns to ignore.")
     impute: Literal["mean", "median", "most_frequent"] | None = Field(
         None,

@@ -93,7 +93,28 @@ def attribute(predictor: Any, x: np.ndarray, method: str, target: str | None) ->
                 kwargs["n_steps"] = 32
             inputs.requires_grad_(True)
             values = explainer.attribute(inputs, **kwargs)
+            if predictor.info.text_blocks:
+                values = _with_token_attributions(values.detach(), inputs.detach(), forward, backbone, targets)
     return values.detach().numpy().astype(np.float64), targets.numpy()
+
+
+def _with_token_attributions(values: Any, inputs: Any, forward: Any, backbone: Any, targets: Any) -> Any:
+    """A table's text columns are token ids, which have no gradient: each token's attribution comes from
+    integrated gradients through its column's embedding, from an empty text (all padding) to the text."""
+    from captum import attr
+
+    from dlkit.models.mlp import TextBag
+
+    bags = [m for m in backbone.modules() if isinstance(m, TextBag)]
+    baseline = inputs.clone()
+    for bag in bags:
+        baseline[:, bag.start : bag.start + bag.length] = 0
+    explainer = attr.LayerIntegratedGradients(forward, [bag.embedding for bag in bags])
+    per_layer = explainer.attribute(inputs, baselines=baseline, target=targets, n_steps=32)
+    values = values.clone()
+    for bag, layer in zip(bags, per_layer if isinstance(per_layer, list) else [per_layer], strict=True):
+        values[:, bag.start : bag.start + bag.length] = layer.sum(dim=-1)
+    return values
 
 
 class _Wrapped:
@@ -143,7 +164,13 @@ def explain(
     if info.input_kind == "tokens":
         files = [_text_html(raw, x, values, labels, info.preprocessing["vocab"], folder / f"{method}.html")]
     elif values.ndim == 2:
-        files = _table(values, _feature_names(info, values.shape[1]), folder, method)
+        files = _table(*_text_columns_summed(values, _feature_names(info, values.shape[1]), info), folder, method)
+        for (start, length, _, _), (name, fitted) in zip(
+            info.text_blocks, info.preprocessing.get("text", {}).items(), strict=True
+        ):
+            block = slice(start, start + length)
+            path = folder / f"{method}-{name}.html"
+            files.append(_text_html(raw, x[:, block].astype(np.int64), values[:, block], labels, fitted["vocab"], path))
     elif values.ndim == 4:
         files = [_image_grid(x, values, labels, folder / f"{method}.png")]
     else:
@@ -156,6 +183,20 @@ def explain(
             client.log_artifact(predictor.run_id, str(f), f"explain/{method}")
         say(f"logged to run {predictor.run_id} under explain/{method}/")
     return Explanation(values, targets, files)
+
+
+def _text_columns_summed(values: np.ndarray, names: list[str], info: Any) -> tuple[np.ndarray, list[str]]:
+    """One attribution per text column (the sum over its tokens) in the table's chart, beside the others."""
+    if not info.text_blocks:
+        return values, names
+    keep = np.ones(values.shape[1], dtype=bool)
+    columns, labels = [], []
+    for (start, length, _, _), name in zip(info.text_blocks, info.preprocessing["text"], strict=True):
+        keep[start : start + length] = False
+        columns.append(values[:, start : start + length].sum(axis=1))
+        labels.append(f"{name} (text)")
+    merged = np.concatenate([values[:, keep], np.stack(columns, axis=1)], axis=1)
+    return merged, [n for n, k in zip(names, keep, strict=True) if k] + labels
 
 
 def _feature_names(info: Any, count: int) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlkit.data import columns as cols
 from dlkit.data.files import PARQUET_SUFFIXES, column, read_table
 from dlkit.data.infer import folders, series, tables, texts
 from dlkit.data.infer.common import Draft
@@ -60,10 +59,11 @@ def draft(
     target_col = column(frame, target, "--target")
     if time:
         return series.series(path, stem, frame, target_col, [column(frame, t, "--time") for t in time])
-    text_col = column(frame, text, "--text") if text else _free_text(frame, target_col)
+    split_col = column(frame, split, "data.split_column") if split else None
+    text_col = column(frame, text, "--text") if text else _only_text(frame, target_col, split_col)
     if text_col is not None:
         return texts.text(path, stem, frame, target_col, text_col)
-    return tables.table(path, stem, frame, target_col, column(frame, split, "data.split_column") if split else None)
+    return tables.table(path, stem, frame, target_col, split_col)
 
 
 def _name(path: Path) -> str:
@@ -72,9 +72,10 @@ def _name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem if path.is_file() else path.name).strip("-") or "data"
 
 
-def _free_text(frame: Any, target: str) -> str | None:
-    """The longest free-text column, if the table has one."""
-    candidates = [c for c in frame.columns if c != target and cols.is_free_text(frame[c])]
-    if not candidates:
+def _only_text(frame: Any, target: str, split: str | None) -> str | None:
+    """The longest free-text column when free text is all the table holds (a text model reads it); a table
+    with numbers, categories or dates beside its text is a table (its text columns in data.text)."""
+    roles = tables.column_roles(frame, target, Draft({}), split)
+    if not roles["text"] or any(roles[k] for k in ("numeric", "boolean", "categorical", "date")):
         return None
-    return max(candidates, key=lambda c: frame[c].dropna().astype(str).str.len().mean())
+    return max(roles["text"], key=lambda c: frame[c].dropna().astype(str).str.len().mean())  # type: ignore[no-any-return]

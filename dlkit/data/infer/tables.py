@@ -67,21 +67,16 @@ def missing_cells(frame: Any, used: list[str]) -> tuple[int, list[str]]:
 def table(path: Path, name: str, frame: Any, target: str, split: str | None = None) -> Draft:
     d = Draft(common.base(name, path))
     roles = column_roles(frame, target, d, split)
-    if roles["text"]:
-        d.notes.append(
-            f"free-text column(s) {', '.join(roles['text'])} are not used by a table model: dropped "
-            "(--text COL trains on one text column instead)"
-        )
     categorical = [c for c in roles["categorical"] + roles["boolean"] if not cols.is_numeric(frame[c])]
-    used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"]
+    used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"] + roles["text"]
     if not used:
         raise DataError(f"{path.name}: no column besides '{target}' can be an input", hint="check the file")
     rows = len(frame)
     d.summary.append(f"{path.name}: {rows} rows, {frame.shape[1]} columns")
     d.summary.append(
         "inputs: "
-        + ", ".join(f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date") if roles[k])
-        + (f"; dropped {len(roles['drop']) + len(roles['text'])}" if roles["drop"] or roles["text"] else "")
+        + ", ".join(f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date", "text") if roles[k])
+        + (f"; dropped {len(roles['drop'])}" if roles["drop"] else "")
     )
     if rows < 500:
         d.warnings.append(f"{rows} rows: test metrics of so small a table vary from one split to the next")
@@ -100,7 +95,7 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
         "target": target,
         "categorical": categorical,
         "dates": roles["date"],
-        "drop": roles["drop"] + roles["text"],
+        "drop": roles["drop"],
         "impute": "median",
         "numeric_encoding": "piecewise",
         "batch_size": common.batch(rows),
@@ -116,6 +111,9 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
     d.note(("data", "categorical"), "text columns with few values: one 0/1 input per category")
     if roles["date"]:
         d.note(("data", "dates"), "expanded into year, month, day, day of week, day of year")
+    if roles["text"]:
+        data["text"] = roles["text"]
+        d.note(("data", "text"), "free text: each column's words, averaged as embeddings, beside the other inputs")
     d.note(("data", "impute"), "missing numbers: the training median; categories: the most frequent")
     d.note(("data", "numeric_encoding"), "one input per quantile bin: thresholds as a tree finds them, robust to skew")
     hidden = common.width(rows)

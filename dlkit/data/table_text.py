@@ -1,0 +1,54 @@
+"""A table's free-text columns (`data.text`): a vocabulary per column from the training split, token ids.
+
+Each text column becomes `max_length` input columns of token ids (0 pads, 1 is out of vocabulary)
+beside the table's numbers and categories; the model's text encoder (`data.text_encoder`) reads
+them, so one network sees a review's words together with the product, the date and the counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlkit.data.rows import input_column
+from dlkit.data.text import build_vocab, encode, tokenize
+from dlkit.recipe.data_kinds import TextEncoder
+
+
+def _texts(frame: Any, column: Any) -> list[str]:
+    return [str(v) for v in frame[column].fillna("").astype(str)]  # a missing text reads as an empty one
+
+
+def fit(frame: Any, columns: list[Any], train: np.ndarray, params: TextEncoder) -> dict[str, dict[str, Any]]:
+    """Per text column what reading it needs again: its vocabulary (training split only) and settings."""
+    fitted = {}
+    for name in columns:
+        tokens = [tokenize(t, "word", params.lowercase) for t in _texts(frame.iloc[train], name)]
+        fitted[str(name)] = {
+            "vocab": build_vocab(tokens, params.min_freq, params.max_vocab),
+            "max_length": params.max_length,
+            "lowercase": params.lowercase,
+            "tokenizer": "word",
+            "embedding_dim": params.embedding_dim,
+        }
+    return fitted
+
+
+def token_ids(frame: Any, fitted: dict[str, dict[str, Any]], field: str) -> np.ndarray:
+    """The token ids of every text column, side by side: (rows, sum of max_length)."""
+    blocks = [np.zeros((len(frame), 0), dtype=np.int64)]
+    for name, f in fitted.items():
+        column = input_column(frame, name, field, "text")
+        tokens = (tokenize(t, f["tokenizer"], f["lowercase"]) for t in _texts(frame, column))
+        blocks.append(encode(tokens, f["vocab"], int(f["max_length"])))
+    return np.concatenate(blocks, axis=1)
+
+
+def positions(fitted: dict[str, dict[str, Any]], start: int) -> list[tuple[int, int, int, int]]:
+    """(first input column, length, vocabulary size, embedding size) of each text column's block."""
+    out = []
+    for f in fitted.values():
+        out.append((start, int(f["max_length"]), len(f["vocab"]), int(f["embedding_dim"])))
+        start += int(f["max_length"])
+    return out
