@@ -93,27 +93,37 @@ def attribute(predictor: Any, x: np.ndarray, method: str, target: str | None) ->
                 kwargs["n_steps"] = 32
             inputs.requires_grad_(True)
             values = explainer.attribute(inputs, **kwargs)
-            if predictor.info.text_blocks:
-                values = _with_token_attributions(values.detach(), inputs.detach(), forward, backbone, targets)
+            if predictor.info.text_blocks or predictor.info.categorical:
+                values = _through_embeddings(values.detach(), inputs.detach(), forward, backbone, targets)
     return values.detach().numpy().astype(np.float64), targets.numpy()
 
 
-def _with_token_attributions(values: Any, inputs: Any, forward: Any, backbone: Any, targets: Any) -> Any:
-    """A table's text columns are token ids, which have no gradient: each token's attribution comes from
-    integrated gradients through its column's embedding, from an empty text (all padding) to the text."""
+def _through_embeddings(values: Any, inputs: Any, forward: Any, backbone: Any, targets: Any) -> Any:
+    """A table's embedded columns (category codes, a text column's token ids) have no gradient: each one's
+    attribution comes from integrated gradients through its embedding, from the unknown category and the
+    empty text (code 0, all padding) to the row's own."""
     from captum import attr
 
-    from dlkit.models.mlp import TextBag
+    from dlkit.models.mlp import MLP, TextBag
 
-    bags = [m for m in backbone.modules() if isinstance(m, TextBag)]
+    if not isinstance(backbone, MLP):
+        return values
+    # (embedding layer, the input columns it reads); a text column's per-token attributions keep its tokens
+    layers: list[tuple[Any, slice]] = [
+        (e, slice(pos, pos + 1)) for pos, e in zip(backbone.cat_columns, backbone.embeddings, strict=True)
+    ]
+    bags = [m for m in backbone.texts if isinstance(m, TextBag)]
+    layers += [(bag.embedding, slice(bag.start, bag.start + bag.length)) for bag in bags]
+    if not layers:
+        return values
     baseline = inputs.clone()
-    for bag in bags:
-        baseline[:, bag.start : bag.start + bag.length] = 0
-    explainer = attr.LayerIntegratedGradients(forward, [bag.embedding for bag in bags])
-    per_layer = explainer.attribute(inputs, baselines=baseline, target=targets, n_steps=32)
+    for _, columns in layers:
+        baseline[:, columns] = 0
+    explainer = attr.LayerIntegratedGradients(forward, [layer for layer, _ in layers])
+    found = explainer.attribute(inputs, baselines=baseline, target=targets, n_steps=32)
     values = values.clone()
-    for bag, layer in zip(bags, per_layer if isinstance(per_layer, list) else [per_layer], strict=True):
-        values[:, bag.start : bag.start + bag.length] = layer.sum(dim=-1)
+    for (_, columns), layer in zip(layers, found if isinstance(found, list) else [found], strict=True):
+        values[:, columns] = layer.sum(dim=-1).reshape(len(values), -1)
     return values
 
 

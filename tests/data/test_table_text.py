@@ -104,3 +104,14 @@ def test_a_long_free_text_column_is_inferred_as_text(store: Path) -> None:
     data = found.recipe["data"]
     assert data["text"] == ["review"] and "review" not in data["drop"] and data["categorical"] == ["brand"]
     assert any("1 text" in line for line in found.summary)
+
+
+def test_embedded_categories_are_attributed_through_their_embedding(store: Path) -> None:
+    trained = _train(store, "data.text=[review]", "data.categorical_encoding=embedding", "trainer.max_epochs=3")
+    path = store / "some.csv"
+    _reviews(20, 2).drop(columns=["kept"]).to_csv(path, index=False)
+    explain(trained.run_id, path, output=store / "embedded", tracking_uri=trained.tracking_uri, say=quiet)
+    table = pd.read_csv(store / "embedded" / "integrated_gradients.csv").set_index("feature")
+    # a code has no gradient: read off the raw input, the brand would get exactly 0
+    assert set(table.index) == {"price", "brand", "review (text)"}
+    assert table.loc["brand", "mean_abs_attribution"] > 0

