@@ -8,7 +8,6 @@ a heatmap over time steps and features. Everything is also logged to the run und
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dlkit.data.raw_inputs import from_file
 from dlkit.errors import BadInput
 from dlkit.process import heavy_imports
 from dlkit.recipe.tasks import TASKS
+from dlkit.serving import explain_figures as figures
 from dlkit.tasks import task_class
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.store import resolve_tracking_uri
@@ -172,19 +172,23 @@ def explain(
     names = info.class_names
     labels = [names[t] for t in targets] if names else [str(t) for t in targets]
     if info.input_kind == "tokens":
-        files = [_text_html(raw, x, values, labels, info.preprocessing["vocab"], folder / f"{method}.html")]
+        files = [figures.text_html(raw, x, values, labels, info.preprocessing["vocab"], folder / f"{method}.html")]
     elif values.ndim == 2:
-        files = _table(*_text_columns_summed(values, _feature_names(info, values.shape[1]), info), folder, method)
+        files = figures.table(
+            *_text_columns_summed(values, _feature_names(info, values.shape[1]), info), folder, method
+        )
         for (start, length, _, _), (name, fitted) in zip(
             info.text_blocks, info.preprocessing.get("text", {}).items(), strict=True
         ):
             block = slice(start, start + length)
             path = folder / f"{method}-{name}.html"
-            files.append(_text_html(raw, x[:, block].astype(np.int64), values[:, block], labels, fitted["vocab"], path))
+            files.append(
+                figures.text_html(raw, x[:, block].astype(np.int64), values[:, block], labels, fitted["vocab"], path)
+            )
     elif values.ndim == 4:
-        files = [_image_grid(x, values, labels, folder / f"{method}.png")]
+        files = [figures.image_grid(x, values, labels, folder / f"{method}.png")]
     else:
-        files = _sequence(values, info, folder, method)
+        files = figures.sequence(values, info, folder, method)
     if predictor.run_id:
         from mlflow import MlflowClient
 
@@ -214,100 +218,3 @@ def _feature_names(info: Any, count: int) -> list[str]:
     if info.preprocessing.get("kind") == "builtin" and not names:
         names = load_arrays(info.preprocessing["name"])[3]
     return list(names) if len(names) == count else [f"feature_{i}" for i in range(count)]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _table(values: np.ndarray, names: list[str], folder: Path, method: str) -> list[Path]:
-    import pandas as pd
-
-    frame = pd.DataFrame(
-        {
-            "feature": names,
-            "mean_abs_attribution": np.abs(values).mean(axis=0),
-            "mean_attribution": values.mean(axis=0),
-        }
-    ).sort_values("mean_abs_attribution", ascending=False)
-    csv = folder / f"{method}.csv"
-    frame.to_csv(csv, index=False)
-    top = frame.head(25).iloc[::-1]
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(top) + 1)))
-    ax.barh(top["feature"], top["mean_abs_attribution"], color="tab:blue")
-    ax.set(xlabel="mean |attribution|", title=f"Feature attributions ({method})")
-    fig.tight_layout()
-    png = folder / f"{method}.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return [png, csv]
-
-
-def _image_grid(x: np.ndarray, values: np.ndarray, labels: list[str], path: Path, count: int = 8) -> Path:
-    plt = _pyplot()
-    n = min(count, len(x))
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
-    for i in range(n):
-        image = x[i].mean(axis=0)
-        heat = np.abs(values[i]).sum(axis=0)
-        axes[0][i].imshow(image, cmap="gray")
-        axes[0][i].set_title(labels[i], fontsize=8)
-        axes[1][i].imshow(heat, cmap="hot")
-        for row in (0, 1):
-            axes[row][i].axis("off")
-    fig.suptitle("inputs (predicted class) and |attribution|", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _sequence(values: np.ndarray, info: Any, folder: Path, method: str) -> list[Path]:
-    import pandas as pd
-
-    mean = np.abs(values).mean(axis=0)  # (time, features)
-    columns = info.preprocessing.get("columns") or [f"feature_{j}" for j in range(mean.shape[1])]
-    if len(columns) != mean.shape[1]:
-        columns = [f"feature_{j}" for j in range(mean.shape[1])]
-    csv = folder / f"{method}.csv"
-    pd.DataFrame(mean, columns=columns).rename_axis("step").to_csv(csv)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3))
-    image = ax.imshow(mean.T, aspect="auto", cmap="hot")
-    ax.set(xlabel="time step (oldest to newest)", yticks=range(len(columns)), yticklabels=columns)
-    ax.set_title(f"mean |attribution| ({method})")
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    png = folder / f"{method}.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return [png, csv]
-
-
-def _text_html(raw: Any, ids: np.ndarray, values: np.ndarray, labels: list[str], vocab: list[str], path: Path) -> Path:
-    rows = []
-    for i in range(len(ids)):
-        scale = float(np.abs(values[i]).max()) or 1.0
-        spans = []
-        for token, value in zip(ids[i], values[i], strict=True):
-            if token == 0:
-                continue
-            word = html.escape(vocab[token] if token < len(vocab) else "?")
-            alpha = min(1.0, abs(float(value)) / scale)
-            colour = f"rgba(220,40,40,{alpha:.2f})" if value > 0 else f"rgba(40,90,220,{alpha:.2f})"
-            spans.append(f'<span style="background:{colour}" title="{value:.4f}">{word}</span>')
-        rows.append(f"<tr><td>{html.escape(labels[i])}</td><td>{' '.join(spans)}</td></tr>")
-    page = (
-        "<!doctype html><meta charset='utf-8'><title>token attributions</title>"
-        "<style>body{font-family:sans-serif}td{padding:4px;vertical-align:top}</style>"
-        "<p>Red: towards the explained class; blue: against it.</p>"
-        f"<table><tr><th>explained class</th><th>text</th></tr>{''.join(rows)}</table>"
-    )
-    path.write_text(page, encoding="utf-8")
-    return path
