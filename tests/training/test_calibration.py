@@ -91,6 +91,17 @@ def test_calibrated_run_lowers_the_ece_of_an_over_confident_model_everywhere_it_
     np.testing.assert_allclose(log_calibrated - log_calibrated.mean(axis=1, keepdims=True),
                                (log_plain - log_plain.mean(axis=1, keepdims=True)) / t, atol=2e-3)  # fmt: skip
 
+    # the exported graph gives the calibrated probabilities too; logged beside it, the run's own model
+    # stays the one runs:/RUN/model serves (below)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    done = run_cli("export", calibrated_id, "-o", str(workdir / "onnx"), "--tracking-uri", uri, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    numbers = rows[[f"f{i}" for i in range(10)]].to_numpy(np.float64)
+    (exported,) = onnxruntime.InferenceSession(str(workdir / "onnx" / "model.onnx")).run(
+        ["outputs"], {"numbers": numbers}
+    )
+    np.testing.assert_allclose(exported, probs["calibrated"], atol=1e-5)
+
     mlflow.set_tracking_uri(uri)
     try:
         model = mlflow.pyfunc.load_model(f"runs:/{calibrated_id}/model")
