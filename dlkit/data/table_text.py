@@ -20,19 +20,24 @@ def _texts(frame: Any, column: Any) -> list[str]:
     return [str(v) for v in frame[column].fillna("").astype(str)]  # a missing text reads as an empty one
 
 
-def fit(frame: Any, columns: list[Any], train: np.ndarray, params: TextEncoder) -> dict[str, dict[str, Any]]:
-    """Per text column what reading it needs again: its vocabulary (training split only) and settings."""
-    fitted = {}
+def fit(
+    frame: Any, columns: list[Any], train: np.ndarray, params: TextEncoder
+) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """Per text column what reading it needs again (its vocabulary from the training split only, and the
+    settings), and the token ids of every row: each text is tokenised once."""
+    fitted, blocks = {}, [np.zeros((len(frame), 0), dtype=np.int64)]
     for name in columns:
-        tokens = [tokenize(t, "word", params.lowercase) for t in _texts(frame.iloc[train], name)]
+        tokens = [tokenize(t, "word", params.lowercase) for t in _texts(frame, name)]
+        vocab = build_vocab((tokens[i] for i in train), params.min_freq, params.max_vocab)
         fitted[str(name)] = {
-            "vocab": build_vocab(tokens, params.min_freq, params.max_vocab),
+            "vocab": vocab,
             "max_length": params.max_length,
             "lowercase": params.lowercase,
             "tokenizer": "word",
             "embedding_dim": params.embedding_dim,
         }
-    return fitted
+        blocks.append(encode(tokens, vocab, params.max_length))
+    return fitted, np.concatenate(blocks, axis=1)
 
 
 def token_ids(frame: Any, fitted: dict[str, dict[str, Any]], field: str) -> np.ndarray:

@@ -175,9 +175,9 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             embedded.append((len(names), len(known) + 1))
             blocks.append(np.asarray([lookup.get(v, 0) for v in values], dtype=np.float64)[:, None])
             names.append(name)
-    texts = table_text.fit(frame, text_columns, train, p.text_encoder)
+    texts, token_ids = table_text.fit(frame, text_columns, train, p.text_encoder)
     text_blocks = table_text.positions(texts, len(names))
-    blocks.append(table_text.token_ids(frame, texts, "data.text").astype(np.float64))
+    blocks.append(token_ids.astype(np.float64))
     names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(int(f["max_length"])))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
 

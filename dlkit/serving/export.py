@@ -11,7 +11,6 @@ onnxruntime or the TorchScript interpreter, and must give PyTorch's outputs with
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -82,11 +81,7 @@ def _quantized(
 
     source, target = folder / _FILES["onnx"], folder / "model.int8.onnx"
     with export_graph.quiet():
-        logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's quantizer logs through the root logger
-        try:
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-        finally:
-            logging.getLogger().setLevel(logging.WARNING)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
     out = export_graph.outputs(export_graph.runner("onnx", target), inputs)
     report: dict[str, Any] = {
         "file": target.name,

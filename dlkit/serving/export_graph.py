@@ -71,7 +71,8 @@ def example(inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
 @contextlib.contextmanager
 def quiet() -> Any:
     """The exporters report each stage on stdout and warn about what dlkit does not use (torchvision ops)."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    # onnxruntime's quantizer logs through the root logger (""); its level comes back afterwards too
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript", "")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
