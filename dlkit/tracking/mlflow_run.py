@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -31,17 +30,6 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     else:
         out[prefix[:-1]] = json.dumps(tree) if isinstance(tree, list | tuple) else str(tree)
     return out
-
-
-def git_commit(cwd: Path) -> str | None:
-    """The commit of the repository that holds `cwd`, if any."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 #: the MLflow 3 UI opens an experiment of this kind on its runs and models, not on GenAI traces

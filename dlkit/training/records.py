@@ -15,7 +15,8 @@ import yaml
 from dlkit import __version__, reports
 from dlkit import metric_names as m
 from dlkit.recipe.schema import Recipe
-from dlkit.tracking.mlflow_run import MlflowRun, flatten, git_commit
+from dlkit.tracking.git_head import commit_of
+from dlkit.tracking.mlflow_run import MlflowRun, flatten
 from dlkit.training.result import Nested
 
 
@@ -30,7 +31,7 @@ def recipe_tags(recipe: Recipe) -> dict[str, str]:
         "dlkit.data": f"{data.kind}:{getattr(data, 'name', None) or getattr(data, 'path', '')}",
         **recipe.tracking.tags,
     }
-    commit = git_commit(Path.cwd())
+    commit = commit_of(Path.cwd())
     if commit:
         tags["mlflow.source.git.commit"] = commit
     return tags

@@ -46,17 +46,28 @@ class Outcome:
         )
 
 
+def _memory(pid: int) -> int:
+    """A process's share of memory: its proportional set size, which splits the pages a forked child
+    still shares with its parent between the two (their resident sizes would count them twice), or
+    its resident size where the kernel gives no smaps_rollup."""
+    for name, field_ in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(name) as f:
+                for line in f:
+                    if line.startswith(field_):
+                        return int(line.split()[1]) * 1024
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
+            continue
+    return 0
+
+
 def _tree_rss(pid: int) -> int:
-    """Resident memory of a process and its descendants, from /proc."""
+    """Memory of a process and its descendants, from /proc."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
+        total += _memory(current)
         try:
-            with open(f"/proc/{current}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
             with open(f"/proc/{current}/task/{current}/children") as f:
                 todo.extend(int(child) for child in f.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
