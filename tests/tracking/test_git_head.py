@@ -14,12 +14,13 @@ ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": 
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(["git", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True, timeout=60)
+    return done.stdout.strip()
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
+    if subprocess.run(["git", "--version"], capture_output=True, check=False, timeout=60).returncode != 0:
         pytest.skip("no git here to build a repository with")
     root = tmp_path / "repo"
     root.mkdir()
