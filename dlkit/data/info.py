@@ -9,6 +9,40 @@ from dlkit.recipe.architectures import InputKind
 
 
 @dataclass
+class TextBlock:
+    """Where a table's text column sits among the inputs (its token ids) and how it is encoded."""
+
+    start: int
+    length: int
+    vocab: int
+    embedding_dim: int
+    encoder: str = "bag"
+    hidden_size: int = 64
+    layers: int = 1
+    heads: int = 4
+
+    @classmethod
+    def read(cls, saved: dict[str, Any] | list[Any] | tuple[Any, ...]) -> TextBlock:
+        """A block saved with `dataclasses.asdict`, or as the (start, length, vocab, embedding_dim)
+        of runs before the encoder could be chosen."""
+        return cls(**saved) if isinstance(saved, dict) else cls(*saved)
+
+
+@dataclass
+class ImageBlock:
+    """Where a table's image column sits among the inputs (channels x size x size pixels) and its encoder."""
+
+    start: int
+    channels: int
+    size: int
+    filters: list[int] = field(default_factory=lambda: [16, 32])
+
+    @property
+    def width(self) -> int:
+        return self.channels * self.size * self.size
+
+
+@dataclass
 class DataInfo:
     """Shapes, classes and fitted preprocessing of a dataset, as seen after splitting."""
 
@@ -29,9 +63,10 @@ class DataInfo:
     vocab_size: int = 0
     #: dense inputs with embedded categorical columns: (column position, number of codes)
     categorical: list[tuple[int, int]] = field(default_factory=list)
-    #: tables with free-text columns: (first column, length, vocabulary size, embedding size) of each
-    #: column's block of token ids
-    text_blocks: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: tables with free-text columns: each column's block of token ids and its encoder
+    text_blocks: list[TextBlock] = field(default_factory=list)
+    #: tables with image columns: each column's block of pixels and its encoder
+    image_blocks: list[ImageBlock] = field(default_factory=list)
     #: forecasting: position of each target series among the window's features
     target_features: list[int] = field(default_factory=list)
     horizon: int = 0

@@ -15,6 +15,7 @@ from typing import Any
 from dlkit.data.files import read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, read_csv
+from dlkit.data.table_images import FOLDER
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import DATA_KINDS
 from dlkit.recipe.schema import Recipe
@@ -39,6 +40,7 @@ def from_file(path: Path, recipe: Recipe, info: DataInfo, field: str = "--input"
     params = recipe.data.model_copy(update={"path": str(path)}) if hasattr(recipe.data, "path") else None
     if params is not None:
         frame, _ = read_table(params, header=getattr(params, "header", True), field=field)
+        frame.attrs[FOLDER] = str(path.parent)  # a table's image paths are relative to its own folder
     else:
         frame = read_csv(path, field)
     return from_frame(frame, recipe, info, field)

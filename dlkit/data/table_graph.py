@@ -1,10 +1,12 @@
 """A table's fitted preprocessing in front of the network of an exported graph.
 
-The graph takes two inputs, as `tabular.raw_parts` reads them: `numbers` (float64; the numeric columns,
-then each date column's calendar parts; NaN where a cell is missing) and `categories` (int64; each
-categorical column's code, 0 for a category the training split never had). Imputation, scaling
-(standard, min-max, quantile), piecewise bins and the one-hot or embedding layout run inside the graph;
-reading dates into calendar parts and category names into codes stay outside, spelt out in the spec.
+The graph takes up to four inputs, as `tabular.raw_parts` reads them: `numbers` (float64; the numeric
+columns, then each date column's calendar parts; NaN where a cell is missing), `categories` (int64;
+each categorical column's code, 0 for a category the training split never had), then `tokens` (each
+text column's word ids) and `images` (each image column's decoded pixels in [0, 1]) where the table
+has them. Imputation, scaling (standard, min-max, quantile), piecewise bins, the one-hot or embedding
+layout and the pixels' scaling run inside the graph; reading dates into calendar parts, category
+names into codes and image files into pixels stay outside, spelt out in the spec.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import torch
 from torch import nn
 
 from dlkit.data.scaling_graph import GraphFront, Piecewise, scaler_module
+from dlkit.data.table_images import scale_vectors
 
 
 class TableFront(nn.Module):
     fill: torch.Tensor
     codes: torch.Tensor
+    pixel_mean: torch.Tensor
+    pixel_std: torch.Tensor
 
     def __init__(self, pre: dict[str, Any], numbers: list[str]) -> None:
         super().__init__()
@@ -38,6 +43,10 @@ class TableFront(nn.Module):
         self.register_buffer("codes", torch.arange(1, max(sizes, default=0) + 1, dtype=torch.long))
         self.sizes = sizes
         self.has_tokens = bool(pre.get("text"))
+        self.has_images = bool(pre.get("images"))
+        mean, std = scale_vectors(pre.get("images", {}))
+        self.register_buffer("pixel_mean", torch.from_numpy(mean))
+        self.register_buffer("pixel_std", torch.from_numpy(std))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         blocks = []
@@ -56,13 +65,17 @@ class TableFront(nn.Module):
                     blocks.append(column.to(torch.float32))
         if self.has_tokens:
             blocks.append(rest.pop(0).to(torch.float32))
+        if self.has_images:
+            scaled = (rest.pop(0).to(torch.float32) - self.pixel_mean) / self.pixel_std
+            blocks.append(torch.where(torch.isnan(scaled), torch.zeros_like(scaled), scaled))  # no image: the mean
         return torch.cat(blocks, dim=1)
 
 
 def front(
-    pre: dict[str, Any], values: np.ndarray, codes: np.ndarray, text: np.ndarray, tokens: np.ndarray
+    pre: dict[str, Any], values: np.ndarray, codes: np.ndarray, text: np.ndarray, tokens: np.ndarray, pixels: np.ndarray
 ) -> GraphFront:
-    """The table's graph front, given its test rows as numbers, category codes, category text and token ids."""
+    """The table's graph front, given its test rows as numbers, category codes, category text, token ids and
+    decoded pixels."""
     numbers = [str(c) for c in pre["numeric"]]
     numbers += [f"{c}.{part}" for c, parts in pre.get("dates", {}).items() for part in parts]
     inputs: dict[str, np.ndarray] = {}
@@ -109,6 +122,21 @@ def front(
         spec["outside_graph"]["text"] = {
             name: {k: f[k] for k in ("tokenizer", "lowercase", "max_length", "vocab")} for name, f in texts.items()
         }
+    images = pre.get("images", {})
+    if images:
+        inputs["images"] = pixels.astype(np.float32)
+        spec["inputs"]["images"] = {
+            "dtype": "float32",
+            "shape": ["batch", pixels.shape[1]],
+            "columns": [f"{name} ({f['channels']}x{f['size']}x{f['size']})" for name, f in images.items()],
+            "values": "per image column, its pixels in [0, 1], channel by channel, row by row; NaN: no image",
+        }
+        spec["folded"].append("pixel scaling (training mean and spread per channel)")
+        spec["outside_graph"]["images"] = {
+            name: {"decode": "gray (L)" if f["channels"] == 1 else "RGB", "resize": [f["size"], f["size"]],
+                   "resample": "bilinear", "scale": "divide by 255"}
+            for name, f in images.items()
+        }  # fmt: skip
     made = GraphFront(TableFront(pre, numbers), inputs, spec)
     if pre["categorical"]:
         made.text_inputs["categories"] = text

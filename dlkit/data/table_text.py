@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from dlkit.data.info import TextBlock
 from dlkit.data.rows import input_column
 from dlkit.data.text import build_vocab, encode, tokenize
-from dlkit.recipe.data_kinds import TextEncoder
+from dlkit.recipe.column_encoders import TextEncoder
 
 
 def _texts(frame: Any, column: Any) -> list[str]:
@@ -35,6 +36,10 @@ def fit(
             "lowercase": params.lowercase,
             "tokenizer": "word",
             "embedding_dim": params.embedding_dim,
+            "encoder": params.encoder,
+            "hidden_size": params.hidden_size,
+            "layers": params.layers,
+            "heads": params.heads,
         }
         blocks.append(encode(tokens, vocab, params.max_length))
     return fitted, np.concatenate(blocks, axis=1)
@@ -50,10 +55,11 @@ def token_ids(frame: Any, fitted: dict[str, dict[str, Any]], field: str) -> np.n
     return np.concatenate(blocks, axis=1)
 
 
-def positions(fitted: dict[str, dict[str, Any]], start: int) -> list[tuple[int, int, int, int]]:
-    """(first input column, length, vocabulary size, embedding size) of each text column's block."""
+def positions(fitted: dict[str, dict[str, Any]], start: int) -> list[TextBlock]:
+    """Each text column's block of input columns and its encoder."""
     out = []
     for f in fitted.values():
-        out.append((start, int(f["max_length"]), len(f["vocab"]), int(f["embedding_dim"])))
+        settings = {k: f[k] for k in ("encoder", "hidden_size", "layers", "heads") if k in f}
+        out.append(TextBlock(start, int(f["max_length"]), len(f["vocab"]), int(f["embedding_dim"]), **settings))
         start += int(f["max_length"])
     return out

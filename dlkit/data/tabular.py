@@ -7,16 +7,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data import table_text
+from dlkit.data import table_images, table_text
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.columns import calendar, category_list, date_parts, is_numeric, looks_like_dates
-from dlkit.data.files import column, empty_columns, missing_report, read_table
+from dlkit.data.columns import calendar, category_list, date_parts
+from dlkit.data.files import column, empty_columns, existing, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
 from dlkit.data.scaling import apply_scaler, fit_bins, piecewise
 from dlkit.data.scaling_graph import GraphFront
 from dlkit.data.splits import assign
 from dlkit.data.table_graph import front
+from dlkit.data.table_roles import listed, roles
 from dlkit.data.targets import labelled_rows, target_values
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
@@ -31,43 +32,6 @@ def _impute_value(values: Any, how: str) -> Any:
     if how == "median":
         return float(present.median())
     return present.mode().iloc[0]
-
-
-def _listed(frame: Any, spec: list[Any] | str, field: str, features: list[str], target: str) -> list[str]:
-    if spec == "auto":
-        return []
-    names = [column(frame, c, field) for c in spec]
-    for name in names:
-        if name == target:
-            raise DataError(f"{field}: the target column '{target}' cannot also be an input")
-        if name not in features:
-            raise DataError(f"{field}: column '{name}' is not among the features")
-    return names
-
-
-def _roles(frame: Any, p: CsvData, features: list[str], target: str) -> tuple[list[str], list[str], list[str]]:
-    """Numeric, categorical and date columns among the features: the recipe's lists, then `auto`'s rules."""
-    categorical = _listed(frame, p.categorical, "data.categorical", features, target)
-    dates = _listed(frame, p.dates, "data.dates", features, target)
-    rest = [c for c in features if c not in categorical and c not in dates]
-    if p.dates == "auto":
-        dates += [c for c in rest if looks_like_dates(frame[c])]
-    if p.categorical == "auto":
-        categorical += [c for c in rest if c not in dates and not is_numeric(frame[c])]
-    numeric = [c for c in features if c not in categorical and c not in dates]
-    wrong = [c for c in numeric if not is_numeric(frame[c])]
-    if wrong:
-        name = wrong[0]
-        converted = pd.to_numeric(frame[name], errors="coerce")
-        bad = frame[name][converted.isna() & frame[name].notna()]
-        example = f" (e.g. {bad.iloc[0]!r} in data row {bad.index[0] + 1})" if len(bad) else ""
-        if len(wrong) == 1:
-            problem = f"column '{name}' is not numeric{example}"
-        else:
-            listed = ", ".join(f"'{c}'" for c in wrong[:10]) + (" ..." if len(wrong) > 10 else "")
-            problem = f"{len(wrong)} columns are not numeric: {listed}; '{name}'{example.replace(' (e.g.', ' has')}"
-        raise DataError(problem, hint="set data.categorical: auto, list them in data.categorical, or in data.drop")
-    return numeric, categorical, dates
 
 
 def _numbers(frame: Any, numeric: list[str], dates: dict[str, list[str]]) -> tuple[Any, list[str]]:
@@ -118,8 +82,13 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             f"column(s) empty in every row: {', '.join(repr(c) for c in empty[:10])}",
             hint="list them in data.drop (dlkit init drops them for you)",
         )
-    text_columns = _listed(frame, p.text, "data.text", features, target)
-    numeric, categorical, date_columns = _roles(frame, p, [c for c in features if c not in text_columns], target)
+    text_columns = listed(frame, p.text, "data.text", features, target)
+    image_columns = listed(frame, p.images, "data.images", features, target)
+    if set(text_columns) & set(image_columns):
+        both = sorted(set(text_columns) & set(image_columns), key=str)[0]
+        raise DataError(f"data.images: column '{both}' is also in data.text", hint="give each column one role")
+    described = set(text_columns) | set(image_columns)
+    numeric, categorical, date_columns = roles(frame, p, [c for c in features if c not in described], target)
 
     classification = recipe.task.labelled
     y, class_names = target_values(frame, target, recipe.task)
@@ -179,6 +148,10 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     text_blocks = table_text.positions(texts, len(names))
     blocks.append(token_ids.astype(np.float64))
     names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(int(f["max_length"])))
+    images, image_x = table_images.fit(frame, image_columns, path.parent, train, p.image_encoder)
+    image_blocks = table_images.positions(images, len(names))
+    blocks.append(image_x)
+    names.extend(f"{name}#{k}" for name, b in zip(images, image_blocks, strict=True) for k in range(b.width))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
 
     info = DataInfo(
@@ -192,6 +165,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         feature_names=names,
         categorical=embedded,
         text_blocks=text_blocks,
+        image_blocks=image_blocks,
         source_path=str(path),
     )
     info.notes.extend(notes)
@@ -207,6 +181,8 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     }
     if texts:
         info.preprocessing["text"] = texts
+    if images:
+        info.preprocessing["images"] = images
     if edges is not None:
         info.preprocessing["bins"] = edges
     scaled = np.arange(len(numeric_names)) if edges is None else np.arange(0)
@@ -266,6 +242,7 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
         else:
             blocks.append(codes[:, j : j + 1].astype(np.float64))
     blocks.append(table_text.token_ids(frame, pre.get("text", {}), field).astype(np.float64))
+    blocks.append(table_images.pixels(frame, pre.get("images", {}), field).astype(np.float64))
     x = np.concatenate(blocks, axis=1).astype(np.float32)
     target = pre.get("target")
     target = target if target in frame.columns else None
@@ -282,12 +259,24 @@ def labelled_frame(recipe: Recipe) -> Any:
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first rows of the training file, feature columns only: the MLflow model's input example."""
     pre = info.preprocessing
-    return first_rows(recipe, [*pre["numeric"], *pre.get("dates", {}), *pre["categorical"], *pre.get("text", {})], rows)
+    columns = [
+        *pre["numeric"],
+        *pre.get("dates", {}),
+        *pre["categorical"],
+        *pre.get("text", {}),
+        *pre.get("images", {}),
+    ]
+    example = first_rows(recipe, columns, rows)
+    # a served model resolves relative image paths against its own working folder, not the training file's
+    folder = existing(section(recipe.data, CsvData).path).parent
+    return table_images.absolute(example, [str(c) for c in pre.get("images", {})], folder)
 
 
 def export_front(recipe: Recipe, info: DataInfo, module: Any) -> GraphFront:
     """What `dlkit export` puts in front of the network (`table_graph`), with the test rows read again."""
     rows = labelled_frame(recipe).iloc[module.index["test"]].reset_index(drop=True)
+    rows.attrs[table_images.FOLDER] = str(existing(section(recipe.data, CsvData).path).parent)
     values, codes = raw_parts(rows, info, "test split")
     tokens = table_text.token_ids(rows, info.preprocessing.get("text", {}), "test split")
-    return front(info.preprocessing, values, codes, category_text(rows, info, "test split"), tokens)
+    pixels = table_images.pixels(rows, info.preprocessing.get("images", {}), "test split", scaled=False)
+    return front(info.preprocessing, values, codes, category_text(rows, info, "test split"), tokens, pixels)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit import __version__
-from dlkit.data.info import DataInfo
+from dlkit.data.info import DataInfo, ImageBlock, TextBlock
 from dlkit.errors import BadInput
 from dlkit.models import build
 from dlkit.recipe.schema import Recipe
@@ -54,7 +54,8 @@ def info_from_dict(data: dict[str, Any]) -> DataInfo:
     values = {k: v for k, v in data.items() if k in fields}
     values["input_shape"] = tuple(values["input_shape"])
     values["categorical"] = [tuple(c) for c in values.get("categorical", [])]
-    values["text_blocks"] = [tuple(c) for c in values.get("text_blocks", [])]
+    values["text_blocks"] = [TextBlock.read(c) for c in values.get("text_blocks", [])]
+    values["image_blocks"] = [ImageBlock(**c) for c in values.get("image_blocks", [])]
     return DataInfo(**values)
 
 

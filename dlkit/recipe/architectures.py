@@ -31,7 +31,7 @@ class ArchParams(Strict):
     input_kinds: ClassVar[tuple[InputKind, ...]] = ("dense", "image")
     #: the tasks it is for (empty: any task that does not restrict its own architectures)
     tasks: ClassVar[tuple[str, ...]] = ()
-    #: whether it encodes a table's free-text columns (data.text) beside the other columns
+    #: whether it encodes a table's free-text and image columns (data.text, data.images) beside the others
     reads_text_columns: ClassVar[bool] = False
 
     init_from: str | None = Field(

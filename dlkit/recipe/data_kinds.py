@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
+from dlkit.recipe.column_encoders import ImageEncoder, TextEncoder
 from dlkit.registry import Registry
 from dlkit.schema_base import Strict
 
@@ -98,23 +99,6 @@ class BuiltinData(SplitParams):
     )
 
 
-class TextEncoder(Strict):
-    """How a table's free-text columns are read: tokenised on the training split, then encoded."""
-
-    encoder: Literal["bag"] = Field(
-        "bag", description="bag: the mean of the text's word embeddings (order-free, fast), one vector per column."
-    )
-    embedding_dim: PositiveInt = Field(32, le=1024, description="Size of each word's (and each text's) vector.")
-    max_length: PositiveInt = Field(64, le=10_000, description="Words kept per text: the first ones.")
-    max_vocab: PositiveInt = Field(
-        20_000, le=1_000_000, description="Vocabulary per column: its most frequent words in the training split."
-    )
-    min_freq: PositiveInt = Field(
-        2, le=1_000_000, description="Words seen fewer times in the training split are out of vocabulary."
-    )
-    lowercase: bool = Field(True, description="Lower-case the text before tokenising.")
-
-
 @DATA_KINDS.register("csv", target="dlkit.data.tabular:build")
 class CsvData(FileParams):
     """A table in a CSV/TSV file: one row per sample, one target column."""
@@ -160,6 +144,12 @@ class CsvData(FileParams):
         "other columns (model.arch mlp); a missing text is an empty one.",
     )
     text_encoder: TextEncoder = Field(default_factory=TextEncoder, description="How the text columns are read.")
+    images: list[Column] = Field(
+        default_factory=list,
+        description="Columns of image file paths (relative to the table's folder, or absolute), each decoded and "
+        "read by data.image_encoder beside the other columns (model.arch mlp); a missing path is a blank image.",
+    )
+    image_encoder: ImageEncoder = Field(default_factory=ImageEncoder, description="How the image columns are read.")
     drop: list[Column] = Field(default_factory=list, description="Columns to ignore.")
     impute: Literal["mean", "median", "most_frequent"] | None = Field(
         None,

@@ -80,8 +80,11 @@ class Recipe(Strict):
             )
         if self.model.tasks and task.kind not in self.model.tasks:
             raise ValueError(f"model.arch {arch} is for task {' or '.join(self.model.tasks)}, not {task.kind}")
-        if getattr(self.data, "text", None) and not self.model.reads_text_columns:
-            raise ValueError(f"data.text needs model.arch: mlp; model.arch {arch} cannot read a table's text columns")
+        for role, what in (("text", "text"), ("images", "image")):
+            if getattr(self.data, role, None) and not self.model.reads_text_columns:
+                raise ValueError(
+                    f"data.{role} needs model.arch: mlp; model.arch {arch} cannot read a table's {what} columns"
+                )
         if task.optimizers > 1 and self.trainer.gradient_clip_val is not None:
             raise ValueError(
                 f"trainer.gradient_clip_val is not supported for task {task.kind} ({task.optimizers} optimisers); remove it"

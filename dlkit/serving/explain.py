@@ -104,7 +104,8 @@ def _through_embeddings(values: Any, inputs: Any, forward: Any, backbone: Any, t
     empty text (code 0, all padding) to the row's own."""
     from captum import attr
 
-    from dlkit.models.mlp import MLP, TextBag
+    from dlkit.models.mlp import MLP
+    from dlkit.models.text_columns import TextColumn
 
     if not isinstance(backbone, MLP):
         return values
@@ -112,8 +113,8 @@ def _through_embeddings(values: Any, inputs: Any, forward: Any, backbone: Any, t
     layers: list[tuple[Any, slice]] = [
         (e, slice(pos, pos + 1)) for pos, e in zip(backbone.cat_columns, backbone.embeddings, strict=True)
     ]
-    bags = [m for m in backbone.texts if isinstance(m, TextBag)]
-    layers += [(bag.embedding, slice(bag.start, bag.start + bag.length)) for bag in bags]
+    texts = [m for m in backbone.texts if isinstance(m, TextColumn)]
+    layers += [(text.embedding, slice(text.start, text.start + text.length)) for text in texts]
     if not layers:
         return values
     baseline = inputs.clone()
@@ -174,17 +175,17 @@ def explain(
     if info.input_kind == "tokens":
         files = [figures.text_html(raw, x, values, labels, info.preprocessing["vocab"], folder / f"{method}.html")]
     elif values.ndim == 2:
-        files = figures.table(
-            *_text_columns_summed(values, _feature_names(info, values.shape[1]), info), folder, method
-        )
-        for (start, length, _, _), (name, fitted) in zip(
-            info.text_blocks, info.preprocessing.get("text", {}).items(), strict=True
-        ):
-            block = slice(start, start + length)
+        files = figures.table(*_blocks_summed(values, _feature_names(info, values.shape[1]), info), folder, method)
+        for text, (name, fitted) in zip(info.text_blocks, info.preprocessing.get("text", {}).items(), strict=True):
+            block = slice(text.start, text.start + text.length)
             path = folder / f"{method}-{name}.html"
             files.append(
                 figures.text_html(raw, x[:, block].astype(np.int64), values[:, block], labels, fitted["vocab"], path)
             )
+        for image, name in zip(info.image_blocks, info.preprocessing.get("images", {}), strict=True):
+            shape = (-1, image.channels, image.size, image.size)
+            pixels, heat = (a[:, image.start : image.start + image.width].reshape(shape) for a in (x, values))
+            files.append(figures.image_grid(pixels, heat, labels, folder / f"{method}-{name}.png"))
     elif values.ndim == 4:
         files = [figures.image_grid(x, values, labels, folder / f"{method}.png")]
     else:
@@ -199,16 +200,25 @@ def explain(
     return Explanation(values, targets, files)
 
 
-def _text_columns_summed(values: np.ndarray, names: list[str], info: Any) -> tuple[np.ndarray, list[str]]:
-    """One attribution per text column (the sum over its tokens) in the table's chart, beside the others."""
-    if not info.text_blocks:
+def _blocks_summed(values: np.ndarray, names: list[str], info: Any) -> tuple[np.ndarray, list[str]]:
+    """One attribution per text or image column (the sum over its tokens or pixels) in the table's chart,
+    beside the others."""
+    spans = [
+        (t.start, t.start + t.length, f"{name} (text)")
+        for t, name in zip(info.text_blocks, info.preprocessing.get("text", {}), strict=True)
+    ]
+    spans += [
+        (b.start, b.start + b.width, f"{name} (image)")
+        for b, name in zip(info.image_blocks, info.preprocessing.get("images", {}), strict=True)
+    ]
+    if not spans:
         return values, names
     keep = np.ones(values.shape[1], dtype=bool)
     columns, labels = [], []
-    for (start, length, _, _), name in zip(info.text_blocks, info.preprocessing["text"], strict=True):
-        keep[start : start + length] = False
-        columns.append(values[:, start : start + length].sum(axis=1))
-        labels.append(f"{name} (text)")
+    for start, stop, label in spans:
+        keep[start:stop] = False
+        columns.append(values[:, start:stop].sum(axis=1))
+        labels.append(label)
     merged = np.concatenate([values[:, keep], np.stack(columns, axis=1)], axis=1)
     return merged, [n for n, k in zip(names, keep, strict=True) if k] + labels
 

@@ -60,7 +60,7 @@ def draft(
     if time:
         return series.series(path, stem, frame, target_col, [column(frame, t, "--time") for t in time])
     split_col = column(frame, split, "data.split_column") if split else None
-    text_col = column(frame, text, "--text") if text else _only_text(frame, target_col, split_col)
+    text_col = column(frame, text, "--text") if text else _only_text(frame, target_col, split_col, path.parent)
     if text_col is not None:
         return texts.text(path, stem, frame, target_col, text_col)
     return tables.table(path, stem, frame, target_col, split_col)
@@ -72,10 +72,10 @@ def _name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem if path.is_file() else path.name).strip("-") or "data"
 
 
-def _only_text(frame: Any, target: str, split: str | None) -> str | None:
+def _only_text(frame: Any, target: str, split: str | None, folder: Path) -> str | None:
     """The longest free-text column when free text is all the table holds (a text model reads it); a table
     with numbers, categories or dates beside its text is a table (its text columns in data.text)."""
-    roles = tables.column_roles(frame, target, Draft({}), split)
-    if not roles["text"] or any(roles[k] for k in ("numeric", "boolean", "categorical", "date")):
+    roles = tables.column_roles(frame, target, Draft({}), split, folder)
+    if not roles["text"] or any(roles[k] for k in ("numeric", "boolean", "categorical", "date", "image")):
         return None
     return max(roles["text"], key=lambda c: frame[c].dropna().astype(str).str.len().mean())  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit.data import columns as cols
+from dlkit.data.files import EXTENSIONS
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import Draft
 from dlkit.data.splits import SPLITS
@@ -15,11 +16,14 @@ from dlkit.errors import DataError
 MAX_CATEGORY_SHARE = 0.5
 
 
-def column_roles(frame: Any, target: str, d: Draft, split: str | None = None) -> dict[str, list[str]]:
-    """Each column but the target in one role: numeric, categorical, date, text, dropped, or the split
-    (`split`, or the first column whose values are exactly train, val and test)."""
+def column_roles(
+    frame: Any, target: str, d: Draft, split: str | None = None, folder: Path | None = None
+) -> dict[str, list[str]]:
+    """Each column but the target in one role: numeric, categorical, date, text, image (paths of image
+    files, relative to `folder`), dropped, or the split (`split`, or the first column whose values are
+    exactly train, val and test)."""
     roles: dict[str, list[str]] = {
-        k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "drop", "split")
+        k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "image", "drop", "split")
     }
     n = len(frame)
     for name in frame.columns:
@@ -35,6 +39,8 @@ def column_roles(frame: Any, target: str, d: Draft, split: str | None = None) ->
         elif present.nunique() == 1:
             roles["drop"].append(name)
             d.notes.append(f"column '{name}' holds one value ({present.iloc[0]!r}): dropped")
+        elif folder is not None and _image_paths(present, folder):
+            roles["image"].append(name)
         elif cols.is_identifier(s, str(name)):
             roles["drop"].append(name)
             d.notes.append(f"column '{name}' has a distinct value in every row (an identifier): dropped")
@@ -52,6 +58,28 @@ def column_roles(frame: Any, target: str, d: Draft, split: str | None = None) ->
     return roles
 
 
+def _image_paths(present: Any, folder: Path, sample: int = 20) -> bool:
+    """Text that names image files (by extension), the first `sample` of which exist."""
+    if cols.is_numeric(present) or not len(present):
+        return False
+    values = present.astype(str).str.strip()
+    if not values.str.lower().str.endswith(tuple(EXTENSIONS)).all():
+        return False
+    return all((folder / Path(v).expanduser()).is_file() for v in values.iloc[:sample])
+
+
+def image_settings(frame: Any, column: str, folder: Path) -> dict[str, Any]:
+    """data.image_encoder for a column's images, from its first: gray or colour, and a size up to 64."""
+    from PIL import Image
+
+    with Image.open(folder / Path(str(frame[column].dropna().iloc[0]).strip()).expanduser()) as first:
+        side, mode = max(first.size), first.mode
+    return {
+        "size": int(min(max(side, 8), 64)),
+        "color": "gray" if mode in ("1", "L", "LA", "I", "I;16", "F") else "rgb",
+    }
+
+
 def _marks_splits(present: Any) -> bool:
     if cols.is_numeric(present) or len(present) == 0:
         return False
@@ -66,16 +94,18 @@ def missing_cells(frame: Any, used: list[str]) -> tuple[int, list[str]]:
 
 def table(path: Path, name: str, frame: Any, target: str, split: str | None = None) -> Draft:
     d = Draft(common.base(name, path))
-    roles = column_roles(frame, target, d, split)
+    roles = column_roles(frame, target, d, split, path.parent)
     categorical = [c for c in roles["categorical"] + roles["boolean"] if not cols.is_numeric(frame[c])]
-    used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"] + roles["text"]
+    used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"] + roles["text"] + roles["image"]
     if not used:
         raise DataError(f"{path.name}: no column besides '{target}' can be an input", hint="check the file")
     rows = len(frame)
     d.summary.append(f"{path.name}: {rows} rows, {frame.shape[1]} columns")
     d.summary.append(
         "inputs: "
-        + ", ".join(f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date", "text") if roles[k])
+        + ", ".join(
+            f"{len(roles[k])} {k}" for k in ("numeric", "boolean", "categorical", "date", "text", "image") if roles[k]
+        )
         + (f"; dropped {len(roles['drop'])}" if roles["drop"] else "")
     )
     if rows < 500:
@@ -114,6 +144,10 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
     if roles["text"]:
         data["text"] = roles["text"]
         d.note(("data", "text"), "free text: each column's words, averaged as embeddings, beside the other inputs")
+    if roles["image"]:
+        data["images"] = roles["image"]
+        data["image_encoder"] = image_settings(frame, roles["image"][0], path.parent)
+        d.note(("data", "images"), "paths of image files: each image read by a small CNN beside the other inputs")
     d.note(("data", "impute"), "missing numbers: the training median; categories: the most frequent")
     d.note(("data", "numeric_encoding"), "one input per quantile bin: thresholds as a tree finds them, robust to skew")
     hidden = common.width(rows)
