@@ -10,6 +10,7 @@ from torch import nn
 from dlkit.data.info import DataInfo, ImageBlock, TextBlock
 from dlkit.errors import BadInput
 from dlkit.models import text_columns
+from dlkit.models.combiner import AttentionCombiner, column_groups
 from dlkit.models.image_columns import ImageColumn
 from dlkit.models.layers import dense_stack
 from dlkit.recipe.architectures import MLPParams
@@ -32,6 +33,7 @@ class MLP(nn.Module):
         categorical: list[tuple[int, int]] | None = None,
         text_blocks: list[TextBlock] | None = None,
         image_blocks: list[ImageBlock] | None = None,
+        feature_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         categorical = categorical or []
@@ -44,8 +46,16 @@ class MLP(nn.Module):
         taken |= {i for b in image_blocks or [] for i in range(b.start, b.start + b.width)}
         self.num_columns = [i for i in range(in_features) if i not in taken]
         self.embeddings = nn.ModuleList(nn.Embedding(card, embedding_size(card)) for _, card in categorical)
-        width = len(self.num_columns) + sum(embedding_size(card) for _, card in categorical)
-        width += sum(text.out_dim for text in texts) + sum(image.out_dim for image in images)
+        widths = [embedding_size(card) for _, card in categorical]
+        widths += [text.out_dim for text in texts] + [image.out_dim for image in images]
+        width = len(self.num_columns) + sum(widths)
+        self.combiner: AttentionCombiner | None = None
+        if params.combiner == "attention":
+            groups = column_groups(feature_names or [], self.num_columns)
+            self.combiner = AttentionCombiner(
+                groups, widths, params.combiner_dim, params.combiner_heads, params.combiner_layers, params.dropout
+            )
+            width = self.combiner.out_dim
         self.net = dense_stack(
             width,
             list(params.hidden),
@@ -57,6 +67,10 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
+        if self.combiner is not None:
+            encoded = [emb(x[:, pos].long()) for pos, emb in zip(self.cat_columns, self.embeddings, strict=True)]
+            encoded += [text(x) for text in self.texts] + [image(x) for image in self.images]
+            return self.net(self.combiner(x, encoded))  # type: ignore[no-any-return]
         if self.cat_columns or len(self.texts) or len(self.images):
             parts = [x[:, self.num_columns]]
             parts += [emb(x[:, pos].long()) for pos, emb in zip(self.cat_columns, self.embeddings, strict=True)]
@@ -71,5 +85,11 @@ def build(params: MLPParams, info: DataInfo) -> nn.Module:
     if info.input_kind == "tokens":
         raise BadInput("model.arch mlp cannot read token ids", hint="use model.arch: lstm or gru for text")
     return MLP(
-        params, math.prod(info.input_shape), info.output_dim, info.categorical, info.text_blocks, info.image_blocks
+        params,
+        math.prod(info.input_shape),
+        info.output_dim,
+        info.categorical,
+        info.text_blocks,
+        info.image_blocks,
+        info.feature_names,
     )

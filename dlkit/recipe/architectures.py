@@ -60,6 +60,23 @@ class MLPParams(ArchParams):
     activation: Activation = Field("relu", description="Activation after each hidden layer.")
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="Dropout probability after each hidden layer.")
     batch_norm: bool = Field(False, description="Batch normalisation before each activation.")
+    combiner: Literal["concat", "attention"] = Field(
+        "concat",
+        description="How a table's encoded columns meet: concat (side by side into the dense layers) or attention "
+        "(one token per column and self-attention across them, then the dense layers).",
+    )
+    combiner_dim: Width = Field(32, description="attention: the width of every column's token.")
+    combiner_heads: int = Field(4, ge=1, le=64, description="attention: heads; they must divide combiner_dim.")
+    combiner_layers: int = Field(2, ge=1, le=12, description="attention: transformer layers across the columns.")
+
+    @model_validator(mode="after")
+    def _heads_divide_the_width(self) -> MLPParams:
+        if self.combiner == "attention" and self.combiner_dim % self.combiner_heads:
+            raise ValueError(
+                f"combiner_heads {self.combiner_heads} does not divide combiner_dim {self.combiner_dim}; "
+                "pick heads among its divisors"
+            )
+        return self
 
 
 @ARCHITECTURES.register("cnn", target="dlkit.models.cnn:build")
