@@ -1,11 +1,13 @@
 """Which worker owns a running trial, and recovery of trials whose worker died.
 
-Optuna's heartbeats exist for RDB storages only; the journal file storage has none. dlkit
-records its own on every storage: the owner's host and process id when a trial starts, and
-a heartbeat timestamp every few seconds while it runs. A RUNNING trial is dead when its
-owner's process is gone (same host: known at once) or its heartbeat is older than the grace
-period (another machine). A dead trial is marked FAIL, its MLflow child run is ended, and
-the same parameters are queued again so the study still reaches its budget.
+dlkit records the owner's host and process id when a trial starts: a RUNNING trial whose owner
+on this host is gone is dead at once. Beyond that, a trial is dead when its heartbeat is older
+than the grace period (a worker on another machine): on an RDB storage that is Optuna's own
+heartbeat (`heartbeat_interval`, `fail_stale_trials`); the journal file storage has none, so
+there dlkit refreshes a timestamp of its own. A dead trial is marked FAIL, its MLflow child run
+is ended, and the same parameters are queued again so the study still reaches its budget: by
+Optuna's `RetryHeartbeatStaleTrialCallback` on an RDB storage (the retry names the trial it repeats in
+its `failed_trial` system attribute), by dlkit on a journal (the `dlkit:retry_of` user attribute).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import os
 import socket
 import threading
 import time
+import warnings
 from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 HEARTBEAT_S = 10.0
@@ -31,6 +35,36 @@ SURPLUS = "dlkit:surplus"
 FAIL_REASON = "dlkit:fail_reason"
 
 
+def optuna_beats(storage: Any) -> bool:
+    """Whether Optuna keeps the trials' heartbeats itself: an RDB storage opened with an interval."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return callable(interval) and interval() is not None
+
+
+def retry_of(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The number of the dead trial that `trial` repeats, whichever storage queued it."""
+    number = trial.user_attrs.get(RETRY_OF)
+    number = number if number is not None else trial.system_attrs.get("failed_trial")  # Optuna's retries
+    return int(number) if number is not None else None
+
+
+class Stale:
+    """What Optuna calls for a trial it failed for want of a heartbeat, and what dlkit calls for one whose
+    process it found gone, on RDB storages: Optuna's retry, then the trial's MLflow run ended."""
+
+    def __init__(self) -> None:
+        self.retry = RetryHeartbeatStaleTrialCallback()
+        self.tracking_uri: str | None = None
+        self.say: Any = lambda _: None
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.retry(study, trial)
+        run_id = trial.system_attrs.get(MLFLOW_RUN)
+        if run_id and self.tracking_uri:
+            _end_child_run(self.tracking_uri, str(run_id))
+        self.say(f"trial {trial.number}: its worker died; marked FAIL and queued again")
+
+
 def claim(study: optuna.Study, trial: optuna.Trial) -> None:
     """Record this process as the owner of `trial`."""
     storage = study._storage
@@ -40,19 +74,26 @@ def claim(study: optuna.Study, trial: optuna.Trial) -> None:
 
 
 class Heartbeat:
-    """A thread that refreshes the trial's heartbeat until the trial ends."""
+    """A thread that refreshes the trial's heartbeat until the trial ends: Optuna's on a storage that keeps
+    them, dlkit's timestamp elsewhere."""
 
     def __init__(self, study: optuna.Study, trial: optuna.Trial, interval: float = HEARTBEAT_S) -> None:
-        self.storage = study._storage
+        self.storage: Any = study._storage
         self.trial_id = trial._trial_id
         self.interval = interval
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="dlkit-heartbeat", daemon=True)
 
     def _beat(self) -> None:
+        optuna_keeps = optuna_beats(self.storage)
+        if optuna_keeps:
+            self.storage.record_heartbeat(self.trial_id)
         while not self.stop.wait(self.interval):
             try:
-                self.storage.set_trial_system_attr(self.trial_id, BEAT, time.time())
+                if optuna_keeps:
+                    self.storage.record_heartbeat(self.trial_id)
+                else:
+                    self.storage.set_trial_system_attr(self.trial_id, BEAT, time.time())
             except Exception:  # the trial ended meanwhile, or the storage hiccuped: the next beat retries
                 continue
 
@@ -80,11 +121,14 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def is_dead(trial: optuna.trial.FrozenTrial, now: float, grace: float = GRACE_S) -> bool:
+def is_dead(trial: optuna.trial.FrozenTrial, now: float, grace: float = GRACE_S, by_beat: bool = True) -> bool:
+    """Its owner on this host is gone, or (`by_beat`: dlkit's own heartbeat) its heartbeat is too old."""
     attrs = trial.system_attrs
     pid = attrs.get(PID)
     if attrs.get(HOST) == socket.gethostname() and isinstance(pid, int) and (pid == os.getpid() or not _alive(pid)):
         return True  # this process starts no trial before recovering, so one of its pid is a previous life
+    if not by_beat:
+        return False
     beat = attrs.get(BEAT)
     if beat is None:
         started = trial.datetime_start
@@ -95,10 +139,12 @@ def is_dead(trial: optuna.trial.FrozenTrial, now: float, grace: float = GRACE_S)
 def recover_dead(study: optuna.Study, tracking_uri: str | None, say: Any) -> list[int]:
     """Fail the RUNNING trials whose worker died, end their MLflow runs, and queue their parameters again."""
     storage = study._storage
+    optuna_keeps = optuna_beats(storage)
+    stale = getattr(storage, "get_heartbeat_stale_trial_callback", lambda: None)() if optuna_keeps else None
     recovered: list[int] = []
     now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not is_dead(trial, now):
+        if not is_dead(trial, now, by_beat=not optuna_keeps):
             continue
         try:
             storage.set_trial_system_attr(trial._trial_id, FAIL_REASON, "its worker stopped (no heartbeat)")
@@ -107,11 +153,20 @@ def recover_dead(study: optuna.Study, tracking_uri: str | None, say: Any) -> lis
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
             continue  # another worker recovered it first
         recovered.append(trial.number)
+        if stale is not None:
+            stale(study, trial)
+            continue
         study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number}, skip_if_exists=False)
         run_id = trial.system_attrs.get(MLFLOW_RUN)
         if run_id and tracking_uri:
             _end_child_run(tracking_uri, str(run_id))
         say(f"trial {trial.number}: its worker died; marked FAIL and queued again")
+    if optuna_keeps:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # experimental since 2.9
+            optuna.storages.fail_stale_trials(study)  # its callback (Stale) retries them and ends their runs
+        recovered += sorted({t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))} - before)
     return recovered
 
 

@@ -22,7 +22,7 @@ from dlkit.recipe.schema import Recipe
 from dlkit.recipe.search_space import TuneConfig
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import resolve_tracking_uri
-from dlkit.tuning import display
+from dlkit.tuning import display, liveness
 from dlkit.tuning.report import TuneResult, finish
 from dlkit.tuning.selection import parse_pick
 from dlkit.tuning.space import with_values
@@ -76,6 +76,9 @@ def tune(
     name = study_name or recipe.name
     study = open_study(store, name, recipe, cfg, store_name, worker_index)
     uri = resolve_tracking_uri(tracking_uri, recipe.tracking.tracking_uri)
+    stale = getattr(store, "heartbeat_stale_trial_callback", None)
+    if isinstance(stale, liveness.Stale):  # Optuna calls it for the trials it finds without a heartbeat
+        stale.tracking_uri, stale.say = uri, say
     exp = experiment or recipe.tracking.experiment
     deadline = time.time() + timeout if timeout else None
 

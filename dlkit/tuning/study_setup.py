@@ -13,15 +13,17 @@ from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.search_space import CategoricalParam, IntParam, TuneConfig
 from dlkit.retry import retry_collisions
+from dlkit.tuning import liveness
 from dlkit.tuning.journal import DEFAULT_JOURNAL, check_journal
 
 
 def storage_for(url: str | None) -> tuple[Any, str]:
     """An Optuna storage and its printable name: a journal file by default, or an RDB URL.
 
-    Heartbeats and retries of dead workers' trials are dlkit's own (see `liveness`), the same on every storage.
+    An RDB storage keeps Optuna's heartbeats and retries the trials of dead workers through Optuna's
+    callback; a journal has neither, and dlkit keeps both (see `liveness`).
     """
-    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     if not url or "://" not in url:
@@ -31,12 +33,29 @@ def storage_for(url: str | None) -> tuple[Any, str]:
     try:
         # workers started together on a fresh database race to create Optuna's tables: the loser sees a
         # duplicate table or key and opens the schema the winner made
-        store = retry_collisions(lambda: RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), attempts=6, pause=0.3)
+        store = retry_collisions(lambda: _rdb(url), attempts=6, pause=0.3)
     except Exception as e:
         raise BadInput(
             f"--storage {url}: {str(e).strip().splitlines()[0]}", hint="check the URL and that the server runs"
         ) from None
     return store, url
+
+
+def _rdb(url: str) -> Any:
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeat_interval: experimental since Optuna 2.9
+        return RDBStorage(
+            url,
+            engine_kwargs={"pool_pre_ping": True},
+            heartbeat_interval=int(liveness.HEARTBEAT_S),
+            grace_period=int(liveness.GRACE_S),
+            heartbeat_stale_trial_callback=liveness.Stale(),
+        )
 
 
 def make_sampler(cfg: TuneConfig, offset: int = 0) -> optuna.samplers.BaseSampler:

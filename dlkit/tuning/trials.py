@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,10 @@ def work(s: Session) -> None:
         running = len(s.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if finished + running >= s.budget:
             return
-        trial = s.study.ask()
+        with warnings.catch_warnings():
+            # Optuna beats for trials run by Study.optimize; dlkit's Heartbeat beats for these (liveness)
+            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+            trial = s.study.ask()
         liveness.claim(s.study, trial)
         if surplus(s.study, trial, s.budget):
             # another worker claimed the last trial of the budget at the same instant

@@ -73,8 +73,13 @@ def _check_shared_study(storage: str, tracking_uri: str, budget: int) -> list[op
     return trials
 
 
-def test_a_killed_worker_trial_is_failed_and_retried(workdir: Path, tracking_uri: str, recipe: Path) -> None:
-    journal = str(workdir / "study.journal")
+@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+def test_a_killed_worker_trial_is_failed_and_retried(
+    workdir: Path, tracking_uri: str, recipe: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """On a journal dlkit keeps the heartbeats and queues the retry; on PostgreSQL Optuna does both (its
+    heartbeat_interval and RetryHeartbeatStaleTrialCallback), and the outcome is the same."""
+    journal = str(workdir / "study.journal") if kind == "journal" else request.getfixturevalue("postgres")("killed")
     args = ["tune", str(recipe), "--trials", "3", "--storage", journal, "--tracking-uri", tracking_uri]
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen(
@@ -101,8 +106,15 @@ def test_a_killed_worker_trial_is_failed_and_retried(workdir: Path, tracking_uri
     trials = _check_shared_study(journal, tracking_uri, 3)
     dead = next(t for t in trials if t.number == 1)
     assert dead.state == TrialState.FAIL and "no heartbeat" in dead.system_attrs[liveness.FAIL_REASON]
-    retries = [t for t in trials if t.user_attrs.get(liveness.RETRY_OF) == 1]
+    retries = [t for t in trials if liveness.retry_of(t) == 1]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE and retries[0].params == dead.params
+    if kind == "postgresql":
+        assert retries[0].system_attrs["failed_trial"] == 1  # Optuna's retry, not dlkit's
+        from sqlalchemy import create_engine, text
+
+        with create_engine(journal).connect() as connection:
+            beats = connection.execute(text("SELECT trial_id FROM trial_heartbeats")).fetchall()
+        assert len(beats) >= 3  # Optuna's heartbeat table: a row for every trial that ran
     killed_run = MlflowClient(tracking_uri).get_run(victim.system_attrs[liveness.MLFLOW_RUN])
     assert killed_run.info.status == "KILLED" and killed_run.data.tags["dlkit.trial_state"] == "FAIL"
 
@@ -183,3 +195,33 @@ def test_dead_trials_are_found_by_process_and_by_heartbeat() -> None:
     elsewhere = {liveness.HOST: "elsewhere", liveness.PID: 1}
     assert not liveness.is_dead(running({**elsewhere, liveness.BEAT: now - 5}), now)
     assert liveness.is_dead(running({**elsewhere, liveness.BEAT: now - liveness.GRACE_S - 1}), now)
+
+
+def test_optuna_fails_a_trial_whose_heartbeat_stopped_and_queues_it_again(postgres: Callable[[str], str]) -> None:
+    """A worker on another machine that stopped beating: Optuna's stale-trial check finds it on an RDB
+    storage, and its callback queues the same parameters again; a trial still beating is left alone."""
+    import warnings
+
+    from optuna.distributions import FloatDistribution
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        store = RDBStorage(postgres("stale"), heartbeat_interval=1, grace_period=2,
+                           heartbeat_stale_trial_callback=liveness.Stale())  # fmt: skip
+    study = optuna.create_study(study_name="stale", storage=store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Optuna: heartbeats are meant for Study.optimize
+        quiet, alive = study.ask({"x": FloatDistribution(0, 1)}), study.ask({"x": FloatDistribution(0, 1)})
+    for trial in (quiet, alive):
+        store.set_trial_system_attr(trial._trial_id, liveness.HOST, "another-machine")
+        store.record_heartbeat(trial._trial_id)
+    for _ in range(8):  # the live one beats on; the quiet one's last beat ages past the grace period
+        time.sleep(0.5)
+        store.record_heartbeat(alive._trial_id)
+    assert liveness.recover_dead(study, None, lambda _: None) == [quiet.number]
+    by_number = {t.number: t for t in study.get_trials()}
+    assert by_number[quiet.number].state == TrialState.FAIL and by_number[alive.number].state == TrialState.RUNNING
+    retry = next(t for t in by_number.values() if liveness.retry_of(t) == quiet.number)
+    assert retry.state == TrialState.WAITING and retry.params == by_number[quiet.number].params
