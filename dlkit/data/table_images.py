@@ -20,6 +20,9 @@ from dlkit.data.rows import input_column
 from dlkit.errors import DataError
 from dlkit.recipe.column_encoders import ImageEncoder
 
+#: the most memory the decoded images of a table may take while it is built
+MEMORY_MB = 4096
+
 #: where `raw_inputs.from_file` leaves the folder of the file a frame was read from
 FOLDER = "dlkit.folder"
 
@@ -82,6 +85,14 @@ def fit(
     fitted: dict[str, dict[str, Any]] = {}
     blocks = [np.zeros((len(frame), 0), dtype=np.float32)]
     channels = 1 if params.color == "gray" else 3
+    # the decoded pixels stay in memory with the other columns, in about three float32 copies
+    mb = 3 * 4 * len(frame) * len(columns) * channels * params.size**2 / 2**20
+    if mb > MEMORY_MB:
+        raise DataError(
+            f"data.image_encoder.size {params.size}: the images of {len(frame)} rows take about {mb / 1024:.1f} GB "
+            f"in memory ({len(columns)} column(s) of {channels} x {params.size} x {params.size} pixels)",
+            hint="lower data.image_encoder.size or read them gray; an image folder (data.kind: images) streams",
+        )
     for name in columns:
         pixels = _pixels(_paths(frame, name, folder, "data.images"), channels, params.size)
         seen = pixels[train]

@@ -107,6 +107,13 @@ def test_a_path_to_nothing_is_refused_before_a_run_exists(store: Path) -> None:
     assert not [s for s in run_states(folder) if s in ("RUNNING", "FAILED")]
 
 
+def test_images_too_large_for_memory_are_refused_before_decoding(store: Path) -> None:
+    done = run_cli("train", "csv-mlp", f"data.path={store / 'digits.csv'}", "data.target=y", "data.images=[photo]",
+                   "data.image_encoder.size=512", cwd=store)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "data.image_encoder.size 512: the images of 1797 rows take about 15.8 GB" in done.stderr
+
+
 def test_a_column_of_image_paths_is_inferred_as_images(store: Path) -> None:
     found = draft(str(store / "digits.csv"), "y")
     data = found.recipe["data"]
