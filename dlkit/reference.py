@@ -10,6 +10,7 @@ when a committed page differs from what the code generates.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -135,7 +136,7 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
 def _section(model: type[BaseModel], path: str, level: int, out: list[str], skip: set[str]) -> None:
     """A table of `model`'s fields under `path`, then a section per nested model."""
     out += [f"{'#' * level} `{path}`" if path else "", ""]
-    doc = (model.__doc__ or "").strip()
+    doc = " ".join(inspect.cleandoc(model.__doc__ or "").split())  # one paragraph, as the class wraps it
     if doc:
         out += [doc, ""]
     out += _table(model, f"{path}." if path else "")
@@ -153,6 +154,10 @@ def _registry_section(registry: Any, path: str, tag: str, level: int, out: list[
         out += [f"{'#' * level} `{path}` with `{tag}: {entry.name}`", "", entry.summary, ""]
         out += _table(entry.params, f"{path}.")
         out.append("")
+        for name, field in entry.params.model_fields.items():  # the mappings its table says are below
+            nested = _models_in(field.annotation)
+            if len(nested) == 1:
+                _section(nested[0], f"{path}.{name}", level + 1, out, set())
 
 
 def recipe_page() -> str:

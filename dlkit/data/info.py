@@ -36,6 +36,7 @@ class ImageBlock:
     channels: int
     size: int
     filters: list[int] = field(default_factory=lambda: [16, 32])
+    encoder: str = "cnn"
 
     @property
     def width(self) -> int:

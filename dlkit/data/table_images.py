@@ -102,7 +102,7 @@ def fit(
         mean = seen.mean(axis=(0, 2, 3)).astype(float).tolist()
         std = [max(float(s), 1e-3) for s in seen.std(axis=(0, 2, 3))]
         fitted[str(name)] = {"size": params.size, "channels": channels, "mean": mean, "std": std,
-                             "filters": list(params.filters)}  # fmt: skip
+                             "filters": list(params.filters), "encoder": params.encoder}  # fmt: skip
         blocks.append(_scaled(pixels, mean, std))
     return fitted, np.concatenate(blocks, axis=1)
 
@@ -132,7 +132,9 @@ def positions(fitted: dict[str, dict[str, Any]], start: int) -> list[ImageBlock]
     """Each image column's block of input columns and its encoder."""
     out = []
     for f in fitted.values():
-        block = ImageBlock(start, int(f["channels"]), int(f["size"]), [int(c) for c in f["filters"]])
+        block = ImageBlock(
+            start, int(f["channels"]), int(f["size"]), [int(c) for c in f["filters"]], str(f.get("encoder", "cnn"))
+        )
         out.append(block)
         start += block.width
     return out

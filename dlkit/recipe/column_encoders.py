@@ -44,14 +44,19 @@ class TextEncoder(Strict):
 
 class ImageEncoder(Strict):
     """How a table's image columns are read: decoded, resized, scaled with training statistics, then a
-    small convolutional network gives one vector per image."""
+    small CNN or ResNet gives one vector per image."""
 
-    size: PositiveInt = Field(32, ge=4, le=512, description="Side of the square every image is resized to.")
+    encoder: Literal["cnn", "resnet"] = Field(
+        "cnn",
+        description="cnn: 3x3 convolutions with pooling between them; resnet: residual blocks (He et al.), "
+        "downsampling by stride after the first.",
+    )
+    size: int = Field(32, ge=4, le=512, description="Side of the square every image is resized to.")
     color: Literal["gray", "rgb"] = Field("rgb", description="Read images as one gray channel or three colour ones.")
     filters: list[PositiveInt] = Field(
         default_factory=lambda: [16, 32],
         min_length=1,
         max_length=6,
-        description="Channels of each convolution (3x3, each but the last followed by 2x2 pooling); the last is "
-        "the size of the image's vector.",
+        description="Channels of each convolution (cnn) or residual block (resnet); the last is the size of the "
+        "image's vector.",
     )

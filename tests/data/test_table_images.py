@@ -62,6 +62,14 @@ def test_the_image_and_the_number_together_beat_each_alone(store: Path, mixed: A
     assert mixed.test_metrics["test/acc"] >= 0.85 > 0.65 >= max(photo, side), (mixed.test_metrics, photo, side)
 
 
+def test_the_resnet_encoder_reads_the_images_as_well(store: Path) -> None:
+    done = _train(store, "data.images=[photo]", "data.image_encoder.encoder=resnet")
+    assert done.test_metrics["test/acc"] >= 0.85, done.test_metrics
+    exported = export(done.run_id, "onnx", store / "resnet-onnx", tracking_uri=done.tracking_uri, log_to_run=False,
+                      say=quiet)  # fmt: skip
+    assert exported.parity <= 1e-4
+
+
 def test_predict_explain_and_export_read_the_paths_of_the_file_given(store: Path, mixed: Any) -> None:
     elsewhere = store / "elsewhere"
     elsewhere.mkdir()
