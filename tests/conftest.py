@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,15 @@ def run_cli(
     return subprocess.run(
         [sys.executable, "-m", "dlkit", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def train_in(folder: Path, recipe: str, overrides: list[str]) -> Any:
+    """A real, quiet training run of a recipe with overrides, tracked in `folder`'s SQLite store."""
+    from dlkit.recipe import load
+    from dlkit.training import run
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    return run(load(recipe, overrides), tracking_uri=uri, say=lambda _: None, progress_bar=False)
 
 
 @pytest.fixture(scope="session")

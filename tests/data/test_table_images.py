@@ -15,11 +15,9 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from dlkit.data.infer import draft
-from dlkit.recipe import load
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import run_cli, train_in
 from tests.contract.harness import run_states
 
 
@@ -47,8 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _train(store: Path, *overrides: str) -> Any:
     base = [f"data.path={store / 'digits.csv'}", "data.target=y", "trainer.max_epochs=15",
             "data.image_encoder.size=8", "data.image_encoder.color=gray"]  # fmt: skip
-    recipe = load("csv-mlp", [*base, *overrides])
-    return run(recipe, tracking_uri=f"sqlite:///{store / 'mlflow.db'}", say=quiet, progress_bar=False)
+    return train_in(store, "csv-mlp", [*base, *overrides])
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,9 @@ import pandas as pd
 import pytest
 
 from dlkit.data.infer import draft
-from dlkit.recipe import load
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import run_cli, train_in
 
 PRAISE = ["great product love it", "works perfectly", "excellent quality would buy again", "very happy with this"]
 COMPLAINTS = ["broke after a day", "terrible waste of money", "does not work at all", "disappointed returned it"]
@@ -50,8 +48,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _train(store: Path, *overrides: str) -> Any:
     base = [f"data.path={store / 'reviews.csv'}", "data.target=kept", "trainer.max_epochs=15", "data.impute=median"]
-    recipe = load("csv-mlp", [*base, *overrides])
-    return run(recipe, tracking_uri=f"sqlite:///{store / 'mlflow.db'}", say=quiet, progress_bar=False)
+    return train_in(store, "csv-mlp", [*base, *overrides])
 
 
 @pytest.fixture(scope="module")

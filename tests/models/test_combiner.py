@@ -11,11 +11,9 @@ import pandas as pd
 import pytest
 
 from dlkit.models.combiner import column_groups
-from dlkit.recipe import load
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import run_cli, train_in
 from tests.contract.harness import run_states
 
 
@@ -50,11 +48,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(folder: Path, *overrides: str) -> Any:
-    recipe = load("csv-mlp", [
+    return train_in(folder, "csv-mlp", [
         f"data.path={folder / 'flats.csv'}", "data.target=sold", "data.text=[advert]", "trainer.max_epochs=20",
         "data.categorical_encoding=embedding", "data.numeric_encoding=piecewise", *overrides,
     ])  # fmt: skip
-    return run(recipe, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", say=lambda _: None, progress_bar=False)
 
 
 def test_attention_over_the_columns_learns_an_interaction_explains_and_exports(folder: Path) -> None:

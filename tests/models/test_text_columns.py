@@ -13,9 +13,8 @@ import torch
 
 from dlkit.data.info import TextBlock
 from dlkit.models.text_columns import encoder
-from dlkit.recipe import load
 from dlkit.serving.export import export
-from dlkit.training import run
+from tests.conftest import train_in
 
 ORDERED = ("gru", "lstm", "transformer")
 
@@ -64,12 +63,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(folder: Path, kind: str) -> Any:
-    recipe = load("csv-mlp", [
+    return train_in(folder, "csv-mlp", [
         f"data.path={folder / 'order.csv'}", "data.target=first", "data.text=[text]", "trainer.max_epochs=12",
         "optim.lr=3e-3", "data.batch_size=32",
         f"data.text_encoder.encoder={kind}", "data.text_encoder.embedding_dim=16", "data.text_encoder.hidden_size=32",
     ])  # fmt: skip
-    return run(recipe, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", say=lambda _: None, progress_bar=False)
 
 
 @pytest.mark.parametrize("kind", ["gru", "transformer"])
