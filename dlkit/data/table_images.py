@@ -1,9 +1,9 @@
 """A table's image columns (`data.images`): each cell a path to an image file, decoded beside the other columns.
 
 Each image column becomes channels x size x size input columns of pixels, scaled with the mean and
-spread of its training-split images; the model's image encoder (`data.image_encoder`, a small CNN)
-reads them back as an image, so one network sees a listing's photo together with its price and
-district. Relative paths resolve against the folder of the table that names them.
+spread of its training-split images; the model's image encoder (`data.image_encoder`: a small CNN or
+residual blocks) reads them back as an image, so one network sees a listing's photo together with
+its price and district. Relative paths resolve against the folder of the table that names them.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def _pixels(paths: list[Path | None], channels: int, size: int) -> np.ndarray:
     """(rows, channels, size, size) float32 in [0, 1]; NaN where the cell named no image."""
     out = np.full((len(paths), channels, size, size), np.nan, dtype=np.float32)
     rows = [i for i, p in enumerate(paths) if p is not None]
+    if not rows:
+        return out
     with ThreadPoolExecutor(max_workers=4) as pool:  # Pillow decodes outside the GIL
         decoded = pool.map(lambda i: decode(paths[i], (size, size), channels), rows)  # type: ignore[arg-type]
         for i, image in zip(rows, decoded, strict=True):

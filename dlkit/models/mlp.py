@@ -65,18 +65,17 @@ class MLP(nn.Module):
             batch_norm=params.batch_norm,
         )
 
+    def _encoded(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The vector of each embedded, text and image column, in that order (what both combiners take)."""
+        encoded = [emb(x[:, pos].long()) for pos, emb in zip(self.cat_columns, self.embeddings, strict=True)]
+        return encoded + [text(x) for text in self.texts] + [image(x) for image in self.images]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
         if self.combiner is not None:
-            encoded = [emb(x[:, pos].long()) for pos, emb in zip(self.cat_columns, self.embeddings, strict=True)]
-            encoded += [text(x) for text in self.texts] + [image(x) for image in self.images]
-            return self.net(self.combiner(x, encoded))  # type: ignore[no-any-return]
+            return self.net(self.combiner(x, self._encoded(x)))  # type: ignore[no-any-return]
         if self.cat_columns or len(self.texts) or len(self.images):
-            parts = [x[:, self.num_columns]]
-            parts += [emb(x[:, pos].long()) for pos, emb in zip(self.cat_columns, self.embeddings, strict=True)]
-            parts += [text(x) for text in self.texts]
-            parts += [image(x) for image in self.images]
-            x = torch.cat(parts, dim=1)
+            x = torch.cat([x[:, self.num_columns], *self._encoded(x)], dim=1)
         return self.net(x)
 
 
