@@ -158,6 +158,9 @@ def _registry_section(registry: Any, path: str, tag: str, level: int, out: list[
             nested = _models_in(field.annotation)
             if len(nested) == 1:
                 _section(nested[0], f"{path}.{name}", level + 1, out, set())
+            elif get_origin(field.annotation) is list and _models_in(get_args(field.annotation)[0]):
+                (item,) = _models_in(get_args(field.annotation)[0])  # a list of mappings: each entry's fields
+                _section(item, f"{path}.{name}[]", level + 1, out, set())
 
 
 def recipe_page() -> str:

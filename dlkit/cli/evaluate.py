@@ -29,6 +29,7 @@ def evaluate(
     """Metrics, confusion matrix, ROC/PR curves or residuals of a run on held-out or new data."""
     from rich.table import Table
 
+    from dlkit import metric_names as m
     from dlkit.cli.common import console
 
     with heavy_importing():
@@ -40,7 +41,8 @@ def evaluate(
     table = Table(title=result.source)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    shown = {k: v for k, v in result.metrics.items() if k.count("/") == 1}
+    # per-class values are in the run's per_class_metrics table; several targets show test/<measure>/<column>
+    shown = {k: v for k, v in result.metrics.items() if not k.startswith(m.CLASS_PREFIXES)}
     for key, value in sorted(shown.items()):
         table.add_row(key, f"{value:.4f}")
     console().print(table)

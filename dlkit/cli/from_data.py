@@ -13,7 +13,10 @@ from dlkit.errors import BadInput
 if TYPE_CHECKING:
     from dlkit.recipe.schema import Recipe
 
-TARGET_HELP = "With a data file: the column to predict (the recipe is inferred from the data)."
+TARGET_HELP = (
+    "With a data file: the column to predict, or several separated by commas (one network learns them all); "
+    "the recipe is inferred from the data."
+)
 TIME_HELP = "With a data file: the time column(s) of a series to forecast, e.g. date or year,quarter."
 TEXT_HELP = "With a data file: the column of free text to learn from (default: the longest text column)."
 

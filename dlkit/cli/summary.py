@@ -40,8 +40,10 @@ def print_summary(recipe: Recipe, result: Any) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in _HEADLINE:
-        if key in result.test_metrics:
-            table.add_row(key, f"{result.test_metrics[key]:.4f}")
+        # several targets (task multi): test/acc/<column>, test/rmse/<column>, ...
+        for name in [key, *sorted(k for k in result.test_metrics if k.startswith(key + "/"))]:
+            if name in result.test_metrics:
+                table.add_row(name, f"{result.test_metrics[name]:.4f}")
     per_class = {k: v for k, v in result.test_metrics.items() if k.startswith("test/f1/")}
     if 0 < len(per_class) <= 20:
         for key, value in per_class.items():

@@ -171,7 +171,7 @@ def build_module(
         targets = torch.from_numpy(y)
         if not info.output_dim:
             info.output_dim = y.shape[1]
-        if not info.target_features:
+        if not info.target_features and not info.targets:  # several targets: each scaled by the task
             fitted = y[train]
             if recipe.task.target_scaling == "log1p":
                 if y.min() <= -1:

@@ -44,6 +44,25 @@ class ImageBlock:
 
 
 @dataclass
+class TargetInfo:
+    """One target of a run with several (task multi): its column, kind, classes and training statistics."""
+
+    column: str
+    kind: str
+    class_names: list[str] | None = None
+    #: regression: mean and spread of the fitted (possibly log1p) target on the training split
+    mean: float = 0.0
+    std: float = 1.0
+    log1p: bool = False
+    train_class_counts: list[int] | None = None
+
+    @property
+    def width(self) -> int:
+        """The network outputs it takes: one per class, or one value."""
+        return len(self.class_names) if self.class_names is not None else 1
+
+
+@dataclass
 class DataInfo:
     """Shapes, classes and fitted preprocessing of a dataset, as seen after splitting."""
 
@@ -68,6 +87,8 @@ class DataInfo:
     text_blocks: list[TextBlock] = field(default_factory=list)
     #: tables with image columns: each column's block of pixels and its encoder
     image_blocks: list[ImageBlock] = field(default_factory=list)
+    #: task multi: each target column, in the order of the network's outputs and of the target matrix
+    targets: list[TargetInfo] = field(default_factory=list)
     #: forecasting: position of each target series among the window's features
     target_features: list[int] = field(default_factory=list)
     horizon: int = 0

@@ -35,7 +35,10 @@ def input_column(frame: Any, name: Any, field: str, what: str) -> Any:
 
 
 def labels(frame: Any, target: Any, info: DataInfo, field: str) -> np.ndarray | None:
-    """Targets if the target column is there: class codes by class name, or values."""
+    """Targets if the target column is there: class codes by class name, or values (several targets: one
+    column each, as the run's target matrix)."""
+    if info.targets:
+        return _target_matrix(frame, info, field)
     if target is None or target not in frame.columns:
         return None
     values = frame[target]
@@ -43,14 +46,33 @@ def labels(frame: Any, target: Any, info: DataInfo, field: str) -> np.ndarray | 
         return None
     if info.class_names is None:
         return values.to_numpy(np.float32)  # type: ignore[no-any-return]
-    lookup = {name: i for i, name in enumerate(info.class_names)}
+    return class_codes(values, info.class_names, field)
+
+
+def _target_matrix(frame: Any, info: DataInfo, field: str) -> np.ndarray | None:
+    """Each target's codes or values; None when a target column is absent or empty (rows to predict)."""
+    blocks = []
+    for target in info.targets:
+        if target.column not in frame.columns or frame[target.column].isna().all():
+            return None
+        if target.class_names is None:
+            blocks.append(frame[target.column].to_numpy(np.float32))
+        else:
+            codes = class_codes(frame[target.column], target.class_names, f"{field}: column '{target.column}'")
+            blocks.append(codes.astype(np.float32))
+    return np.stack(blocks, axis=1)
+
+
+def class_codes(values: Any, class_names: list[str], field: str) -> np.ndarray:
+    """Class codes of labels by class name; a label the run never saw is an error naming its row."""
+    lookup = {name: i for i, name in enumerate(class_names)}
     codes = []
     for row, value in enumerate(values):
         key = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         if key not in lookup:
             raise DataError(
                 f"{field}: label '{value}' in data row {row + 1} is not a class the run was trained on "
-                f"({', '.join(info.class_names[:10])})"
+                f"({', '.join(class_names[:10])})"
             )
         codes.append(lookup[key])
     return np.asarray(codes, dtype=np.int64)

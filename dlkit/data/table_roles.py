@@ -13,20 +13,22 @@ from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
 
 
-def listed(frame: Any, spec: list[Any] | str, field: str, features: list[str], target: str) -> list[str]:
-    """The columns a recipe list names, each checked to be an input; none for `auto`."""
+def listed(frame: Any, spec: list[Any] | str, field: str, features: list[str], target: Any) -> list[str]:
+    """The columns a recipe list names, each checked to be an input; none for `auto`. `target` is the
+    target column, or the list of them."""
     if spec == "auto":
         return []
     names = [column(frame, c, field) for c in spec]
+    targets = target if isinstance(target, list) else [target]
     for name in names:
-        if name == target:
-            raise DataError(f"{field}: the target column '{target}' cannot also be an input")
+        if name in targets:
+            raise DataError(f"{field}: the target column '{name}' cannot also be an input")
         if name not in features:
             raise DataError(f"{field}: column '{name}' is not among the features")
     return names
 
 
-def roles(frame: Any, p: CsvData, features: list[str], target: str) -> tuple[list[str], list[str], list[str]]:
+def roles(frame: Any, p: CsvData, features: list[str], target: Any) -> tuple[list[str], list[str], list[str]]:
     """Numeric, categorical and date columns among the features: the recipe's lists, then `auto`'s rules."""
     categorical = listed(frame, p.categorical, "data.categorical", features, target)
     dates = listed(frame, p.dates, "data.dates", features, target)

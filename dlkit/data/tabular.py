@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data import table_images, table_text
+from dlkit.data import table_images, table_targets, table_text
 from dlkit.data.base import TensorDataModule, build_module
 from dlkit.data.columns import calendar, category_list, date_parts
 from dlkit.data.files import column, empty_columns, existing, missing_report, read_table
@@ -18,7 +18,6 @@ from dlkit.data.scaling_graph import GraphFront
 from dlkit.data.splits import assign
 from dlkit.data.table_graph import front
 from dlkit.data.table_roles import listed, roles
-from dlkit.data.targets import labelled_rows, target_values
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import CsvData
 from dlkit.recipe.schema import Recipe
@@ -63,17 +62,18 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     """The DataModule of a CSV table."""
     p = section(recipe.data, CsvData)
     frame, path = read_table(p, header=p.header)
-    target = column(frame, p.target, "data.target")
+    targets = table_targets.target_columns(frame, p, recipe.task)
     notes: list[str] = []
-    frame = labelled_rows(frame, target, p, recipe.task, notes)
+    frame = table_targets.labelled(frame, targets, p, recipe.task, notes)
     dropped = {column(frame, c, "data.drop") for c in p.drop}
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     if p.features is not None:
         features = [column(frame, c, "data.features") for c in p.features]
     else:
-        features = [c for c in frame.columns if c not in dropped | {target, split_col}]
-    if target in features:
-        raise DataError(f"data.features: the target column '{target}' cannot also be a feature")
+        features = [c for c in frame.columns if c not in dropped | {*targets, split_col}]
+    fed = [c for c in targets if c in features]
+    if fed:
+        raise DataError(f"data.features: the target column '{fed[0]}' cannot also be a feature")
     if not features:
         raise DataError("data.features: no input columns left", hint="check data.drop and data.features")
     empty = empty_columns(frame, features)
@@ -82,20 +82,21 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
             f"column(s) empty in every row: {', '.join(repr(c) for c in empty[:10])}",
             hint="list them in data.drop (dlkit init drops them for you)",
         )
-    text_columns = listed(frame, p.text, "data.text", features, target)
-    image_columns = listed(frame, p.images, "data.images", features, target)
+    text_columns = listed(frame, p.text, "data.text", features, targets)
+    image_columns = listed(frame, p.images, "data.images", features, targets)
     if set(text_columns) & set(image_columns):
         both = sorted(set(text_columns) & set(image_columns), key=str)[0]
         raise DataError(f"data.images: column '{both}' is also in data.text", hint="give each column one role")
     described = set(text_columns) | set(image_columns)
-    numeric, categorical, date_columns = roles(frame, p, [c for c in features if c not in described], target)
+    numeric, categorical, date_columns = roles(frame, p, [c for c in features if c not in described], targets)
 
-    classification = recipe.task.labelled
-    y, class_names = target_values(frame, target, recipe.task)
-
+    y, class_names, target_infos = table_targets.values(frame, targets, recipe.task)
+    by, by_names = table_targets.strata(y, target_infos)
+    stratify = recipe.task.labelled or by_names is not None
     labels = frame[split_col].to_numpy() if split_col else None
-    splits = assign(y, p, stratify=classification, labels=labels, fold=fold, names=class_names)
+    splits = assign(by, p, stratify=stratify, labels=labels, fold=fold, names=class_names or by_names)
     train = splits["train"]
+    table_targets.fit(y, train, target_infos, recipe.task)
     dates = {name: list(p.date_parts or date_parts(frame[name].iloc[train])) for name in date_columns}
     table, numeric_names = _numbers(frame, numeric, dates)
 
@@ -159,19 +160,20 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
         source=str(path),
         task=recipe.task.kind,
         input_shape=(x.shape[1],),
-        output_dim=0,
         input_kind="dense",
         class_names=class_names,
         feature_names=names,
         categorical=embedded,
         text_blocks=text_blocks,
         image_blocks=image_blocks,
+        targets=target_infos,
+        output_dim=sum(t.width for t in target_infos),
         source_path=str(path),
     )
     info.notes.extend(notes)
     info.preprocessing = {
         "kind": "csv",
-        "target": target,
+        **({"targets": [t.column for t in target_infos]} if target_infos else {"target": targets[0]}),
         "numeric": numeric,
         "dates": dates,
         "categorical": categories,
@@ -253,7 +255,7 @@ def labelled_frame(recipe: Recipe) -> Any:
     """The table `build` splits (its labelled rows): `module.index` holds positions in it."""
     p = section(recipe.data, CsvData)
     frame, _ = read_table(p, header=p.header)
-    return labelled_rows(frame, column(frame, p.target, "data.target"), p, recipe.task, [])
+    return table_targets.labelled(frame, table_targets.target_columns(frame, p, recipe.task), p, recipe.task, [])
 
 
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:

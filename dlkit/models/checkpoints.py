@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit import __version__
-from dlkit.data.info import DataInfo, ImageBlock, TextBlock
+from dlkit.data.info import DataInfo, ImageBlock, TargetInfo, TextBlock
 from dlkit.errors import BadInput
 from dlkit.models import build
 from dlkit.recipe.schema import Recipe
@@ -56,6 +56,7 @@ def info_from_dict(data: dict[str, Any]) -> DataInfo:
     values["categorical"] = [tuple(c) for c in values.get("categorical", [])]
     values["text_blocks"] = [TextBlock.read(c) for c in values.get("text_blocks", [])]
     values["image_blocks"] = [ImageBlock(**c) for c in values.get("image_blocks", [])]
+    values["targets"] = [TargetInfo(**c) for c in values.get("targets", [])]
     return DataInfo(**values)
 
 

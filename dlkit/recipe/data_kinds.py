@@ -101,10 +101,12 @@ class BuiltinData(SplitParams):
 
 @DATA_KINDS.register("csv", target="dlkit.data.tabular:build")
 class CsvData(FileParams):
-    """A table in a CSV/TSV file: one row per sample, one target column."""
+    """A table in a CSV/TSV file: one row per sample, one target column (or several: task multi)."""
 
     kind: Literal["csv"] = Field("csv", description="Data kind.")
-    target: Column = Field(description=f"The target column: {COLUMN_HELP}.")
+    target: Column | None = Field(
+        None, description=f"The target column: {COLUMN_HELP}. Required, except with task multi (task.targets)."
+    )
     features: list[Column] | None = Field(None, description="Input columns; default: every column but target and drop.")
     categorical: list[Column] | Literal["auto"] = Field(
         "auto",

@@ -64,6 +64,12 @@ class Recipe(Strict):
         task, kind = self.task, self.data.kind
         if task.data_kinds and kind not in task.data_kinds:
             raise ValueError(f"task.kind {task.kind} needs data.kind: {' or '.join(task.data_kinds)}, not {kind}")
+        if kind == "csv":
+            several = task.kind == "multi"
+            if several and getattr(self.data, "target", None) is not None:
+                raise ValueError("data.target must stay unset with task multi: task.targets names the target columns")
+            if not several and getattr(self.data, "target", None) is None:
+                raise ValueError("data.target required field is missing; name the target column (several: task.kind multi with task.targets)")
         if self.data.tasks and task.kind not in self.data.tasks:
             raise ValueError(
                 f"task.kind {task.kind} does not fit data.kind {kind}; set task: {' or '.join(self.data.tasks)}"
@@ -102,7 +108,7 @@ class Recipe(Strict):
     @model_validator(mode="after")
     def _monitored_metrics_are_logged(self) -> Recipe:
         task: TaskParams = self.task
-        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
+        logged = [name for name in task.logged_fit_metrics() if not name.startswith("train/")]
         checks = [("trainer.monitor", self.trainer.monitor)]
         if self.trainer.early_stopping and self.trainer.early_stopping.monitor:
             checks.append(("trainer.early_stopping.monitor", self.trainer.early_stopping.monitor))
@@ -119,7 +125,7 @@ class Recipe(Strict):
         if self.tune is None:
             return self
         task: TaskParams = self.task
-        logged = [name for name in task.fit_metrics if not name.startswith("train/")]
+        logged = [name for name in task.logged_fit_metrics() if not name.startswith("train/")]
         for field_name, metric in (
             [("metric", self.tune.objective_metrics[0])]
             if not self.tune.multi

@@ -64,7 +64,7 @@ def file_overrides(name: str, workdir: Path) -> list[str]:
         path = workdir / "trump_tweets.csv"
         frame.to_csv(path, index=False)
         return [f"data.path={path}"]
-    if name == "movies-mixed":  # ggplot2movies' movies, likewise
+    if name in ("movies-mixed", "movies-two-targets"):  # ggplot2movies' movies, likewise
         r = np.random.default_rng(0)
         words = np.array(["the", "night", "of", "love", "return", "man", "story", "last", "dead", "city"])
         genres = {g: r.integers(0, 2, 800) for g in ("Action", "Animation", "Comedy", "Drama", "Documentary",

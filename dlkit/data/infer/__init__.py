@@ -56,6 +56,13 @@ def draft(
     if target is None:
         shown = ", ".join(str(c) for c in list(frame.columns)[:12])
         raise DataError(f"--target: give the column to predict; {path.name} has {shown}")
+    if target not in frame.columns and "," in target:  # --target a,b: several targets (a name with a comma is one)
+        names = [column(frame, c.strip(), "--target") for c in target.split(",") if c.strip()]
+        if len(names) > 1:
+            if time or text:
+                raise DataError("--target: several targets are for tables; give one with --time or --text")
+            split_col = column(frame, split, "data.split_column") if split else None
+            return tables.table(path, stem, frame, names, split_col)
     target_col = column(frame, target, "--target")
     if time:
         return series.series(path, stem, frame, target_col, [column(frame, t, "--time") for t in time])

@@ -17,17 +17,18 @@ MAX_CATEGORY_SHARE = 0.5
 
 
 def column_roles(
-    frame: Any, target: str, d: Draft, split: str | None = None, folder: Path | None = None
+    frame: Any, target: str | list[str], d: Draft, split: str | None = None, folder: Path | None = None
 ) -> dict[str, list[str]]:
-    """Each column but the target in one role: numeric, categorical, date, text, image (paths of image
+    """Each column but the target (or targets) in one role: numeric, categorical, date, text, image (paths of image
     files, relative to `folder`), dropped, or the split (`split`, or the first column whose values are
     exactly train, val and test)."""
     roles: dict[str, list[str]] = {
         k: [] for k in ("numeric", "boolean", "categorical", "date", "text", "image", "drop", "split")
     }
     n = len(frame)
+    targets_ = target if isinstance(target, list) else [target]
     for name in frame.columns:
-        if name == target:
+        if name in targets_:
             continue
         s = frame[name]
         present = s.dropna()
@@ -92,13 +93,14 @@ def missing_cells(frame: Any, used: list[str]) -> tuple[int, list[str]]:
     return int(counts.sum()), [f"{c} ({n})" for c, n in counts[counts > 0].sort_values(ascending=False).items()]
 
 
-def table(path: Path, name: str, frame: Any, target: str, split: str | None = None) -> Draft:
+def table(path: Path, name: str, frame: Any, target: str | list[str], split: str | None = None) -> Draft:
+    """The table recipe for one target column, or for several (task multi)."""
     d = Draft(common.base(name, path))
     roles = column_roles(frame, target, d, split, path.parent)
     categorical = [c for c in roles["categorical"] + roles["boolean"] if not cols.is_numeric(frame[c])]
     used = roles["numeric"] + roles["boolean"] + roles["categorical"] + roles["date"] + roles["text"] + roles["image"]
     if not used:
-        raise DataError(f"{path.name}: no column besides '{target}' can be an input", hint="check the file")
+        raise DataError(f"{path.name}: no column besides the target can be an input", hint="check the file")
     rows = len(frame)
     d.summary.append(f"{path.name}: {rows} rows, {frame.shape[1]} columns")
     d.summary.append(
@@ -118,11 +120,11 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
             f"missing cells: {missing} ({missing / (rows * len(used)):.1%}), in {', '.join(where[:5])}"
             + (" ..." if len(where) > 5 else "")
         )
-    task_kind, task = targets.target(d, frame[target])
+    task_kind, task = several(d, frame, target) if isinstance(target, list) else targets.target(d, frame[target])
     data: dict[str, Any] = {
         "kind": "csv",
         "path": str(path),
-        "target": target,
+        **({} if isinstance(target, list) else {"target": target}),
         "categorical": categorical,
         "dates": roles["date"],
         "drop": roles["drop"],
@@ -130,7 +132,7 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
         "numeric_encoding": "piecewise",
         "batch_size": common.batch(rows),
     }
-    if task_kind == "classification":
+    if task_kind == "classification" or any(t["kind"] == "classification" for t in task.get("targets", [])):
         data["rare_classes"] = "drop"
     if roles["split"]:
         data["split_column"] = marks = roles["split"][0]
@@ -174,3 +176,18 @@ def table(path: Path, name: str, frame: Any, target: str, split: str | None = No
         ),
     )
     return d
+
+
+def several(d: Draft, frame: Any, columns: list[str]) -> tuple[str, dict[str, Any]]:
+    """Task multi over `columns`: each target's kind (and a regression's transform) as for one target."""
+    specs = []
+    for name in columns:
+        kind, task = targets.target(d, frame[name])
+        spec = {"column": name, "kind": kind}
+        if kind == "regression":
+            spec["target_transform"] = task["target_transform"]
+        specs.append(spec)
+    # a note on a single target's task field would point at nothing in task multi
+    d.comments = {k: v for k, v in d.comments.items() if k[0] != "task"}
+    d.note(("task", "targets"), "one network for every target; val/loss sums their losses (weight 1 each)")
+    return "multi", {"kind": "multi", "targets": specs}
