@@ -23,7 +23,12 @@ def explain(
         ),
     ] = "integrated_gradients",
     target: Annotated[
-        str | None, typer.Option("--target", help="Class to explain (default: each sample's predicted class).")
+        str | None,
+        typer.Option(
+            "--target",
+            help="Class to explain (default: each sample's predicted class); with several targets, a target "
+            "column or COLUMN=CLASS (default: the first target).",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Explain at most this many samples.")] = 200,
     output: Annotated[
