@@ -13,6 +13,17 @@ _HEADLINE = (
 )  # fmt: skip
 
 
+def headline(names: Any) -> list[str]:
+    """The headline metrics among `names` in a fixed order; after each, its per-target values of a run with
+    several targets (test/acc/<column>, test/rmse/<column>, ...)."""
+    present = set(names)
+    out: list[str] = []
+    for key in _HEADLINE:
+        out += [key] if key in present else []
+        out += sorted(n for n in present if n.startswith(key + "/"))
+    return out
+
+
 def best_epoch_line(recipe: Recipe, history: list[dict[str, float]]) -> str | None:
     """Which epoch's checkpoint was tested, and its validation metric (epochs count from 1)."""
     monitor = recipe.trainer.monitor
@@ -39,11 +50,8 @@ def print_summary(recipe: Recipe, result: Any) -> None:
     table = Table(title=f"{recipe.name}: test metrics", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in _HEADLINE:
-        # several targets (task multi): test/acc/<column>, test/rmse/<column>, ...
-        for name in [key, *sorted(k for k in result.test_metrics if k.startswith(key + "/"))]:
-            if name in result.test_metrics:
-                table.add_row(name, f"{result.test_metrics[name]:.4f}")
+    for key in headline(result.test_metrics):
+        table.add_row(key, f"{result.test_metrics[key]:.4f}")
     per_class = {k: v for k, v in result.test_metrics.items() if k.startswith("test/f1/")}
     if 0 < len(per_class) <= 20:
         for key, value in per_class.items():
@@ -65,7 +73,8 @@ def print_cv_summary(recipe: Recipe, result: Any) -> None:
     table = Table(title=f"{recipe.name}: {len(result.children)}-fold cross-validation", title_justify="left")
     for column in ("metric", "mean", "std", *(f"fold {i}" for i in range(len(result.children)))):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for key in _HEADLINE:
+    folded = [k.removeprefix("cv/").removesuffix("_mean") for k in result.test_metrics if k.endswith("_mean")]
+    for key in headline(folded):
         if f"cv/{key}_mean" in result.test_metrics:
             folds = [f"{c.test_metrics.get(key, float('nan')):.4f}" for c in result.children]
             table.add_row(

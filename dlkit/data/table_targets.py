@@ -63,7 +63,9 @@ def values(frame: Any, targets: list[Any], task: Any) -> tuple[np.ndarray, list[
         try:
             y, names = target_values(frame, name, _class_task(spec))
         except DataError as e:
-            raise DataError(str(e).replace("data.target:", f"task.targets: {spec.column}:"), hint=e.hint) from None
+            other = "regression" if spec.kind == "classification" else "classification"
+            hint = f"set its kind: {other}" if e.hint and "use task:" in e.hint else e.hint
+            raise DataError(str(e).replace("data.target:", f"task.targets: {spec.column}:"), hint=hint) from None
         blocks.append(y.astype(np.float32))
         infos.append(TargetInfo(column=str(name), kind=spec.kind, class_names=names))
     return np.stack(blocks, axis=1), None, infos
@@ -95,4 +97,3 @@ def fit(y: np.ndarray, train: np.ndarray, infos: list[TargetInfo], task: Any) ->
             info.log1p = True
             values = np.log1p(values)
         info.mean, info.std = float(values.mean()), float(values.std() or 1.0)
-

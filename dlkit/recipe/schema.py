@@ -69,7 +69,9 @@ class Recipe(Strict):
             if several and getattr(self.data, "target", None) is not None:
                 raise ValueError("data.target must stay unset with task multi: task.targets names the target columns")
             if not several and getattr(self.data, "target", None) is None:
-                raise ValueError("data.target required field is missing; name the target column (several: task.kind multi with task.targets)")
+                raise ValueError(
+                    "data.target required field is missing; name the target column (several: task.kind multi with task.targets)"
+                )
         if self.data.tasks and task.kind not in self.data.tasks:
             raise ValueError(
                 f"task.kind {task.kind} does not fit data.kind {kind}; set task: {' or '.join(self.data.tasks)}"

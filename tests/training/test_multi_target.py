@@ -174,3 +174,18 @@ def test_several_targets_are_inferred_from_a_comma_list(tmp_path: Path) -> None:
     assert any("target 'petal_width': numbers" in line for line in found.summary)
     with pytest.raises(DataError, match="--target: no column 'petal'"):
         draft(str(tmp_path / "iris.csv"), "species,petal")
+
+
+def test_a_target_of_the_wrong_kind_is_named_with_the_fix(iris_recipe: Path) -> None:
+    from dlkit import data
+
+    with pytest.raises(DataError, match=r"task\.targets: species: column 'species' is not numeric") as info:
+        data.build(load(str(iris_recipe), ["task.targets.0.kind=regression"]))
+    assert info.value.hint == "set its kind: classification"
+
+
+def test_summaries_list_each_targets_metrics_after_the_headline_measure() -> None:
+    from dlkit.cli.summary import headline
+
+    names = ["test/loss/b", "test/rmse/b", "test/acc/a", "test/loss", "test/f1/a/x", "model/params"]
+    assert headline(names) == ["test/acc/a", "test/rmse/b", "test/loss", "test/loss/b"]
