@@ -1,6 +1,9 @@
 """Recurrent networks (RNN, LSTM, GRU) for token ids, sequences and image rows.
 
-Token sequences are packed by length, so the padding never changes the result.
+Token sequences are packed by length, so the padding never changes the result. An export graph
+cannot express packing (ONNX has no packed sequences): there the same result comes from the padded
+sequence itself, each row reversed within its own length for the backward direction
+(`unpacked_steps`), with the same weights.
 """
 
 from __future__ import annotations
@@ -42,7 +45,16 @@ class Recurrent(nn.Module):
             params.hidden_size * self.directions, list(params.hidden), output_dim, act="relu", dropout=params.dropout
         )
 
+    #: set on the copy that `dlkit export` traces: the padded path of `unpacked_steps`, not packing
+    export_mode: bool = False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None and self.export_mode:
+            lengths = (x != 0).sum(dim=1).clamp(min=1)
+            steps, last = unpacked_steps(self.rnn, self.embedding(x), lengths)
+            present = torch.arange(steps.shape[1], device=x.device)[None, :] < lengths[:, None]
+            return self.head(self.dropout(self._pooled(steps, present, last)))
+        mask: torch.Tensor | None = None
         if self.embedding is not None:
             lengths = (x != 0).sum(dim=1).clamp(min=1)
             seq = pack_padded_sequence(self.embedding(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -51,10 +63,14 @@ class Recurrent(nn.Module):
             mask = torch.arange(steps.shape[1], device=x.device)[None, :] < lengths[:, None]
         else:
             steps, state = self.rnn(x)
-            mask = None
+        h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
+        last = torch.cat(list(h[-self.directions :]), dim=1)  # last layer, every direction
+        return self.head(self.dropout(self._pooled(steps, mask, last)))
+
+    def _pooled(self, steps: torch.Tensor, mask: torch.Tensor | None, last: torch.Tensor) -> torch.Tensor:
+        """One vector per row: the final states (`last`), or the mean or maximum over the real steps."""
         if self.pooling == "last":
-            h = state[0] if isinstance(state, tuple) else state  # LSTM returns (h, c)
-            summary = torch.cat(list(h[-self.directions :]), dim=1)  # last layer, every direction
+            summary = last
         elif self.pooling == "mean":
             if mask is None:
                 summary = steps.mean(dim=1)
@@ -64,7 +80,51 @@ class Recurrent(nn.Module):
             if mask is not None:
                 steps = steps.masked_fill(~mask[..., None], float("-inf"))
             summary = steps.max(dim=1).values
-        return self.head(self.dropout(summary))
+        return summary
+
+
+def _within_length(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """For each row, the step index that reverses its first `length` steps and keeps the padding after."""
+    t = torch.arange(steps, device=lengths.device)[None, :]
+    return torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+
+
+def _layer(rnn: Any, k: int, suffix: str) -> nn.Module:
+    """Layer `k` of `rnn` in one direction (`suffix` '' or '_reverse') as a one-layer module, sharing its weights."""
+    one = type(rnn)(rnn.input_size if k == 0 else rnn.hidden_size * 2, rnn.hidden_size, batch_first=True)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        if hasattr(rnn, f"{name}_l{k}{suffix}"):
+            setattr(one, f"{name}_l0", getattr(rnn, f"{name}_l{k}{suffix}"))
+    return one
+
+
+def unpacked_steps(rnn: Any, seq: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What `rnn` over `seq` packed by `lengths` gives (each row's steps, zero past its length, and the last
+    layer's final state of each direction), computed on the padded sequence: the forward direction never
+    reads the padding after a row's steps, and the backward one reads each row reversed within its length."""
+    b, steps = seq.shape[0], seq.shape[1]
+    last_step = (lengths - 1).clamp(min=0)[:, None, None]
+    if not rnn.bidirectional:
+        out, _ = rnn(seq)
+        final = out.gather(1, last_step.expand(b, 1, out.shape[2]))[:, 0]
+    else:
+        order = _within_length(lengths, steps)[..., None]
+        out = seq
+        for k in range(rnn.num_layers):
+            forward, _ = _layer(rnn, k, "")(out)
+            backward_reversed, _ = _layer(rnn, k, "_reverse")(out.gather(1, order.expand(b, steps, out.shape[2])))
+            width = backward_reversed.shape[2]
+            backward = backward_reversed.gather(1, order.expand(b, steps, width))
+            out = torch.cat([forward, backward], dim=2)
+        final = torch.cat(
+            [
+                forward.gather(1, last_step.expand(b, 1, width))[:, 0],
+                backward_reversed.gather(1, last_step.expand(b, 1, width))[:, 0],
+            ],
+            dim=1,
+        )
+    mask = torch.arange(steps, device=seq.device)[None, :, None] < lengths[:, None, None]
+    return out * mask, final
 
 
 def build(params: RecurrentParams, info: DataInfo) -> nn.Module:

@@ -108,7 +108,11 @@ def dynamic(inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
 def write_onnx(graph: Any, inputs: dict[str, np.ndarray], path: Path) -> None:
     import torch
 
+    # modules with a graph-friendly path for the same result (recurrent layers over token ids: no packing)
+    switched = [m for m in graph.modules() if hasattr(m, "export_mode")]
     try:
+        for module in switched:
+            module.export_mode = True
         with quiet():
             torch.onnx.export(
                 graph,
@@ -123,8 +127,11 @@ def write_onnx(graph: Any, inputs: dict[str, np.ndarray], path: Path) -> None:
     except Exception as e:  # the exporter raises many kinds, each wrapped in "step 1/3 failed"
         raise ExportFailed(
             f"--format onnx: the {architecture(graph)} network does not export ({reason(e)})",
-            hint="--format torchscript traces what ONNX cannot express (sequences packed by length)",
+            hint="--format torchscript traces what ONNX cannot express",
         ) from None
+    finally:
+        for module in switched:
+            module.export_mode = False
 
 
 def write_torchscript(graph: Any, inputs: dict[str, np.ndarray], path: Path) -> None:
