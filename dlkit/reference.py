@@ -155,12 +155,10 @@ def _registry_section(registry: Any, path: str, tag: str, level: int, out: list[
         out += _table(entry.params, f"{path}.")
         out.append("")
         for name, field in entry.params.model_fields.items():  # the mappings its table says are below
-            nested = _models_in(field.annotation)
+            listed = get_origin(field.annotation) is list  # a list of mappings: each entry's fields
+            nested = _models_in(get_args(field.annotation)[0] if listed else field.annotation)
             if len(nested) == 1:
-                _section(nested[0], f"{path}.{name}", level + 1, out, set())
-            elif get_origin(field.annotation) is list and _models_in(get_args(field.annotation)[0]):
-                (item,) = _models_in(get_args(field.annotation)[0])  # a list of mappings: each entry's fields
-                _section(item, f"{path}.{name}[]", level + 1, out, set())
+                _section(nested[0], f"{path}.{name}" + ("[]" if listed else ""), level + 1, out, set())
 
 
 def recipe_page() -> str:
