@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlkit.data import table_text
 from dlkit.data.scaling_graph import GraphFront, Piecewise, scaler_module
 from dlkit.data.table_images import scale_vectors
 
@@ -116,11 +117,13 @@ def front(
         spec["inputs"]["tokens"] = {
             "dtype": "int64",
             "shape": ["batch", tokens.shape[1]],
-            "columns": [f"{name} ({f['max_length']} tokens)" for name, f in texts.items()],
-            "codes": "per text column, its first max_length words as positions in its vocab (1: unknown), 0-padded",
+            "columns": [f"{name} ({table_text.width(f)} tokens)" for name, f in texts.items()],
+            "codes": "per text column, its first max_length words as positions in its vocab (1: unknown), 0-padded; "
+            "with ngrams 2, those words and then each pair of neighbouring ones ('a b'), 0-padded to twice max_length",
         }
         spec["outside_graph"]["text"] = {
-            name: {k: f[k] for k in ("tokenizer", "lowercase", "max_length", "vocab")} for name, f in texts.items()
+            name: {k: f[k] for k in ("tokenizer", "lowercase", "max_length", "vocab")} | {"ngrams": f.get("ngrams", 1)}
+            for name, f in texts.items()
         }
     images = pre.get("images", {})
     if images:

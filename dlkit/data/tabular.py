@@ -148,7 +148,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     texts, token_ids = table_text.fit(frame, text_columns, train, p.text_encoder)
     text_blocks = table_text.positions(texts, len(names))
     blocks.append(token_ids.astype(np.float64))
-    names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(int(f["max_length"])))
+    names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(table_text.width(f)))
     images, image_x = table_images.fit(frame, image_columns, path.parent, train, p.image_encoder)
     image_blocks = table_images.positions(images, len(names))
     blocks.append(image_x)

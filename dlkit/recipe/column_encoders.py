@@ -32,9 +32,16 @@ class TextEncoder(Strict):
         2, le=1_000_000, description="Words seen fewer times in the training split are out of vocabulary."
     )
     lowercase: bool = Field(True, description="Lower-case the text before tokenising.")
+    ngrams: Literal[1, 2] = Field(
+        1,
+        description="bag: 2 adds each pair of neighbouring words (of the first max_length) as a token of its own, "
+        "a bag of words and bigrams, so 'not good' counts apart from 'good'; the vocabulary holds both.",
+    )
 
     @model_validator(mode="after")
     def _heads_divide_the_width(self) -> TextEncoder:
+        if self.ngrams > 1 and self.encoder != "bag":
+            raise ValueError(f"ngrams {self.ngrams} is for encoder bag; encoder {self.encoder} reads the word order")
         if self.encoder == "transformer" and self.embedding_dim % self.heads:
             raise ValueError(
                 f"heads {self.heads} does not divide embedding_dim {self.embedding_dim}; pick heads among its divisors"

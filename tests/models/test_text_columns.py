@@ -82,3 +82,54 @@ def test_an_order_reading_encoder_learns_what_the_bag_cannot_and_exports(folder:
 
 def test_the_bag_reads_no_order(folder: Path) -> None:
     assert _train(folder, "bag").test_metrics["test/acc"] < 0.7
+
+
+def _not_next_to(rows: int, seed: int) -> pd.DataFrame:
+    """Every text holds 'not' and 'good' among the same fillers; the label is whether 'not' comes right
+    before 'good' (a pair of neighbouring words), wherever the two sit."""
+    r = np.random.default_rng(seed)
+    filler = ["the", "a", "food", "was", "very", "so", "quite", "place", "and", "here"]
+    texts, labels = [], []
+    for _ in range(rows):
+        words = list(r.choice(filler, 6))
+        adjacent = bool(r.random() < 0.5)
+        at = int(r.integers(0, 7))
+        words[at:at] = ["not", "good"] if adjacent else ["good"]
+        if not adjacent:  # 'not' elsewhere, never right before 'good'
+            spots = [i for i in range(len(words) + 1) if i != words.index("good")]
+            words.insert(int(r.choice(spots)), "not")
+        texts.append(" ".join(words))
+        labels.append("not good" if adjacent else "other")
+    return pd.DataFrame({"text": texts, "label": labels})
+
+
+def test_word_pairs_let_the_bag_read_neighbours(tmp_path: Path) -> None:
+    from dlkit.data.table_text import fit, token_ids
+    from dlkit.recipe.column_encoders import TextEncoder
+
+    frame = _not_next_to(1200, 1)
+    params = TextEncoder(ngrams=2, max_length=12, min_freq=1)
+    fitted, ids = fit(frame, ["text"], np.arange(1000), params)
+    assert ids.shape == (1200, 24) and "not good" in fitted["text"]["vocab"]
+    assert (token_ids(frame, fitted, "rows") == ids).all()  # new rows are read as the training rows were
+    path = tmp_path / "pairs.csv"
+    frame.to_csv(path, index=False)
+    runs = {}
+    for n in (1, 2):
+        runs[n] = train_in(tmp_path, "csv-mlp", [
+            f"data.path={path}", "data.target=label", "data.text=[text]", "trainer.max_epochs=12", "optim.lr=3e-3",
+            "data.batch_size=32", f"data.text_encoder.ngrams={n}", "data.text_encoder.embedding_dim=16",
+        ])  # fmt: skip
+    assert runs[1].test_metrics["test/acc"] < 0.7  # the words alone are the same in both classes
+    assert runs[2].test_metrics["test/acc"] >= 0.9
+    exported = export(runs[2].run_id, "onnx", tmp_path / "pairs-onnx", tracking_uri=runs[2].tracking_uri,
+                      log_to_run=False, say=lambda _: None)  # fmt: skip
+    assert exported.parity <= 1e-4
+
+
+def test_word_pairs_are_for_the_bag() -> None:
+    from dlkit.errors import RecipeError
+    from dlkit.recipe import load
+
+    with pytest.raises(RecipeError, match="ngrams 2 is for encoder bag; encoder gru reads the word order"):
+        load("csv-mlp", ["data.text=[t]", "data.text_encoder.encoder=gru", "data.text_encoder.ngrams=2"])
