@@ -145,7 +145,9 @@ def table(path: Path, name: str, frame: Any, target: str | list[str], split: str
         d.note(("data", "dates"), "expanded into year, month, day, day of week, day of year")
     if roles["text"]:
         data["text"] = roles["text"]
+        data["text_encoder"] = {"ngrams": 2}
         d.note(("data", "text"), "free text: each column's words, averaged as embeddings, beside the other inputs")
+        d.note(("data", "text_encoder", "ngrams"), "pairs of neighbouring words too: 'not good' apart from 'good'")
     if roles["image"]:
         data["images"] = roles["image"]
         data["image_encoder"] = image_settings(frame, roles["image"][0], path.parent)
