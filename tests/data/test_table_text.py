@@ -100,6 +100,7 @@ def test_a_long_free_text_column_is_inferred_as_text(store: Path) -> None:
     found = draft(str(store / "reviews.csv"), "kept")
     data = found.recipe["data"]
     assert data["text"] == ["review"] and "review" not in data["drop"] and data["categorical"] == ["brand"]
+    assert data["text_encoder"] == {"ngrams": 2}  # words and pairs of words: trump_tweets 0.609 macro F1, not 0.584
     assert any("1 text" in line for line in found.summary)
 
 
