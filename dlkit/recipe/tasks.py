@@ -216,6 +216,11 @@ class TargetSpec(Strict):
         "targets); metrics stay in the target's units.",
     )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="classification: label smoothing.")
+    calibrate: Literal["none", "temperature"] = Field(
+        "none",
+        description="classification: temperature fits one temperature for this target's logits on the validation "
+        "split after training (as task.calibrate of a classification).",
+    )
 
     @model_validator(mode="after")
     def _options_fit_the_kind(self) -> TargetSpec:
@@ -225,8 +230,13 @@ class TargetSpec(Strict):
         ]
         if self.kind == "classification" and regression_only:
             raise ValueError(f"{regression_only[0]} applies to a regression target, not classification '{self.column}'")
-        if self.kind == "regression" and self.label_smoothing:
-            raise ValueError(f"label_smoothing applies to a classification target, not regression '{self.column}'")
+        classification_only = [
+            f for f, default in (("label_smoothing", 0.0), ("calibrate", "none")) if getattr(self, f) != default
+        ]
+        if self.kind == "regression" and classification_only:
+            raise ValueError(
+                f"{classification_only[0]} applies to a classification target, not regression '{self.column}'"
+            )
         return self
 
 

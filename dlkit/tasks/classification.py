@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,9 @@ from torchmetrics.classification import (
     MulticlassPrecision,
     MulticlassRecall,
 )
-from torchmetrics.functional.classification import multiclass_calibration_error
 
 from dlkit import calibration, reports
 from dlkit import metric_names as m
-from dlkit.atomic import write_atomically
 from dlkit.data.info import DataInfo
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import read_checkpoint
@@ -105,38 +102,15 @@ class ClassificationTask(Task):
             return [], {}
         saved = read_checkpoint(checkpoint, "checkpoint")
         self.load_state_dict(saved["state_dict"])
-        logits, target = self._validation_logits(val_batches)
+        logits, target = temperature.validation_outputs(self, val_batches, self.num_classes)
         if len(target) == 0:
             return ["warning: task.calibrate: the validation split is empty; the temperature stays 1"], {}
         t = temperature.fit(logits, target)
-        saved["state_dict"]["temperature"] = torch.tensor(t, dtype=saved["state_dict"]["temperature"].dtype)
-        data = io.BytesIO()
-        torch.save(saved, data)
-        write_atomically(checkpoint, data.getvalue(), "checkpoint")
+        temperature.write_buffer(checkpoint, saved, "temperature", torch.tensor(t))
         self.temperature.fill_(t)
-        k, bins = self.num_classes, m.ECE_BINS
-        before = float(multiclass_calibration_error(logits.softmax(-1), target, k, n_bins=bins))
-        after = float(multiclass_calibration_error((logits / t).softmax(-1), target, k, n_bins=bins))
+        before, after = temperature.ece_change(logits, target, t, m.ECE_BINS)
         note = f"calibration: temperature {t:.3f} fitted on the validation split (ECE {before:.4f} -> {after:.4f})"
         return [note], {m.MODEL_TEMPERATURE: t}
-
-    @torch.no_grad()
-    def _validation_logits(self, batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits before any temperature, in float32 on the CPU, with their targets."""
-        was_training = self.training
-        self.eval()
-        parameter = next(self.backbone.parameters())
-        logits, targets = [], []
-        for batch in batches:
-            x, y = self.transfer_batch_to_device(batch, parameter.device, 0)
-            if x.is_floating_point():
-                x = x.to(parameter.dtype)
-            logits.append(self.backbone(x).float().cpu())
-            targets.append(y.cpu())
-        self.train(was_training)
-        if not logits:
-            return torch.empty(0, self.num_classes), torch.empty(0, dtype=torch.long)
-        return torch.cat(logits), torch.cat(targets)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch

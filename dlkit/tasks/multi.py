@@ -30,9 +30,11 @@ from dlkit import calibration, reports
 from dlkit import metric_names as m
 from dlkit.data.info import DataInfo, TargetInfo
 from dlkit.errors import BadInput
+from dlkit.models.checkpoints import read_checkpoint
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.tasks import MultiTargetParams, target_metric
 from dlkit.schema_base import section
+from dlkit.tasks import temperature
 from dlkit.tasks.base import LossMeter, Task
 
 
@@ -59,6 +61,8 @@ class MultiTargetTask(Task):
 
     means: torch.Tensor
     stds: torch.Tensor
+    #: what divides each classification target's logits (1 until task.targets[].calibrate fits it)
+    temperatures: torch.Tensor
 
     def __init__(self, recipe: Recipe, backbone: nn.Module, info: DataInfo, tracking_uri: str | None = None) -> None:
         super().__init__(recipe, backbone, info, tracking_uri)
@@ -69,6 +73,9 @@ class MultiTargetTask(Task):
         self.weights = [spec.weight for spec in self.specs]
         self.register_buffer("means", torch.tensor([t.mean for t in self.targets], dtype=torch.float32))
         self.register_buffer("stds", torch.tensor([t.std for t in self.targets], dtype=torch.float32))
+        calibrating = any(spec.calibrate == "temperature" for spec in self.specs)
+        # saved only when calibrating: checkpoints of runs without it keep loading as they are
+        self.register_buffer("temperatures", torch.ones(len(self.targets)), persistent=calibrating)
 
         def metrics(test: bool) -> nn.ModuleList:
             return nn.ModuleList(
@@ -111,11 +118,34 @@ class MultiTargetTask(Task):
         parts = []
         for j, (target, (a, b)) in enumerate(zip(self.targets, self.slices, strict=True)):
             if target.class_names is not None:
-                parts.append(output[:, a:b].float().softmax(dim=-1))
+                parts.append((output[:, a:b].float() / self.temperatures[j]).softmax(dim=-1))
             else:
                 value = output[:, a:b].float() * self.stds[j] + self.means[j]
                 parts.append(torch.expm1(value) if target.log1p else value)
         return torch.cat(parts, dim=1)
+
+    def calibrate_checkpoint(self, checkpoint: Path, val_batches: Any) -> tuple[list[str], dict[str, float]]:
+        """Fit the temperature of each target that calibrates on the validation logits of `checkpoint`'s
+        weights and write them into the checkpoint (test, predict and the logged model read them)."""
+        chosen = [j for j, spec in enumerate(self.specs) if spec.calibrate == "temperature"]
+        if not chosen:
+            return [], {}
+        saved = read_checkpoint(checkpoint, "checkpoint")
+        self.load_state_dict(saved["state_dict"])
+        outputs, targets = temperature.validation_outputs(self, val_batches, self.slices[-1][1])
+        if len(targets) == 0:
+            return ["warning: task.targets[].calibrate: the validation split is empty; temperatures stay 1"], {}
+        lines, metrics = [], {}
+        for j in chosen:
+            (a, b), column = self.slices[j], self.targets[j].column
+            logits, codes = outputs[:, a:b], targets[:, j].long()
+            t = temperature.fit(logits, codes)
+            self.temperatures[j] = t
+            before, after = temperature.ece_change(logits, codes, t, m.ECE_BINS)
+            lines.append(f"calibration of {column}: temperature {t:.3f} (validation ECE {before:.4f} -> {after:.4f})")
+            metrics[m.per_class(m.MODEL_TEMPERATURE + "/", column)] = t
+        temperature.write_buffer(checkpoint, saved, "temperatures", self.temperatures.detach().cpu())
+        return lines, metrics
 
     def _update(self, x: torch.Tensor, y: torch.Tensor, meter: LossMeter, meters: Any, metrics: Any) -> torch.Tensor:
         output = self.backbone(x)

@@ -4,8 +4,14 @@ prediction changes (the order of the logits stays)."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+
+from dlkit.atomic import write_atomically
 
 #: the temperatures considered: beyond them a model is constant or a one-hot, not calibrated
 LOWEST, HIGHEST = 0.05, 20.0
@@ -29,3 +35,40 @@ def fit(logits: torch.Tensor, target: torch.Tensor) -> float:
         optimizer.step(closure)
     t = float(log_t.detach().exp())
     return min(max(t, LOWEST), HIGHEST) if t == t else 1.0
+
+
+def ece_change(logits: torch.Tensor, target: torch.Tensor, t: float, bins: int) -> tuple[float, float]:
+    """Expected calibration error of softmax(logits), and of softmax(logits / t)."""
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    k = logits.shape[1]
+    before = float(multiclass_calibration_error(logits.softmax(-1), target, k, n_bins=bins))
+    after = float(multiclass_calibration_error((logits / t).softmax(-1), target, k, n_bins=bins))
+    return before, after
+
+
+def write_buffer(checkpoint: Path, saved: dict[str, Any], name: str, value: torch.Tensor) -> None:
+    """Set buffer `name` in the state dict of `saved` (read from `checkpoint`) and write it back atomically."""
+    saved["state_dict"][name] = value.to(saved["state_dict"][name].dtype)
+    data = io.BytesIO()
+    torch.save(saved, data)
+    write_atomically(checkpoint, data.getvalue(), "checkpoint")
+
+
+@torch.no_grad()
+def validation_outputs(task: Any, batches: Any, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backbone's outputs (before any temperature) on `batches`, in float32 on the CPU, with their targets."""
+    was_training = task.training
+    task.eval()
+    parameter = next(task.backbone.parameters())
+    outputs, targets = [], []
+    for batch in batches:
+        x, y = task.transfer_batch_to_device(batch, parameter.device, 0)
+        if x.is_floating_point():
+            x = x.to(parameter.dtype)
+        outputs.append(task.backbone(x).float().cpu())
+        targets.append(y.cpu())
+    task.train(was_training)
+    if not outputs:
+        return torch.empty(0, width), torch.empty(0, dtype=torch.long)
+    return torch.cat(outputs), torch.cat(targets)

@@ -133,6 +133,8 @@ def test_tuning_and_early_stopping_watch_one_target(iris_recipe: Path, tmp_path:
         ("- {column: species, kind: classification, loss: mae}", "loss applies to a regression target"),
         ("- {column: species, kind: classification}\n    - {column: x, kind: regression, label_smoothing: 0.1}",
          "label_smoothing applies to a classification target"),
+        ("- {column: species, kind: classification}\n    - {column: x, kind: regression, calibrate: temperature}",
+         "calibrate applies to a classification target"),
     ],
 )  # fmt: skip
 def test_target_lists_that_contradict_themselves_are_refused(change: str, message: str) -> None:
@@ -189,3 +191,34 @@ def test_summaries_list_each_targets_metrics_after_the_headline_measure() -> Non
 
     names = ["test/loss/b", "test/rmse/b", "test/acc/a", "test/loss", "test/f1/a/x", "model/params"]
     assert headline(names) == ["test/acc/a", "test/rmse/b", "test/loss", "test/loss/b"]
+
+
+def test_a_classification_target_calibrates_its_own_temperature(iris_recipe: Path, tmp_path: Path) -> None:
+    """An over-confident species head (large steps, many epochs): its temperature is fitted on the validation
+    split, lowers the validation ECE, and changes the probabilities but no predicted class."""
+    from mlflow import MlflowClient
+
+    from dlkit.tasks.predictor import Predictor
+    from dlkit.training import run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    common = ["optim.lr=0.05", "trainer.max_epochs=60", "trainer.early_stopping=null"]
+    lines: list[str] = []
+    calibrated = run(load(str(iris_recipe), [*common, "task.targets.0.calibrate=temperature"]), tracking_uri=uri,
+                     say=lines.append, progress_bar=False)  # fmt: skip
+    plain = run(load(str(iris_recipe), common), tracking_uri=uri, say=lambda _: None, progress_bar=False)
+    (line,) = [text for text in lines if text.startswith("calibration of species")]
+    before, after = (float(v) for v in line.rsplit("ECE ", 1)[1].rstrip(")").split(" -> "))
+    assert after < before
+    t = MlflowClient(uri).get_run(calibrated.run_id).data.metrics["model/temperature/species"]
+    assert t != 1.0 and f"temperature {t:.3f}" in line
+    rows = pd.read_csv(tmp_path / "iris.csv").drop(columns=["species", "petal_width"])
+    from dlkit.data.raw_inputs import from_frame
+
+    tables = []
+    for result in (calibrated, plain):
+        predictor = Predictor.load(result.run_id, uri, "RUN")
+        tables.append(predictor.frame(from_frame(rows, predictor.recipe, predictor.info)))
+    assert (tables[0]["prediction_species"] == tables[1]["prediction_species"]).all()
+    assert not np.allclose(tables[0]["probability_species"], tables[1]["probability_species"])
+    assert np.allclose(tables[0]["prediction_petal_width"], tables[1]["prediction_petal_width"], atol=1e-5)
