@@ -69,6 +69,12 @@ MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
+def is_per_class(metric: str) -> bool:
+    """Whether `metric` is one class's value (test/f1/<class>): read in the per-class table, not charted
+    or summed up beside the run's metrics (a target's test/acc/<column> is not)."""
+    return metric.startswith(CLASS_PREFIXES)
+
+
 def per_class(prefix: str, class_name: str) -> str:
     """The per-class metric name, with the class name made safe for MLflow."""
     return prefix + _UNSAFE.sub("_", str(class_name))

@@ -42,3 +42,8 @@ def test_known_directions(metric: str, direction: str) -> None:
 def test_a_measure_without_a_direction_is_an_error_not_a_guess(metric: str) -> None:
     with pytest.raises(KeyError, match="no direction"):
         m.direction(metric)
+
+
+def test_per_class_values_are_told_from_per_target_metrics() -> None:
+    assert m.is_per_class("test/f1/spam") and m.is_per_class("test/recall/a b")
+    assert not m.is_per_class("test/f1_macro") and not m.is_per_class("test/acc/species")

@@ -42,7 +42,7 @@ def evaluate(
     table.add_column("metric")
     table.add_column("value", justify="right")
     # per-class values are in the run's per_class_metrics table; several targets show test/<measure>/<column>
-    shown = {k: v for k, v in result.metrics.items() if not k.startswith(m.CLASS_PREFIXES)}
+    shown = {k: v for k, v in result.metrics.items() if not m.is_per_class(k)}
     for key, value in sorted(shown.items()):
         table.add_row(key, f"{value:.4f}")
     console().print(table)

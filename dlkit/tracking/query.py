@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlkit import metric_names
 from dlkit.errors import BadInput, TrackingError
 from dlkit.tracking.store import check_readable
 
@@ -131,7 +132,7 @@ def compare(
             raise BadInput(f"--metric: no run logged '{metric}'; logged: {', '.join(names[:15])}")
         names = [metric]
     else:
-        names = [n for n in names if n.count("/") == 1 and not n.startswith(("train/", "val/"))] or names
+        names = [n for n in names if not metric_names.is_per_class(n) and not n.startswith(("train/", "val/"))] or names
         key, _ = key_metric(runs[0])
         if key in names:  # the number that sums the runs up comes first (and is the one -o x.png draws)
             names = [key, *(n for n in names if n != key)]

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dlkit import metric_names as m
 from dlkit.errors import BadInput
 from dlkit.tracking.query import client_for, key_metric
 from dlkit.tracking.report_data import Column, Report, RunData, StudyData, metric_rows
@@ -179,7 +180,7 @@ def _read_member(client: Any, member: RunData) -> None:
 
     run_id = member.run_id
     for name in member.run.data.metrics:
-        if name.startswith(("train/", "val/")) and name.count("/") == 1:
+        if name.startswith(("train/", "val/")) and not m.is_per_class(name):
             history = client.get_metric_history(run_id, name)
             member.curves[name] = sorted((int(p.step), float(p.value)) for p in history)
     names = {a.path for a in client.list_artifacts(run_id)}

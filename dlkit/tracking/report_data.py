@@ -119,7 +119,11 @@ def _at(series: list[tuple[int, float]], epoch: int) -> float | None:
 
 def _summary_names(columns: list[Column]) -> list[str]:
     names = {
-        n for c in columns for r in c.members for n in r.run.data.metrics if n.startswith("test/") and n.count("/") == 1
+        n
+        for c in columns
+        for r in c.members
+        for n in r.run.data.metrics
+        if n.startswith("test/") and not m.is_per_class(n)
     }
     return sorted(names)
 

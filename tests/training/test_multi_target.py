@@ -222,3 +222,9 @@ def test_a_classification_target_calibrates_its_own_temperature(iris_recipe: Pat
     assert (tables[0]["prediction_species"] == tables[1]["prediction_species"]).all()
     assert not np.allclose(tables[0]["probability_species"], tables[1]["probability_species"])
     assert np.allclose(tables[0]["prediction_petal_width"], tables[1]["prediction_petal_width"], atol=1e-5)
+
+    # a comparison of the two lists each target's test metrics (per-class values stay in their table)
+    from dlkit.tracking.query import compare
+
+    compared = compare(uri, [calibrated.run_id, plain.run_id])
+    assert {"test/acc/species", "test/ece/species", "test/r2/petal_width", "test/loss"} <= set(compared.metrics)
