@@ -43,12 +43,9 @@ def labelled(frame: Any, targets: list[Any], params: Any, task: Any, notes: list
 
 def _class_task(spec: Any) -> Any:
     """What `target_values` needs to know of one target (whether it holds labels, the task's name)."""
+    from types import SimpleNamespace
 
-    class One:
-        labelled = spec.kind == "classification"
-        kind = spec.kind
-
-    return One
+    return SimpleNamespace(labelled=spec.kind == "classification", kind=spec.kind)
 
 
 def values(frame: Any, targets: list[Any], task: Any) -> tuple[np.ndarray, list[str] | None, list[TargetInfo]]:

@@ -107,10 +107,12 @@ class MultiTargetTask(Task):
                 out.append(F.mse_loss(value, scaled))
         return out
 
+    def _weighted(self, losses: list[torch.Tensor]) -> torch.Tensor:
+        """The summed loss: each target's weighted by task.targets[].weight."""
+        return torch.stack([w * loss for w, loss in zip(self.weights, losses, strict=True)]).sum()
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sum(
-            (w * loss for w, loss in zip(self.weights, self._losses(output, target), strict=True)), output.new_zeros(())
-        )
+        return self._weighted(self._losses(output, target))
 
     def outputs(self, output: torch.Tensor) -> torch.Tensor:
         """What the network's outputs mean: each classification target's probabilities, each regression
@@ -150,9 +152,7 @@ class MultiTargetTask(Task):
     def _update(self, x: torch.Tensor, y: torch.Tensor, meter: LossMeter, meters: Any, metrics: Any) -> torch.Tensor:
         output = self.backbone(x)
         losses = self._losses(output, y)
-        meter.update(
-            sum((w * loss for w, loss in zip(self.weights, losses, strict=True)), output.new_zeros(())), len(y)
-        )
+        meter.update(self._weighted(losses), len(y))
         values = self.outputs(output)
         for j, (target, (a, b)) in enumerate(zip(self.targets, self.slices, strict=True)):
             meters[j].update(losses[j], len(y))
