@@ -57,12 +57,9 @@ def values(frame: Any, targets: list[Any], task: Any) -> tuple[np.ndarray, list[
         return y, names, []
     blocks, infos = [], []
     for name, spec in zip(targets, specs, strict=True):
-        try:
-            y, names = target_values(frame, name, _class_task(spec))
-        except DataError as e:
-            other = "regression" if spec.kind == "classification" else "classification"
-            hint = f"set its kind: {other}" if e.hint and "use task:" in e.hint else e.hint
-            raise DataError(str(e).replace("data.target:", f"task.targets: {spec.column}:"), hint=hint) from None
+        y, names = target_values(
+            frame, name, _class_task(spec), f"task.targets: {spec.column}", "set its kind: classification"
+        )
         blocks.append(y.astype(np.float32))
         infos.append(TargetInfo(column=str(name), kind=spec.kind, class_names=names))
     return np.stack(blocks, axis=1), None, infos

@@ -49,19 +49,26 @@ def without_rare_classes(frame: Any, target: str, how: str, notes: list[str]) ->
     return frame[keep.to_numpy()].reset_index(drop=True)
 
 
-def target_values(frame: Any, target: str, task: Any) -> tuple[np.ndarray, list[str] | None]:
-    """Class codes and names for a labelled task, or the target's numbers (refused when they are not)."""
+def target_values(
+    frame: Any,
+    target: str,
+    task: Any,
+    field: str = "data.target",
+    labels_hint: str = "use task: classification for labels",
+) -> tuple[np.ndarray, list[str] | None]:
+    """Class codes and names for a labelled task, or the target's numbers (refused when they are not,
+    naming `field`, and `labels_hint` for labels)."""
     import pandas as pd
 
     if task.labelled:
-        return encode_labels(frame[target], "data.target")
+        return encode_labels(frame[target], field)
     if not pd.api.types.is_numeric_dtype(frame[target]):
         raise DataError(
-            f"data.target: column '{target}' is not numeric; task {task.kind} needs numbers",
-            hint="use task: classification for labels",
+            f"{field}: column '{target}' is not numeric; task {task.kind} needs numbers",
+            hint=labels_hint,
         )
     values = frame[target].to_numpy(np.float64)
-    check_target_range(values, target)
+    check_target_range(values, target, field)
     return values.astype(np.float32), None
 
 
@@ -70,14 +77,14 @@ def target_values(frame: Any, target: str, task: Any) -> tuple[np.ndarray, list[
 MAX_TARGET = 1e15
 
 
-def check_target_range(values: np.ndarray, target: str) -> None:
+def check_target_range(values: np.ndarray, target: str, field: str = "data.target") -> None:
     """Refuse a numeric target with a non-finite value or one so large that its squared errors overflow."""
     with np.errstate(invalid="ignore"):
         bad = np.isinf(values) | (np.abs(values) > MAX_TARGET)
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            f"data.target: column '{target}' holds {values[row]:g} in data row {row + 1}; "
+            f"{field}: column '{target}' holds {values[row]:g} in data row {row + 1}; "
             f"targets must lie within +-{MAX_TARGET:g}",
             hint="rescale the target (e.g. to millions)",
         )
