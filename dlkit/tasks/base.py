@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 
 from dlkit import metric_names as m
 from dlkit.data.batches import StepGroup
@@ -23,19 +23,30 @@ from dlkit.tasks.optimizers import make_optimizer
 from dlkit.tasks.random_state import rng_state, set_rng_state
 
 
-class LossMeter(MeanMetric):
-    """Sample-weighted mean of a loss over an epoch: torchmetrics' MeanMetric, kept on the device.
+class LossMeter(Metric):
+    """Sample-weighted mean of a loss over an epoch, kept on the device: the sum of each batch's mean loss
+    times its rows, over the rows. (torchmetrics' MeanMetric ignores its weights unless it checks every
+    value for NaN, which reads each step back to the host.)
 
-    Nothing is read back to the host before the epoch's end (no NaN check per step: the NaN guard
-    checks the epoch's losses at once), and under DDP the mean covers every process's samples.
+    Nothing is read back to the host before the epoch's end (the NaN guard checks the epoch's losses at
+    once), and under DDP the sums cover every process's samples.
     """
 
+    full_state_update = False
+    total: torch.Tensor
+    rows: torch.Tensor
+
     def __init__(self) -> None:
-        super().__init__(nan_strategy="disable")
+        super().__init__()
+        self.add_state("total", torch.zeros(()), dist_reduce_fx="sum")
+        self.add_state("rows", torch.zeros(()), dist_reduce_fx="sum")
 
     def update(self, loss: torch.Tensor, n: int) -> None:  # type: ignore[override]
-        loss = loss.detach()
-        super().update(loss, loss.new_full(loss.shape, float(n)))  # the weight made on the device
+        self.total += loss.detach().float() * n
+        self.rows += n
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.rows
 
     def compute_and_reset(self) -> torch.Tensor:
         """The epoch's mean (0 for an epoch without a batch), and a fresh start for the next."""

@@ -397,3 +397,23 @@ def test_batch_limits_refuse_what_is_neither_a_count_nor_a_share(value: str) -> 
 
     with pytest.raises(RecipeError, match=r"trainer\.limit_train_batches"):
         load("digits-mlp", [f"trainer.limit_train_batches={value}"])
+
+
+def test_epoch_losses_weigh_every_row_the_same(tmp_path: Path) -> None:
+    """val/loss and test/loss are means over rows, not over batches: a small last batch counts for its rows."""
+    import torch.nn.functional as F
+
+    from dlkit import data
+    from dlkit.tasks.predictor import Predictor
+
+    recipe = load("iris-mlp", ["trainer.max_epochs=2", "data.eval_batch_size=16"])
+    result = run(recipe, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", say=lambda _: None, progress_bar=False)
+    module = data.build(recipe)
+    sizes = module.info.split_sizes
+    assert sizes["val"] % 16 and sizes["test"] % 16  # each split ends in a smaller batch
+    task = Predictor.load(str(result.best_checkpoint), None, "RUN").task.eval()
+    with torch.no_grad():
+        losses = {s: F.cross_entropy(task(module.splits[s][0]), module.splits[s][1]).item() for s in ("val", "test")}
+    best = min(row["val/loss"] for row in result.history)
+    assert best == pytest.approx(losses["val"], abs=1e-5)
+    assert result.test_metrics["test/loss"] == pytest.approx(losses["test"], abs=1e-5)
