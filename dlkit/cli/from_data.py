@@ -65,16 +65,31 @@ def inferred(
     path: str, target: str | None, time: str | None, text: str | None, overrides: list[str], say: Any
 ) -> Recipe:
     """The recipe inferred from a data file, overrides applied; its data summary and notes are printed."""
+    import yaml
+
     from dlkit.data.infer import draft
     from dlkit.recipe.loader import load_text
 
-    split = next((o.split("=", 1)[1].strip() for o in overrides if o.split("=", 1)[0].strip() == "data.split_column"
-                  and "=" in o), None)  # fmt: skip
-    found = draft(path, target, _columns(time), text, split=split or None)
+    split = _given(overrides, "data.split_column")
+    dropped = _given(overrides, "data.drop")
+    left_out = yaml.safe_load(dropped) if dropped else None
+    left_out = [left_out] if isinstance(left_out, str) else left_out
+    if not isinstance(left_out, list) or not all(isinstance(c, str) for c in left_out):
+        left_out = None  # not a list of names: the recipe's validation names what is wrong with it
+    found = draft(path, target, _columns(time), text, split=split or None, drop=left_out)
+    if found.recipe.get("data", {}).get("kind") == "csv" and left_out:
+        # the inferred recipe's data.drop holds the user's columns and the ones dlkit drops: kept as it is
+        overrides = [o for o in overrides if o.split("=", 1)[0].strip() != "data.drop"]
     recipe = load_text(render(found, path), source=f"{path} (inferred recipe)", overrides=overrides)
     findings(found, say)
     say(f"recipe: inferred from {path}; `dlkit init {path} ... -o my.yaml` writes it out for editing")
     return recipe
+
+
+def _given(overrides: list[str], key: str) -> str | None:
+    """The value of the last override of `key`, as written."""
+    values = [o.split("=", 1)[1].strip() for o in overrides if "=" in o and o.split("=", 1)[0].strip() == key]
+    return values[-1] if values else None
 
 
 def refuse_data_options(target: str | None, time: str | None, text: str | None) -> None:

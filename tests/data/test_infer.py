@@ -176,3 +176,17 @@ def test_a_season_without_a_calendar_is_found_in_the_autocorrelation(tmp_path: P
     window = found.recipe["data"]["window"]
     assert 2 * 120 <= window <= 2 * 140  # two cycles of about 11 years of months
     assert "autocorrelation" in found.comments[("data", "window")]
+
+
+def test_a_dropped_column_given_on_the_command_line_adds_to_what_dlkit_drops(tmp_path: Path, wine_csv: Path) -> None:
+    from dlkit.cli.from_data import inferred as from_file
+
+    frame = pd.read_csv(wine_csv)
+    frame.insert(0, "rownames", np.arange(1, len(frame) + 1))
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    recipe = from_file(str(path), "cultivar", None, None, ["data.drop=[region]"], lambda _: None)
+    assert "region" in recipe.data.drop and "rownames" in recipe.data.drop  # the user's column and dlkit's
+    assert "region" not in (recipe.data.categorical or [])  # not typed as an input either
+    names = data.build(recipe).info.feature_names or []
+    assert not any(n.startswith(("region", "rownames")) for n in names)

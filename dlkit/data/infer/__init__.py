@@ -37,9 +37,11 @@ def draft(
     text: str | None = None,
     name: str | None = None,
     split: str | None = None,
+    drop: list[str] | None = None,
 ) -> Draft:
     """The recipe dlkit infers for a file or folder; `split`: the column that marks each row's split
-    (data.split_column given as an override), never an input."""
+    (data.split_column given as an override), never an input; `drop`: columns the user leaves out of a
+    table's inputs (data.drop given as an override), dropped besides those dlkit drops."""
     path = Path(path_text).expanduser().resolve()
     if not path.exists():
         raise DataError(f"{path_text} does not exist", hint="give a CSV/TSV/Parquet file, an .npz or an image folder")
@@ -70,7 +72,10 @@ def draft(
     text_col = column(frame, text, "--text") if text else _only_text(frame, target_col, split_col, path.parent)
     if text_col is not None:
         return texts.text(path, stem, frame, target_col, text_col)
-    return tables.table(path, stem, frame, target_col, split_col)
+    left_out = [column(frame, c, "data.drop") for c in drop or []]
+    found = tables.table(path, stem, frame.drop(columns=left_out), target_col, split_col)
+    found.recipe["data"]["drop"] = [*left_out, *found.recipe["data"]["drop"]]
+    return found
 
 
 def _name(path: Path) -> str:
