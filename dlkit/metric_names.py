@@ -66,6 +66,11 @@ MODEL_LATENCY_MS = "model/latency_ms"
 MODEL_TEMPERATURE = "model/temperature"
 MODEL_METRICS = (MODEL_PARAMS, MODEL_LATENCY_MS)
 
+# metrics by group (task.report_by, dlkit evaluate --by): test/by/<column>/<group>/<measure> per group and
+# test/gap/<column>/<measure>, the largest difference of that measure between two groups
+BY_GROUP_PREFIX = "test/by/"
+GAP_PREFIX = "test/gap/"
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 
@@ -73,6 +78,25 @@ def is_per_class(metric: str) -> bool:
     """Whether `metric` is one class's value (test/f1/<class>): read in the per-class table, not charted
     or summed up beside the run's metrics (a target's test/acc/<column> is not)."""
     return metric.startswith(CLASS_PREFIXES)
+
+
+def is_by_group(metric: str) -> bool:
+    """Whether `metric` is one group's value (test/by/<column>/<group>/<measure>): read in the run's table
+    of groups; the gaps between groups (test/gap/...) sum the groups up."""
+    return metric.startswith(BY_GROUP_PREFIX)
+
+
+def safe_part(name: object) -> str:
+    """A column or group name as one part of a metric name (no slash: the parts are split on it)."""
+    return _UNSAFE.sub("_", str(name)).replace("/", "_").strip() or "_"
+
+
+def by_group(column: str, group: str, measure: str) -> str:
+    return f"{BY_GROUP_PREFIX}{safe_part(column)}/{safe_part(group)}/{measure}"
+
+
+def gap(column: str, measure: str) -> str:
+    return f"{GAP_PREFIX}{safe_part(column)}/{measure}"
 
 
 def per_class(prefix: str, class_name: str) -> str:
@@ -113,11 +137,17 @@ DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "anomaly_f1": "max",
     "anomaly_auroc": "max",
     "class_fidelity": "max",
+    "gap": "min",
+    "tpr": "max",
+    "fpr": "min",
 }
 
 
 def measure(metric: str) -> str:
-    """The measure a metric name reports: `val/rmse` -> `rmse`, `test/recall/spam` -> `recall`."""
+    """The measure a metric name reports: `val/rmse` -> `rmse`, `test/recall/spam` -> `recall`,
+    `test/by/sex/female/acc` -> `acc`, `test/gap/sex/acc` -> `gap` (a difference: the smaller the better)."""
+    if metric.startswith(BY_GROUP_PREFIX):
+        return metric.rsplit("/", 1)[-1]
     parts = metric.split("/")
     return parts[1] if len(parts) > 1 else parts[0]
 

@@ -24,6 +24,36 @@ def headline(names: Any) -> list[str]:
     return out
 
 
+def print_groups(metrics: dict[str, float]) -> None:
+    """A table per column of task.report_by / evaluate --by: a row per group, a column per measure, and the
+    largest gap between groups."""
+    from rich.table import Table
+
+    from dlkit import metric_names as m
+
+    columns: dict[str, dict[str, dict[str, float]]] = {}
+    for key, value in metrics.items():
+        if m.is_by_group(key):
+            column, group, measure = key.removeprefix(m.BY_GROUP_PREFIX).rsplit("/", 2)
+            columns.setdefault(column, {}).setdefault(group, {})[measure] = value
+    for column, rows in columns.items():
+        measures = list(dict.fromkeys(k for row in rows.values() for k in row))
+        table = Table(title=f"by {column}", title_justify="left")
+        for name in ("group", *measures):
+            table.add_column(name, justify="left" if name == "group" else "right")
+        for group, row in rows.items():
+            table.add_row(group, *(_cell(row.get(k), k) for k in measures))
+        gaps = [metrics.get(m.gap(column, k)) for k in measures]
+        table.add_row("largest gap", *(_cell(g, "gap") for g in gaps), style="bold")
+        console().print(table)
+
+
+def _cell(value: float | None, measure: str) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}" if measure == "rows" else f"{value:.4f}"
+
+
 def best_epoch_line(recipe: Recipe, history: list[dict[str, float]]) -> str | None:
     """Which epoch's checkpoint was tested, and its validation metric (epochs count from 1)."""
     monitor = recipe.trainer.monitor
@@ -57,6 +87,7 @@ def print_summary(recipe: Recipe, result: Any) -> None:
         for key, value in per_class.items():
             table.add_row(key, f"{value:.4f}")
     out.print(table)
+    print_groups(result.test_metrics)
     # a GAN keeps its last checkpoint unless a judge scores the epochs (val/class_fidelity)
     picks_best = recipe.task.kind != "generation" or recipe.trainer.monitor == "val/class_fidelity"
     line = best_epoch_line(recipe, result.history) if picks_best else None

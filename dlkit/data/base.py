@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import lightning as L
@@ -22,6 +23,8 @@ class SplitDataModule(L.LightningDataModule):
     info: DataInfo
     index: dict[str, np.ndarray]
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: task.report_by: each column's group per row (positions as in `index`), read before any imputation
+    groups: Mapping[str, np.ndarray] = MappingProxyType({})
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, StepGroup):

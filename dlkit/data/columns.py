@@ -6,9 +6,12 @@ One set of rules serves `categorical: auto` / `dates: auto` in a recipe and the 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
+
+from dlkit.errors import DataError
 
 #: calendar features of a date column, and of a timestamp column whose times are not all midnight
 DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year")
@@ -17,6 +20,11 @@ TIME_PARTS = ("hour", "minute")
 TEXT_MIN_MEAN_LENGTH = 30
 #: sampled values that must parse for a string column to be read as dates
 DATE_SHARE = 0.95
+#: metrics by group: a column with more distinct values is refused (an id, free text); a numeric column with
+#: more than NUMERIC_LEVELS distinct values is cut into quartile bands instead
+MAX_GROUPS = 50
+NUMERIC_LEVELS = 10
+MISSING = "- missing -"
 
 
 def is_numeric(series: Any) -> bool:
@@ -114,3 +122,28 @@ def category_list(values: Any, most: int) -> list[str]:
     counts = values.astype(str).value_counts()
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return sorted(name for name, _ in ranked[:most])
+
+
+def group_labels(values: Any, column: str, field: str) -> np.ndarray:
+    """Each row's group: the value as text, a missing cell as "- missing -"; numbers with many distinct values
+    in quartile bands ("18 to 29"). A column of more than MAX_GROUPS other values is refused, naming `field`."""
+    import pandas as pd
+
+    series = pd.Series(values).reset_index(drop=True)
+    present = series.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    out = series.astype(object).where(series.notna(), MISSING)
+    if len(present) and numbers.notna().all() and present.nunique() > NUMERIC_LEVELS:
+        edges = np.unique(np.quantile(numbers.to_numpy(np.float64), [0.0, 0.25, 0.5, 0.75, 1.0]))
+        names = [f"{low:g} to {high:g}" for low, high in itertools.pairwise(edges)]
+        bands = pd.cut(numbers, edges, labels=names, include_lowest=True)
+        out[present.index] = bands.astype(str).to_numpy()
+        return out.astype(str).to_numpy()  # type: ignore[no-any-return]
+    out = out.astype(str).to_numpy()
+    distinct = len(set(out.tolist()))
+    if distinct > MAX_GROUPS:
+        raise DataError(
+            f"{field}: column '{column}' has {distinct} distinct values",
+            hint=f"report by a column of at most {MAX_GROUPS} groups (numbers are cut into quartile bands)",
+        )
+    return out  # type: ignore[no-any-return]

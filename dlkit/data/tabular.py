@@ -9,7 +9,7 @@ import pandas as pd
 
 from dlkit.data import table_images, table_targets, table_text
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.columns import calendar, category_list, date_parts
+from dlkit.data.columns import calendar, category_list, date_parts, group_labels
 from dlkit.data.files import column, empty_columns, existing, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
@@ -65,6 +65,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     targets = table_targets.target_columns(frame, p, recipe.task)
     notes: list[str] = []
     frame = table_targets.labelled(frame, targets, p, recipe.task, notes)
+    groups = group_columns(frame, getattr(recipe.task, "report_by", []), "task.report_by")
     dropped = {column(frame, c, "data.drop") for c in p.drop}
     split_col = column(frame, p.split_column, "data.split_column") if p.split_column is not None else None
     if p.features is not None:
@@ -188,7 +189,14 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     if edges is not None:
         info.preprocessing["bins"] = edges
     scaled = np.arange(len(numeric_names)) if edges is None else np.arange(0)
-    return build_module(recipe, x, y, splits, info, scale_columns=scaled)
+    module = build_module(recipe, x, y, splits, info, scale_columns=scaled)
+    module.groups = groups
+    return module
+
+
+def group_columns(frame: Any, names: list[str], field: str) -> dict[str, np.ndarray]:
+    """Each named column's group per row (task.report_by, evaluate --by), read before any imputation."""
+    return {str(c): group_labels(frame[c], str(c), field) for c in (column(frame, n, field) for n in names)}
 
 
 def raw_parts(frame: Any, info: DataInfo, field: str) -> tuple[np.ndarray, np.ndarray]:

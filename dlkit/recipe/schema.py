@@ -76,6 +76,8 @@ class Recipe(Strict):
             raise ValueError(
                 f"task.kind {task.kind} does not fit data.kind {kind}; set task: {' or '.join(self.data.tasks)}"
             )
+        if getattr(task, "report_by", None) and kind != "csv":
+            raise ValueError(f"task.report_by needs a table (data.kind: csv), not data.kind {kind}")
         return self
 
     @model_validator(mode="after")

@@ -45,8 +45,20 @@ class TaskParams(Strict):
         return "standard"
 
 
+class GroupReportParams(TaskParams):
+    """The tasks whose test metrics can be reported per group of a table's column."""
+
+    report_by: list[str] = Field(
+        default_factory=list,
+        description="Columns of the table (features or not, e.g. one left out with data.drop) whose groups each "
+        "get the test metrics (classification: also the positive rate, true and false positive rates and "
+        "calibration) and the largest gap between groups: test/by/COLUMN/GROUP/MEASURE, test/gap/COLUMN/MEASURE, "
+        "a table and a figure under by_group/. A numeric column with many values is cut into quartile bands.",
+    )
+
+
 @TASKS.register("classification", target="dlkit.tasks.classification:ClassificationTask")
-class ClassificationParams(TaskParams):
+class ClassificationParams(GroupReportParams):
     """Binary or multiclass classification with cross-entropy."""
 
     kind: Literal["classification"] = Field("classification", description="Task name.")
@@ -84,7 +96,7 @@ class PointLossParams(TaskParams):
 
 
 @TASKS.register("regression", target="dlkit.tasks.regression:RegressionTask")
-class RegressionParams(PointLossParams):
+class RegressionParams(PointLossParams, GroupReportParams):
     """Regression of one or more continuous targets."""
 
     kind: Literal["regression"] = Field("regression", description="Task name.")

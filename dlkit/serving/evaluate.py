@@ -11,19 +11,24 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlkit import data
+from dlkit.data import tabular
 from dlkit.data.base import TensorDataModule
+from dlkit.data.files import read_table
 from dlkit.data.raw_inputs import from_file
-from dlkit.errors import DataError
+from dlkit.errors import BadInput, DataError
 from dlkit.process import heavy_imports, silence_libraries
+from dlkit.recipe.data_kinds import CsvData
 from dlkit.recipe.loader import with_overrides
 from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
+from dlkit.tasks import groups
 from dlkit.tasks.predictor import Predictor
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import resolve_tracking_uri
@@ -35,6 +40,7 @@ class Evaluation:
     evaluated_run: str | None
     metrics: dict[str, float]
     source: str
+    by_group: list[groups.GroupScores] = field(default_factory=list)
 
 
 def rebuilt_split(recipe: Recipe, saved: Any, say: Callable[[str], None]) -> Any:
@@ -51,11 +57,13 @@ def evaluate(
     *,
     data_path: Path | None = None,
     overrides: list[str] | None = None,
+    by: list[str] | None = None,
     tracking_uri: str | None = None,
     experiment: str | None = None,
     say: Callable[[str], None] = print,
 ) -> Evaluation:
-    """Score run `ref` (a run id or a checkpoint file) and record an evaluation run linked to it."""
+    """Score run `ref` (a run id or a checkpoint file) and record an evaluation run linked to it; `by`: the
+    columns whose groups get the metrics too (default: the recipe's task.report_by)."""
     import lightning as L
     import torch
 
@@ -65,10 +73,13 @@ def evaluate(
     if predictor.warning:
         say(f"warning: {predictor.warning}")
     recipe = with_overrides(predictor.recipe, overrides or [])
+    _check_by(recipe, by)
     info = predictor.info
     if data_path is None:
         module = rebuilt_split(recipe, info, say)
         source = "test split"
+        if by:
+            module.groups = tabular.group_columns(tabular.labelled_frame(recipe), by, "--by")
     else:
         raw = from_file(data_path, recipe, info, "--data")
         if raw.y is None:
@@ -84,6 +95,11 @@ def evaluate(
         bs = recipe.data.eval_batch_size or recipe.data.batch_size * 4
         module = TensorDataModule(splits, {"test": np.arange(len(raw.x))}, info, bs, bs, recipe.data.seed)
         source = str(data_path)
+        reported = by or getattr(recipe.task, "report_by", [])
+        if reported:
+            params = section(recipe.data, CsvData).model_copy(update={"path": str(data_path)})
+            table, _ = read_table(params, header=params.header, field="--data")
+            module.groups = tabular.group_columns(table, reported, "--by" if by else "task.report_by")
 
     task = predictor.task
     silence_libraries()
@@ -97,6 +113,8 @@ def evaluate(
     )
     trainer.test(task, datamodule=module, verbose=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    by_group = groups.test_scores(task, module.groups, module.index["test"])
+    metrics.update(groups.metrics(by_group))
 
     evaluated = predictor.run_id
     tags = {
@@ -112,8 +130,19 @@ def evaluate(
         with tempfile.TemporaryDirectory(prefix="dlkit-eval-") as tmp:
             folder = Path(tmp)
             task.write_reports(folder, module.index["test"])
+            for scores in by_group:
+                groups.write(folder, scores)
             tracker.log_artifacts(folder)
-    return Evaluation(tracker.run_id, evaluated, metrics, source)
+    return Evaluation(tracker.run_id, evaluated, metrics, source, by_group)
+
+
+def _check_by(recipe: Recipe, by: list[str] | None) -> None:
+    if not by:
+        return
+    if recipe.data.kind != "csv":
+        raise BadInput(f"--by needs a run on a table (data.kind: csv); this run's data.kind is {recipe.data.kind}")
+    if not hasattr(recipe.task, "report_by"):
+        raise BadInput(f"--by: task {recipe.task.kind} has no metrics by group (classification and regression do)")
 
 
 def _sha256(path: Path) -> str:

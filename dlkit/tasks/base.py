@@ -126,6 +126,11 @@ class Task(L.LightningModule):
         """The key test metric of outputs `out` against targets `y` (what quantizing an export changes)."""
         return None
 
+    def scored_test(self) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        """The last test's targets and outputs, row by row, for metrics by group: (targets, class probabilities,
+        True) or (targets, predictions, False); None for a task without such scores."""
+        return None
+
     def _l1_penalty(self) -> torch.Tensor:
         return sum(
             (p.abs().sum() for p in self.backbone.parameters() if p.ndim > 1), torch.zeros((), device=self.device)

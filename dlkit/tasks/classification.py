@@ -191,6 +191,9 @@ class ClassificationTask(Task):
     def export_score(self, out: np.ndarray, y: np.ndarray) -> tuple[str, float] | None:
         return "accuracy", float((out.argmax(axis=1) == y.reshape(-1)).mean())
 
+    def scored_test(self) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        return self.test_outputs["target"].numpy(), self.test_outputs["probs"].numpy(), True
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_classification(

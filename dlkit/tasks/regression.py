@@ -131,6 +131,9 @@ class RegressionTask(Task):
     def export_score(self, out: np.ndarray, y: np.ndarray) -> tuple[str, float] | None:
         return "rmse", float(np.sqrt(np.mean((out - y.reshape(out.shape)) ** 2)))
 
+    def scored_test(self) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        return self.test_outputs["target"].numpy(), self.test_outputs["pred"].numpy(), False
+
     def write_reports(self, folder: Path, test_index: np.ndarray) -> None:
         out = self.test_outputs
         reports.write_regression(folder, test_index, out["target"].numpy(), out["pred"].numpy())

@@ -132,7 +132,13 @@ def compare(
             raise BadInput(f"--metric: no run logged '{metric}'; logged: {', '.join(names[:15])}")
         names = [metric]
     else:
-        names = [n for n in names if not metric_names.is_per_class(n) and not n.startswith(("train/", "val/"))] or names
+        names = [
+            n
+            for n in names
+            if not metric_names.is_per_class(n)
+            and not metric_names.is_by_group(n)
+            and not n.startswith(("train/", "val/"))
+        ] or names
         key, _ = key_metric(runs[0])
         if key in names:  # the number that sums the runs up comes first (and is the one -o x.png draws)
             names = [key, *(n for n in names if n != key)]

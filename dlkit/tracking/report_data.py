@@ -128,14 +128,26 @@ def _summary_names(columns: list[Column]) -> list[str]:
     return sorted(names)
 
 
+def _group_rows(columns: list[Column], names: list[str]) -> list[MetricRow]:
+    """Each group's values, after the gaps between groups that sum them up."""
+    rows = []
+    for name in sorted(names, key=lambda n: (not n.startswith(m.GAP_PREFIX), n)):
+        values = [_value([v for r in c.members if (v := r.run.data.metrics.get(name)) is not None]) for c in columns]
+        rows.append(MetricRow(name, "by group", _direction(name), values))
+    return rows
+
+
 def metric_rows(columns: list[Column], key: str) -> list[MetricRow]:
     rows: list[MetricRow] = []
-    tests = _summary_names(columns)
+    names = _summary_names(columns)
+    by_group = [n for n in names if m.is_by_group(n) or n.startswith(m.GAP_PREFIX)]
+    tests = [n for n in names if n not in by_group]
     if key in tests:  # the number that sums the runs up comes first
         tests = [key, *(n for n in tests if n != key)]
     for name in tests:
         values = [_value([v for r in c.members if (v := r.run.data.metrics.get(name)) is not None]) for c in columns]
         rows.append(MetricRow(name, "test", _direction(name), values))
+    rows += _group_rows(columns, by_group)
     epochs = [[best_epoch(r) for r in c.members] for c in columns]
     rows.append(
         MetricRow("best epoch", "best epoch", None, [_value([e for e in es if e is not None]) for es in epochs])

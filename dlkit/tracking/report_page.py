@@ -169,6 +169,7 @@ def _best(row: MetricRow) -> set[int]:
 
 SECTIONS = {
     "test": "test split",
+    "by group": "test split by group (task.report_by, evaluate --by)",
     "best epoch": "validation at the best epoch (the checkpoint kept)",
     "final epoch": "last epoch",
     "model": "model",

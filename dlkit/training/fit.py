@@ -24,6 +24,7 @@ from dlkit.errors import DlkitError, Interrupted, Terminated, TrainingFailed
 from dlkit.models.checkpoints import checkpoint_metadata
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.sections import Trainer
+from dlkit.tasks import groups
 from dlkit.tracking.logged_models import model_uri
 from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import local_folder
@@ -98,11 +99,13 @@ def fit(
                 say(line)
         test_metrics, model_metrics = _test(tester, prepared, best_path)
         model_metrics.update(calibrated)
+        by_group = groups.test_scores(task, datamodule.groups, datamodule.index["test"])
+        test_metrics.update(groups.metrics(by_group))
         if tracker is not None:
             step = tester.current_epoch
             model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
             log_test(tracker, test_metrics, model_metrics, step, model_id)
-            log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir)
+            log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir, by_group)
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         _end_stopped(e, tracker, recorder, graceful)

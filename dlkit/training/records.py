@@ -15,6 +15,7 @@ import yaml
 from dlkit import __version__, reports
 from dlkit import metric_names as m
 from dlkit.recipe.schema import Recipe
+from dlkit.tasks import groups
 from dlkit.tracking.git_head import commit_of
 from dlkit.tracking.mlflow_run import MlflowRun, flatten
 from dlkit.training.result import Nested
@@ -109,12 +110,21 @@ def log_test(
 
 
 def log_reports(
-    tracker: MlflowRun, task: Any, datamodule: Any, history: list[dict[str, float]], monitor: str, workdir: Path
+    tracker: MlflowRun,
+    task: Any,
+    datamodule: Any,
+    history: list[dict[str, float]],
+    monitor: str,
+    workdir: Path,
+    by_group: list[groups.GroupScores],
 ) -> None:
-    """The task's reports on the test split (predictions, confusion matrix, ...) and the learning curves."""
+    """The task's reports on the test split (predictions, confusion matrix, ...), the metrics by group and
+    the learning curves."""
     folder = workdir / "reports"
     folder.mkdir()
     task.write_reports(folder, datamodule.index["test"])
+    for scores in by_group:
+        groups.write(folder, scores)
     if history:
         reports.learning_curves(history, monitor, folder / "learning_curves.png")
     tracker.log_artifacts(folder)
