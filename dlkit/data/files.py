@@ -32,6 +32,7 @@ def existing(path_text: str, *, folder: bool = False) -> Path:
 
 #: the image files an image folder holds
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+AUDIO_EXTENSIONS = {".wav", ".wave"}
 
 
 def image_error(path: Path, error: Exception) -> DataError:
@@ -55,18 +56,43 @@ def image_errors() -> tuple[type[Exception], ...]:
 
 def list_images(folder: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     """Image files, their class codes and the class names (subfolder names, sorted)."""
+    return class_files(folder, EXTENSIONS, "PNG/JPEG images")
+
+
+def class_files(folder: Path, extensions: set[str], what: str) -> tuple[list[Path], np.ndarray, list[str]]:
+    """The files of a folder with one subfolder per class: the files, their class codes, the class names."""
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if len(classes) < 2:
         raise DataError(f"data.path: {folder} needs one subfolder per class (found {len(classes)})")
     files: list[Path] = []
     codes: list[int] = []
     for code, name in enumerate(classes):
-        found = sorted(f for f in (folder / name).rglob("*") if f.suffix.lower() in EXTENSIONS and f.is_file())
+        found = sorted(f for f in (folder / name).rglob("*") if f.suffix.lower() in extensions and f.is_file())
         if not found:
-            raise DataError(f"data.path: class folder {folder / name} holds no PNG/JPEG images")
+            raise DataError(f"data.path: class folder {folder / name} holds no {what}")
         files.extend(found)
         codes.extend([code] * len(found))
     return files, np.asarray(codes, dtype=np.int64), classes
+
+
+def files_to_read(path: Path, extensions: set[str], what: str, field: str) -> list[Path]:
+    """The file given, or every file of a folder (and its subfolders) with one of `extensions`."""
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in extensions)
+    )
+    if not files:
+        raise DataError(f"{field}: {path} holds no {what}")
+    return files
+
+
+def folder_labels(path: Path, files: list[Path], names: list[str]) -> np.ndarray | None:
+    """Class codes of files in subfolders named after the run's classes (labelled data), else None."""
+    parents = [f.parent.name for f in files]
+    if path.is_dir() and names and all(p in names for p in parents):
+        return np.asarray([names.index(p) for p in parents], dtype=np.int64)
+    return None
 
 
 def default_sep(path: Path, sep: str | None) -> str:

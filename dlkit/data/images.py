@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from dlkit.data.base import SplitDataModule, build_module
-from dlkit.data.files import EXTENSIONS, existing, image_error, image_errors, list_images
+from dlkit.data.files import EXTENSIONS, existing, files_to_read, folder_labels, image_error, image_errors, list_images
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs
 from dlkit.data.scaling import apply_scaler
@@ -232,23 +232,12 @@ def _streaming(
 
 def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     pre = info.preprocessing
-    files = (
-        [path]
-        if path.is_file()
-        else sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
-    )
-    if not files:
-        raise DataError(f"{field}: {path} holds no PNG/JPEG images")
+    files = files_to_read(path, EXTENSIONS, "PNG/JPEG images", field)
     size = tuple(pre["image_size"])
     x = np.stack([decode(f, size, pre["channels"]) for f in files])  # type: ignore[arg-type]
     if "scaler" in pre:
         x = apply_scaler(x, pre["scaler"])
-    # images in subfolders named after classes carry their labels
-    names = info.class_names or []
-    parents = [f.parent.name for f in files]
-    y = None
-    if path.is_dir() and names and all(p in names for p in parents):
-        y = np.asarray([names.index(p) for p in parents], dtype=np.int64)
+    y = folder_labels(path, files, info.class_names or [])  # images in subfolders named after classes
     return RawInputs(x.astype(np.float32), y, {"path": [str(f) for f in files]})
 
 

@@ -186,6 +186,10 @@ def explain(
             shape = (-1, image.channels, image.size, image.size)
             pixels, heat = (a[:, image.start : image.start + image.width].reshape(shape) for a in (x, values))
             files.append(figures.image_grid(pixels, heat, labels, folder / f"{method}-{name}.png"))
+    elif values.ndim == 4 and info.preprocessing.get("kind") == "audio":
+        pre = info.preprocessing
+        seconds = x.shape[2] * pre["hop"] / pre["sample_rate"]
+        files = [figures.spectrograms(x, values, labels, folder / f"{method}.png", seconds)]
     elif values.ndim == 4:
         files = [figures.image_grid(x, values, labels, folder / f"{method}.png")]
     else:

@@ -62,6 +62,26 @@ def image_grid(x: np.ndarray, values: np.ndarray, labels: list[str], path: Path,
     return path
 
 
+def spectrograms(x: np.ndarray, values: np.ndarray, labels: list[str], path: Path, seconds: float) -> Path:
+    """Sound clips: each clip's log-mel spectrogram (time across, mel bands up) beside its |attribution|."""
+    plt = pyplot()
+    n = min(4, len(x))
+    fig, axes = plt.subplots(n, 2, figsize=(9, 2.2 * n), squeeze=False)
+    extent = (0.0, seconds, 0.0, float(x.shape[-1]))
+    for i in range(n):
+        for ax, image, cmap, title in (
+            (axes[i][0], x[i, 0].T, "magma", f"{labels[i]}: log-mel spectrogram"),
+            (axes[i][1], np.abs(values[i]).sum(axis=0).T, "hot", "|attribution|"),
+        ):
+            ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=extent)
+            ax.set_title(title, fontsize=9)
+            ax.set(xlabel="seconds", ylabel="mel band")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def sequence(values: np.ndarray, info: Any, folder: Path, method: str) -> list[Path]:
     import pandas as pd
 

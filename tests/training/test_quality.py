@@ -98,3 +98,19 @@ def test_one_model_over_text_and_table_beats_each_alone(workdir: Path, tracking_
     text = f1("data.features=[text]", "data.dates=[]")
     table = f1("data.text=[]", "data.features=[created_at,retweet_count,favorite_count]")
     assert mixed > max(text, table) + 0.02, (mixed, text, table)
+
+
+def test_spoken_digits_are_recognised_in_voices_never_heard(workdir: Path, tracking_uri: str) -> None:
+    """The bundled sound recipe on espeak-ng's digits: 30 voices to learn from, 4 others (other accents,
+    other voice variants) to be judged on."""
+    from dlkit.serving.evaluate import evaluate
+    from tests import spoken_digits
+
+    if not spoken_digits.available():
+        pytest.skip("espeak-ng is not installed (.ci/run installs it)")
+    train = spoken_digits.spoken_digits(workdir / "spoken-digits")
+    held_out = spoken_digits.spoken_digits(workdir / "held-out", held_out=True)
+    result = run(load("spoken-digits-cnn", [f"data.path={train}"]), tracking_uri=tracking_uri, say=lambda _: None,
+                 progress_bar=False)  # fmt: skip
+    scored = evaluate(result.run_id, data_path=held_out, tracking_uri=tracking_uri, say=lambda _: None)
+    assert scored.metrics["test/acc"] >= 0.9, f"held-out voices: test/acc = {scored.metrics['test/acc']:.4f} < 0.9"

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from dlkit.recipe import load
 from dlkit.recipe.bundled import bundled_recipes
 from dlkit.training.run import run, run_cv
+from tests import spoken_digits
 from tests.conftest import SHARED_DATA, run_cli
 
 
@@ -37,6 +38,12 @@ def file_overrides(name: str, workdir: Path) -> list[str]:
         return [f"data.path={path}", "data.target=area error"]  # positive and skewed: log1p
     if name == "images-cnn":
         return [f"data.path={_digit_pictures(workdir)}", "data.channels=1"]
+    if name == "spoken-digits-cnn":
+        if not spoken_digits.available():
+            pytest.skip("espeak-ng is not installed (.ci/run installs it)")
+        voices = [f"{accent}+m1" for accent in spoken_digits.ACCENTS]
+        clips = spoken_digits.spoken_digits(workdir / "spoken", speeds=(140, 170), pitches=(40, 60), voice_list=voices)
+        return [f"data.path={clips}"]
     if name == "series-multivariate-gru":
         frame = pd.read_csv(SHARED_DATA / "monthly-sunspots.csv")
         frame["Yearly"] = frame["Sunspots"].rolling(12, min_periods=1).mean()

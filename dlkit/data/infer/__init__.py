@@ -44,12 +44,17 @@ def draft(
     table's inputs (data.drop given as an override), dropped besides those dlkit drops."""
     path = Path(path_text).expanduser().resolve()
     if not path.exists():
-        raise DataError(f"{path_text} does not exist", hint="give a CSV/TSV/Parquet file, an .npz or an image folder")
+        raise DataError(
+            f"{path_text} does not exist",
+            hint="give a CSV/TSV/Parquet file, an .npz, or a folder of images or WAV clips",
+        )
     stem = name or _name(path)
     if path.is_dir():
+        sound = folders.holds_sound(path)
         if target is not None or time:
-            raise DataError(f"--target: {path} is an image folder; its subfolders are the classes, give no --target")
-        return folders.images(path, stem)
+            what = "a folder of sound clips" if sound else "an image folder"
+            raise DataError(f"--target: {path} is {what}; its subfolders are the classes, give no --target")
+        return folders.sounds(path, stem) if sound else folders.images(path, stem)
     if path.suffix.lower() == ".npz":
         return folders.arrays(path, stem)
     if path.suffix.lower() not in TABLE_SUFFIXES:

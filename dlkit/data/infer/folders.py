@@ -1,4 +1,4 @@
-"""Image folders (a subfolder per class) and .npz arrays."""
+"""Folders of images or of sound clips (a subfolder per class) and .npz arrays."""
 
 from __future__ import annotations
 
@@ -8,10 +8,76 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data.files import image_error, image_errors, list_images
+from dlkit.data.files import AUDIO_EXTENSIONS, EXTENSIONS, class_files, image_error, image_errors, list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
 from dlkit.errors import DataError
+
+#: clips whose length sets data.duration (the longest of them, up to MAX_SECONDS)
+SAMPLED_CLIPS = 200
+MAX_SECONDS = 10.0
+
+
+def holds_sound(path: Path) -> bool:
+    """Whether the folder's class subfolders hold WAV clips rather than images."""
+    suffixes = {f.suffix.lower() for f in path.rglob("*") if f.is_file()}
+    return bool(suffixes & AUDIO_EXTENSIONS) and not suffixes & EXTENSIONS
+
+
+def sounds(path: Path, name: str) -> Draft:
+    from scipy.io import wavfile
+
+    d = Draft(common.base(name, path))
+    files, codes, classes = class_files(path, AUDIO_EXTENSIONS, "WAV clips (.wav)")
+    counts = dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist(), strict=True))
+    step = max(1, len(files) // SAMPLED_CLIPS)
+    seconds, rates = [], set()
+    for f in files[::step]:
+        try:
+            rate, samples = wavfile.read(f, mmap=True)
+        except (ValueError, OSError, EOFError) as e:
+            raise DataError(f"{f}: not a readable WAV file ({str(e).splitlines()[0]})") from None
+        seconds.append(len(samples) / rate)
+        rates.add(int(rate))
+    longest = min(MAX_SECONDS, max(seconds))
+    duration = max(0.1, np.ceil(longest * 10) / 10)
+    rate = min(16000, min(rates))
+    d.summary.append(f"{path.name}: {len(files)} clips in {len(counts)} classes, up to {max(seconds):.2f} s, "
+                     f"{', '.join(str(r) for r in sorted(rates))} Hz")  # fmt: skip
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+    d.summary.append(f"classes: {shown}{' ...' if len(counts) > 6 else ''}")
+    data: dict[str, Any] = {
+        "kind": "audio",
+        "path": str(path),
+        "sample_rate": rate,
+        "duration": float(duration),
+        "n_mels": 48 if rate >= 16000 else 32,
+        "batch_size": 32,
+        "augment": {"gain_db": 6, "shift_ms": 30, "freq_masks": 1, "freq_mask_bins": 6},
+    }
+    d.note(("data", "duration"), f"the longest clip sampled is {max(seconds):.2f} s: shorter ones padded with silence")
+    d.note(
+        ("data", "augment"), "training clips a little louder or quieter, shifted in time, one band of mel bins masked"
+    )
+    task: dict[str, Any] = {"kind": "classification"}
+    if min(counts.values()) < IMBALANCE * max(counts.values()):
+        task["class_weights"] = "balanced"
+    d.recipe.update(
+        task=task,
+        data=data,
+        model={"arch": "cnn", "channels": [16, 32], "hidden": [64], "dropout": 0.3},
+        optim={"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4},
+        trainer=common.trainer(30, 8),  # val/loss: the accuracy of short clips saturates early
+        tracking={"experiment": "dlkit-audio"},
+        tune=common.tune(
+            {
+                "optim.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+                "model.dropout": {"type": "float", "low": 0.1, "high": 0.5},
+                "model.channels": {"type": "categorical", "choices": [[16, 32], [32, 64]]},
+            },
+        ),
+    )
+    return d
 
 
 def images(path: Path, name: str) -> Draft:

@@ -1,0 +1,190 @@
+"""Sound: a folder with one subfolder of WAV clips per class, read as log-mel spectrograms.
+
+Each clip is resampled to data.sample_rate, cut or padded with silence to data.duration and turned into a
+log-mel spectrogram with PyTorch ops. A clip is 1 x frames x mel bands (time runs down the "image"), so
+the convolutional networks read it as an image and the recurrent and transformer ones read its frames as
+steps. Spectrograms are standardised with training statistics; augmentation (time shift, gain, noise,
+SpecAugment masks) runs on training batches only, on the device the batch is on.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dlkit.data.base import SplitDataModule, build_module
+from dlkit.data.files import AUDIO_EXTENSIONS, class_files, existing, files_to_read, folder_labels
+from dlkit.data.info import DataInfo
+from dlkit.data.rows import RawInputs
+from dlkit.data.scaling import apply_scaler
+from dlkit.data.splits import assign
+from dlkit.errors import DataError
+from dlkit.recipe.data_kinds import AudioData
+from dlkit.recipe.schema import Recipe
+from dlkit.schema_base import section
+
+#: added to the mel energies before the logarithm: silence becomes a finite floor
+FLOOR = 1e-6
+#: clips turned into spectrograms at once (bounds the memory of the short-time Fourier transform)
+CHUNK = 256
+
+
+def settings(p: AudioData) -> dict[str, int]:
+    """Samples per clip, window, hop and FFT sizes in samples, and the mel bands: saved with the run."""
+    window = max(2, round(p.window_ms * p.sample_rate / 1000))
+    return {
+        "sample_rate": p.sample_rate,
+        "samples": max(1, round(p.duration * p.sample_rate)),
+        "window": window,
+        "hop": max(1, round(p.hop_ms * p.sample_rate / 1000)),
+        "n_fft": 1 << (window - 1).bit_length(),
+        "n_mels": p.n_mels,
+    }
+
+
+def read_wav(path: Path, rate: int) -> np.ndarray:
+    """A clip as mono float32 in [-1, 1] at `rate` Hz (channels averaged, resampled when needed)."""
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    try:
+        source_rate, data = wavfile.read(path)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path}: not a readable WAV file ({str(e).splitlines()[0]})",
+                        hint="convert it to PCM WAV, or remove it") from None  # fmt: skip
+    if data.dtype == np.uint8:
+        wave = (data.astype(np.float32) - 128.0) / 128.0
+    elif np.issubdtype(data.dtype, np.integer):
+        wave = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+    else:
+        wave = data.astype(np.float32)
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1)
+    if wave.size == 0:
+        raise DataError(f"{path}: the clip holds no samples", hint="remove it")
+    if source_rate != rate:
+        common = math.gcd(int(source_rate), rate)
+        wave = resample_poly(wave, rate // common, int(source_rate) // common).astype(np.float32)
+    return wave
+
+
+def fit_length(wave: np.ndarray, samples: int) -> np.ndarray:
+    """The clip's first `samples` samples, padded with silence at the end."""
+    if len(wave) >= samples:
+        return wave[:samples]
+    return np.pad(wave, (0, samples - len(wave)))
+
+
+def mel_filters(n_fft: int, n_mels: int, rate: int) -> np.ndarray:
+    """Triangular filters evenly spaced on the mel scale (HTK formula), (n_mels, n_fft // 2 + 1)."""
+    bins = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
+    mel = 2595.0 * np.log10(1.0 + np.array([0.0, rate / 2]) / 700.0)
+    edges = 700.0 * (10 ** (np.linspace(mel[0], mel[1], n_mels + 2) / 2595.0) - 1.0)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins[None] - low) / np.maximum(centre - low, 1e-9)
+    falling = (high - bins[None]) / np.maximum(high - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)  # type: ignore[no-any-return]
+
+
+def log_mel(waves: np.ndarray, pre: dict[str, Any]) -> np.ndarray:
+    """Clips (N, samples) -> log-mel spectrograms (N, 1, frames, n_mels), float32."""
+    filters = torch.from_numpy(mel_filters(pre["n_fft"], pre["n_mels"], pre["sample_rate"]))
+    window = torch.hann_window(pre["window"])
+    out = []
+    for start in range(0, len(waves), CHUNK):
+        chunk = torch.from_numpy(np.ascontiguousarray(waves[start : start + CHUNK], dtype=np.float32))
+        spectrum = torch.stft(chunk, pre["n_fft"], pre["hop"], pre["window"], window, center=True, return_complex=True)
+        power = spectrum.abs() ** 2  # (N, frequencies, frames)
+        mel = torch.einsum("mf,nft->ntm", filters, power)
+        out.append(torch.log(mel + FLOOR)[:, None].numpy())
+    return np.concatenate(out) if out else np.empty((0, 1, 0, pre["n_mels"]), np.float32)
+
+
+def spectrograms(files: list[Path], pre: dict[str, Any]) -> np.ndarray:
+    waves = np.stack([fit_length(read_wav(f, pre["sample_rate"]), pre["samples"]) for f in files])
+    return log_mel(waves, pre)
+
+
+def augmenter(params: Any, pre: dict[str, Any], scale: float) -> Any:
+    """A function that shifts clips in time, changes their loudness, adds noise and masks spans of frames
+    and bands of mel bins, on a batch of standardised spectrograms (N, 1, frames, n_mels)."""
+    if params is None:
+        return None
+    hop_ms = 1000.0 * pre["hop"] / pre["sample_rate"]
+    shift = round(params.shift_ms / hop_ms)
+    # a gain of g dB adds g * ln(10) / 10 to the log energies: in standardised units, divided by the scale
+    gain = params.gain_db * math.log(10) / 10 / scale
+    time_width = max(1, round(params.time_mask_ms / hop_ms))
+
+    def masked(x: torch.Tensor, masks: int, width: int, axis: int) -> torch.Tensor:
+        n, size = x.shape[0], x.shape[axis]
+        positions = torch.arange(size, device=x.device)
+        for _ in range(masks):
+            wide = torch.randint(0, min(width, size) + 1, (n, 1), device=x.device)
+            start = (torch.rand(n, 1, device=x.device) * (size - wide + 1)).long()
+            inside = (positions[None] >= start) & (positions[None] < start + wide)  # (n, size)
+            shape = [n, 1, 1, 1]
+            shape[axis] = size
+            x = x.masked_fill(inside.view(shape), 0.0)  # 0: the training mean
+        return x
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        n, frames = x.shape[0], x.shape[2]
+        if shift:  # a circular shift: a word said early in its clip is moved, never cut off
+            moved = torch.randint(-shift, shift + 1, (n, 1), device=x.device)
+            source = (torch.arange(frames, device=x.device)[None] - moved) % frames  # (n, frames)
+            x = x.gather(2, source[:, None, :, None].expand_as(x))
+        if gain:
+            x = x + (torch.rand(n, 1, 1, 1, device=x.device, dtype=x.dtype) * 2 - 1) * gain
+        if params.noise:
+            x = x + torch.randn_like(x) * params.noise
+        x = masked(x, params.time_masks, time_width, 2)
+        return masked(x, params.freq_masks, params.freq_mask_bins, 3)
+
+    return augment
+
+
+def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModule:
+    """The DataModule of a folder of WAV clips."""
+    p = section(recipe.data, AudioData)
+    folder = existing(p.path, folder=True)
+    files, y, classes = class_files(folder, AUDIO_EXTENSIONS, "WAV clips (.wav)")
+    pre = settings(p)
+    x = spectrograms(files, pre)
+    info = DataInfo(
+        name=folder.name,
+        source=str(folder),
+        task=recipe.task.kind,
+        input_shape=tuple(x.shape[1:]),
+        output_dim=len(classes),
+        input_kind="image",
+        class_names=classes,
+        source_path=str(folder),
+    )
+    info.preprocessing = {"kind": "audio", **pre, "class_names": classes}
+    splits = assign(y, p, stratify=True, fold=fold, names=classes)
+    module = build_module(recipe, x, y, splits, info)
+    scaler = info.preprocessing["scaler"]
+    scale = float(np.ravel(scaler.get("scale", [1.0]))[0]) if scaler["method"] != "none" else 1.0
+    module.augment = augmenter(p.augment, pre, scale)
+    return module
+
+
+def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    """A WAV file, or a folder of them (in subfolders named after classes: labelled), as the run's inputs."""
+    pre = info.preprocessing
+    files = files_to_read(path, AUDIO_EXTENSIONS, "WAV clips (.wav)", field)
+    x = spectrograms(files, pre)
+    if "scaler" in pre:
+        x = apply_scaler(x, pre["scaler"])
+    y = folder_labels(path, files, info.class_names or [])
+    return RawInputs(x.astype(np.float32), y, {"path": [str(f) for f in files]})
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> None:
+    """None: a run on files that are not tables has no MLflow model served as rows."""
+    return None
