@@ -1,4 +1,4 @@
-"""Sound: a folder with one subfolder of WAV clips per class, read as log-mel spectrograms.
+"""Sound: a folder with one subfolder of WAV (or FLAC) clips per class, read as log-mel spectrograms.
 
 Each clip is resampled to data.sample_rate, cut or padded with silence to data.duration and turned into a
 log-mel spectrogram with PyTorch ops. A clip is 1 x frames x mel bands (time runs down the "image"), so
@@ -19,7 +19,7 @@ import torch
 from dlkit.data.base import SplitDataModule, build_module
 from dlkit.data.files import AUDIO_EXTENSIONS, class_files, existing, files_to_read, folder_labels
 from dlkit.data.info import DataInfo
-from dlkit.data.rows import RawInputs
+from dlkit.data.rows import RawInputs, input_column
 from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
 from dlkit.errors import DataError
@@ -46,16 +46,33 @@ def settings(p: AudioData) -> dict[str, int]:
     }
 
 
-def read_wav(path: Path, rate: int) -> np.ndarray:
-    """A clip as mono float32 in [-1, 1] at `rate` Hz (channels averaged, resampled when needed)."""
+def decoded(path: Path) -> tuple[int, np.ndarray]:
+    """The clip's sample rate and samples: WAV with scipy, FLAC with soundfile (the audio extra)."""
+    if path.suffix.lower() == ".flac":
+        try:
+            import soundfile
+        except ImportError:
+            raise DataError(f"{path}: FLAC clips need the audio extra", hint="pip install 'dlkit[audio]'") from None
+        try:
+            data, source_rate = soundfile.read(path, dtype="float32")
+        except (RuntimeError, OSError) as e:  # soundfile.LibsndfileError is a RuntimeError
+            raise DataError(f"{path}: not a readable FLAC file ({str(e).splitlines()[0]})", hint="remove it") from None
+        return int(source_rate), data
     from scipy.io import wavfile
-    from scipy.signal import resample_poly
 
     try:
         source_rate, data = wavfile.read(path)
     except (ValueError, OSError, EOFError) as e:
         raise DataError(f"{path}: not a readable WAV file ({str(e).splitlines()[0]})",
                         hint="convert it to PCM WAV, or remove it") from None  # fmt: skip
+    return int(source_rate), data
+
+
+def read_wav(path: Path, rate: int) -> np.ndarray:
+    """A clip (WAV or FLAC) as mono float32 in [-1, 1] at `rate` Hz (channels averaged, resampled when needed)."""
+    from scipy.signal import resample_poly
+
+    source_rate, data = decoded(path)
     if data.dtype == np.uint8:
         wave = (data.astype(np.float32) - 128.0) / 128.0
     elif np.issubdtype(data.dtype, np.integer):
@@ -152,7 +169,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModul
     """The DataModule of a folder of WAV clips."""
     p = section(recipe.data, AudioData)
     folder = existing(p.path, folder=True)
-    files, y, classes = class_files(folder, AUDIO_EXTENSIONS, "WAV clips (.wav)")
+    files, y, classes = class_files(folder, AUDIO_EXTENSIONS, "WAV or FLAC clips")
     pre = settings(p)
     x = spectrograms(files, pre)
     info = DataInfo(
@@ -177,7 +194,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModul
 def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     """A WAV file, or a folder of them (in subfolders named after classes: labelled), as the run's inputs."""
     pre = info.preprocessing
-    files = files_to_read(path, AUDIO_EXTENSIONS, "WAV clips (.wav)", field)
+    files = files_to_read(path, AUDIO_EXTENSIONS, "WAV or FLAC clips", field)
     x = spectrograms(files, pre)
     if "scaler" in pre:
         x = apply_scaler(x, pre["scaler"])
@@ -185,6 +202,18 @@ def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
     return RawInputs(x.astype(np.float32), y, {"path": [str(f) for f in files]})
 
 
-def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> None:
-    """None: a run on files that are not tables has no MLflow model served as rows."""
-    return None
+def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
+    """Rows with a `path` column naming clips (what the run's MLflow model takes) as the run's inputs."""
+    paths = [Path(str(p)) for p in frame[input_column(frame, "path", field, "clip path")]]
+    x = spectrograms(paths, info.preprocessing)
+    if "scaler" in info.preprocessing:
+        x = apply_scaler(x, info.preprocessing["scaler"])
+    return RawInputs(x.astype(np.float32), None, {"path": [str(p) for p in paths]})
+
+
+def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
+    """The first clips of the training folder as rows of absolute paths: the MLflow model's input example."""
+    import pandas as pd
+
+    files, _, _ = class_files(existing(section(recipe.data, AudioData).path, folder=True), AUDIO_EXTENSIONS, "clips")
+    return pd.DataFrame({"path": [str(f.resolve()) for f in files[:rows]]})

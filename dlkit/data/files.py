@@ -32,7 +32,7 @@ def existing(path_text: str, *, folder: bool = False) -> Path:
 
 #: the image files an image folder holds
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-AUDIO_EXTENSIONS = {".wav", ".wave"}
+AUDIO_EXTENSIONS = {".wav", ".wave", ".flac"}
 
 
 def image_error(path: Path, error: Exception) -> DataError:

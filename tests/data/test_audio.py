@@ -46,6 +46,10 @@ def test_clips_are_read_resampled_and_turned_into_log_mel(tmp_path: Path) -> Non
     peak = int(np.argmax(filters[:, round(1000 / (8000 / 256))]))
     assert int(np.argmax(spectrum[0, 0, 20])) == peak
     assert spectrum[0, 0, 70:].max() < spectrum[0, 0, 20].max() - 20
+    import soundfile
+
+    soundfile.write(tmp_path / "tone.flac", stereo, rate)  # 16-bit FLAC: the same samples, within rounding
+    assert np.abs(read_wav(tmp_path / "tone.flac", 16000) - wave).max() < 1e-3
     (tmp_path / "bad.wav").write_bytes(b"not a wave file")
     with pytest.raises(Exception, match=re.escape("bad.wav: not a readable WAV file")):
         read_wav(tmp_path / "bad.wav", 16000)
@@ -107,6 +111,17 @@ def test_voices_never_heard_are_recognised_predicted_and_explained(digits: dict[
     assert len(table) == 40 and {"path", "prediction", "prob_seven"} <= set(table.columns)
     right = (table["prediction"] == table["path"].map(lambda p: Path(p).parent.name)).mean()
     assert right == pytest.approx(evaluation.data.metrics["test/acc"], abs=1e-6)
+    # the logged MLflow model takes rows naming clips and answers as dlkit predict does
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(None)
+    served = model.predict(pd.DataFrame({"path": [str(folder / p) for p in table["path"][:6]]}))
+    assert list(served["prediction"]) == list(table["prediction"][:6])
+    assert np.allclose(served["prob_seven"], table["prob_seven"][:6], atol=1e-5)
     clip = next((folder / "held-out" / "seven").glob("*.wav"))
     done = run_cli("explain", run_id, "-i", str(clip), "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr

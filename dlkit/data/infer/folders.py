@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlkit.data.audio import decoded
 from dlkit.data.files import AUDIO_EXTENSIONS, EXTENSIONS, class_files, image_error, image_errors, list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
@@ -25,18 +26,13 @@ def holds_sound(path: Path) -> bool:
 
 
 def sounds(path: Path, name: str) -> Draft:
-    from scipy.io import wavfile
-
     d = Draft(common.base(name, path))
-    files, codes, classes = class_files(path, AUDIO_EXTENSIONS, "WAV clips (.wav)")
+    files, codes, classes = class_files(path, AUDIO_EXTENSIONS, "WAV or FLAC clips")
     counts = dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist(), strict=True))
     step = max(1, len(files) // SAMPLED_CLIPS)
     seconds, rates = [], set()
     for f in files[::step]:
-        try:
-            rate, samples = wavfile.read(f, mmap=True)
-        except (ValueError, OSError, EOFError) as e:
-            raise DataError(f"{f}: not a readable WAV file ({str(e).splitlines()[0]})") from None
+        rate, samples = decoded(f)
         seconds.append(len(samples) / rate)
         rates.add(int(rate))
     longest = min(MAX_SECONDS, max(seconds))
