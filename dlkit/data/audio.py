@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from dlkit.data.base import SplitDataModule, build_module
-from dlkit.data.files import AUDIO_EXTENSIONS, class_files, existing, files_to_read, folder_labels
+from dlkit.data.files import AUDIO_EXTENSIONS, class_files, column, existing, files_to_read, folder_labels, read_table
 from dlkit.data.info import DataInfo
-from dlkit.data.rows import RawInputs, input_column
+from dlkit.data.rows import RawInputs, class_codes, input_column
 from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
+from dlkit.data.table_images import FOLDER
 from dlkit.errors import DataError
 from dlkit.recipe.data_kinds import AudioData
 from dlkit.recipe.schema import Recipe
@@ -165,25 +166,57 @@ def augmenter(params: Any, pre: dict[str, Any], scale: float) -> Any:
     return augment
 
 
+def _listed(table: Path, p: AudioData) -> tuple[list[Path], np.ndarray, list[str], np.ndarray | None]:
+    """A table's clips (paths relative to its folder), class codes, class names and split marks."""
+    frame, _ = read_table(None, path=table, field="data.path")
+    if p.target is None:
+        raise DataError(f"data.target: {table.name} is a table of clips; name its label column",
+                        hint="or give a folder with one subfolder of clips per class")  # fmt: skip
+    labels = frame[column(frame, p.target, "data.target")]
+    paths = frame[column(frame, p.path_column, "data.path_column")]
+    if labels.isna().any() or paths.isna().any():
+        row = int(np.flatnonzero((labels.isna() | paths.isna()).to_numpy())[0]) + 1
+        raise DataError(
+            f"data.path: {table.name} row {row} has no clip path or no label", hint="fill it in or remove it"
+        )
+    files = [Path(str(v)) if Path(str(v)).is_absolute() else table.parent / str(v) for v in paths]
+    missing = next((i for i, f in enumerate(files) if not f.is_file()), None)
+    if missing is not None:
+        raise DataError(
+            f"data.path_column: {table.name} row {missing + 1} names {files[missing]}, which does not exist"
+        )
+    classes = sorted({str(v) for v in labels})
+    codes = np.asarray([classes.index(str(v)) for v in labels], dtype=np.int64)
+    marks = frame[column(frame, p.split_column, "data.split_column")].to_numpy() if p.split_column is not None else None
+    return files, codes, classes, marks
+
+
 def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModule:
-    """The DataModule of a folder of WAV clips."""
+    """The DataModule of a folder or a table of clips."""
     p = section(recipe.data, AudioData)
-    folder = existing(p.path, folder=True)
-    files, y, classes = class_files(folder, AUDIO_EXTENSIONS, "WAV or FLAC clips")
+    source = Path(p.path).expanduser()
+    source = existing(p.path, folder=source.is_dir())
+    marks = None
+    if source.is_dir():
+        files, y, classes = class_files(source, AUDIO_EXTENSIONS, "WAV or FLAC clips")
+    else:
+        files, y, classes, marks = _listed(source, p)
     pre = settings(p)
     x = spectrograms(files, pre)
     info = DataInfo(
-        name=folder.name,
-        source=str(folder),
+        name=source.stem if source.is_file() else source.name,
+        source=str(source),
         task=recipe.task.kind,
         input_shape=tuple(x.shape[1:]),
         output_dim=len(classes),
         input_kind="image",
         class_names=classes,
-        source_path=str(folder),
+        source_path=str(source),
     )
     info.preprocessing = {"kind": "audio", **pre, "class_names": classes}
-    splits = assign(y, p, stratify=True, fold=fold, names=classes)
+    if source.is_file():
+        info.preprocessing.update(path_column=p.path_column, target=p.target)
+    splits = assign(y, p, stratify=True, labels=marks, fold=fold, names=classes)
     module = build_module(recipe, x, y, splits, info)
     scaler = info.preprocessing["scaler"]
     scale = float(np.ravel(scaler.get("scale", [1.0]))[0]) if scaler["method"] != "none" else 1.0
@@ -193,6 +226,10 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> SplitDataModul
 
 def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
     """A WAV file, or a folder of them (in subfolders named after classes: labelled), as the run's inputs."""
+    if path.is_file() and path.suffix.lower() not in AUDIO_EXTENSIONS:  # a table of clips
+        frame, _ = read_table(None, path=path, field=field)
+        frame.attrs[FOLDER] = str(path.parent)
+        return read_rows(frame, recipe, info, field)
     pre = info.preprocessing
     files = files_to_read(path, AUDIO_EXTENSIONS, "WAV or FLAC clips", field)
     x = spectrograms(files, pre)
@@ -203,17 +240,27 @@ def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
-    """Rows with a `path` column naming clips (what the run's MLflow model takes) as the run's inputs."""
-    paths = [Path(str(p)) for p in frame[input_column(frame, "path", field, "clip path")]]
-    x = spectrograms(paths, info.preprocessing)
-    if "scaler" in info.preprocessing:
-        x = apply_scaler(x, info.preprocessing["scaler"])
-    return RawInputs(x.astype(np.float32), None, {"path": [str(p) for p in paths]})
+    """Rows naming clips (the run's path column; what its MLflow model takes) as the run's inputs; labelled
+    when the rows hold the run's label column. Relative paths resolve against the table's folder."""
+    pre = info.preprocessing
+    folder = Path(frame.attrs.get(FOLDER, "."))
+    named = frame[input_column(frame, pre.get("path_column", "path"), field, "clip path")]
+    paths = [Path(str(v)) if Path(str(v)).is_absolute() else folder / str(v) for v in named]
+    x = spectrograms(paths, pre)
+    if "scaler" in pre:
+        x = apply_scaler(x, pre["scaler"])
+    target = pre.get("target")
+    y = None
+    if target is not None and target in frame.columns and frame[target].notna().all():
+        y = class_codes(frame[target], info.class_names or [], field)
+    return RawInputs(x.astype(np.float32), y, {"path": [str(p) for p in paths]})
 
 
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:
     """The first clips of the training folder as rows of absolute paths: the MLflow model's input example."""
     import pandas as pd
 
-    files, _, _ = class_files(existing(section(recipe.data, AudioData).path, folder=True), AUDIO_EXTENSIONS, "clips")
-    return pd.DataFrame({"path": [str(f.resolve()) for f in files[:rows]]})
+    p = section(recipe.data, AudioData)
+    source = Path(p.path).expanduser()
+    files = class_files(source, AUDIO_EXTENSIONS, "clips")[0] if source.is_dir() else _listed(source, p)[0]
+    return pd.DataFrame({info.preprocessing.get("path_column", "path"): [str(f.resolve()) for f in files[:rows]]})

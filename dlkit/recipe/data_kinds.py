@@ -262,11 +262,20 @@ class AudioAugment(Strict):
 
 @DATA_KINDS.register("audio", target="dlkit.data.audio:build")
 class AudioData(SplitParams):
-    """A folder with one subfolder of WAV clips per class, read as log-mel spectrograms."""
+    """Sound clips (WAV, or FLAC with the audio extra), read as log-mel spectrograms: a folder with one
+    subfolder of clips per class, or a table with a column of clip paths and a label column."""
 
     kind: Literal["audio"] = Field("audio", description="Data kind.")
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    path: str = Field(min_length=1, description="The folder; relative paths resolve against the recipe's folder.")
+    path: str = Field(
+        min_length=1,
+        description="The folder, or a CSV/TSV/Parquet table of clips; relative paths resolve against the recipe's folder.",
+    )
+    target: Column | None = Field(None, description="A table's label column (a folder's labels are its subfolders).")
+    path_column: Column = Field("path", description="A table's column of clip paths (relative to the table's folder).")
+    split_column: Column | None = Field(
+        None, description="A table's column with values train/val/test that fixes each clip's split."
+    )
     sample_rate: PositiveInt = Field(
         16000, ge=1000, le=192_000, description="Every clip is resampled to this rate (Hz)."
     )

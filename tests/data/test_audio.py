@@ -148,3 +148,36 @@ def test_a_bad_clip_or_folder_stops_before_training(digits: dict[str, Any], tmp_
         Exception, match=re.escape("task.kind: regression does not fit data.kind audio; set task: classification")
     ):
         load_text(recipe)
+
+
+@needs_espeak
+def test_a_table_of_clips_with_a_split_column_holds_voices_out(digits: dict[str, Any], tmp_path: Path) -> None:
+    """data.kind audio over a table: clip paths relative to the table, labels, and the held-out voices as
+    the test split by a split column."""
+    from dlkit.recipe import load_text
+    from dlkit.training import run
+
+    folder = digits["folder"]
+    rows = []
+    for part, sub in (("train", "digits"), ("test", "held-out")):
+        for clip in sorted((folder / sub).rglob("*.wav")):
+            voice = clip.stem.rsplit("-", 2)[0]
+            rows.append({"file": str(clip.relative_to(folder)), "word": clip.parent.name, "part": part, "voice": voice})
+    table = pd.DataFrame(rows)
+    table.loc[table["voice"] == "en-gb_m1", "part"] = "val"
+    table.to_csv(folder / "clips.csv", index=False)
+    recipe = load_text(
+        f"name: clips\ndata: {{kind: audio, path: {folder / 'clips.csv'}, target: word, path_column: file, "
+        "split_column: part, duration: 1.2, n_mels: 48}\ntask: {kind: classification}\n"
+        "model: {arch: cnn, channels: [16, 32], hidden: [64]}\ntrainer: {max_epochs: 8}\n"
+    )
+    result = run(recipe, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", say=lambda _: None, progress_bar=False)
+    assert result.test_metrics["test/acc"] >= 0.6  # the 40 held-out clips: 4 voices never heard
+    done = run_cli("predict", result.run_id, "-i", "clips.csv", "-o", "p.csv", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+                   cwd=folder)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(folder / "p.csv")) == len(table)
+    table.loc[3, "file"] = "digits/zero/nowhere.wav"
+    table.to_csv(folder / "clips.csv", index=False)
+    with pytest.raises(Exception, match=re.escape("data.path_column: clips.csv row 4 names")):
+        run(recipe, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", say=lambda _: None, progress_bar=False)
