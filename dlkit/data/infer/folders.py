@@ -19,6 +19,16 @@ SAMPLED_CLIPS = 200
 MAX_SECONDS = 10.0
 
 
+def _classes(d: Draft, counts: dict[str, int]) -> dict[str, Any]:
+    """The summary line of a folder's classes, and the task: balanced class weights when they are imbalanced."""
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+    d.summary.append(f"classes: {shown}{' ...' if len(counts) > 6 else ''}")
+    task: dict[str, Any] = {"kind": "classification"}
+    if min(counts.values()) < IMBALANCE * max(counts.values()):
+        task["class_weights"] = "balanced"
+    return task
+
+
 def holds_sound(path: Path) -> bool:
     """Whether the folder's class subfolders hold WAV clips rather than images."""
     suffixes = {f.suffix.lower() for f in path.rglob("*") if f.is_file()}
@@ -40,8 +50,7 @@ def sounds(path: Path, name: str) -> Draft:
     rate = min(16000, min(rates))
     d.summary.append(f"{path.name}: {len(files)} clips in {len(counts)} classes, up to {max(seconds):.2f} s, "
                      f"{', '.join(str(r) for r in sorted(rates))} Hz")  # fmt: skip
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
-    d.summary.append(f"classes: {shown}{' ...' if len(counts) > 6 else ''}")
+    task = _classes(d, counts)
     data: dict[str, Any] = {
         "kind": "audio",
         "path": str(path),
@@ -55,9 +64,6 @@ def sounds(path: Path, name: str) -> Draft:
     d.note(
         ("data", "augment"), "training clips a little louder or quieter, shifted in time, one band of mel bins masked"
     )
-    task: dict[str, Any] = {"kind": "classification"}
-    if min(counts.values()) < IMBALANCE * max(counts.values()):
-        task["class_weights"] = "balanced"
     d.recipe.update(
         task=task,
         data=data,
@@ -91,16 +97,12 @@ def images(path: Path, name: str) -> Draft:
         raise image_error(first, e) from None
     total = sum(counts.values())
     d.summary.append(f"{path.name}: {total} images in {len(counts)} classes; the first is {width}x{height}")
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
-    d.summary.append(f"classes: {shown}{' ...' if len(counts) > 6 else ''}")
+    task = _classes(d, counts)
     data: dict[str, Any] = {"kind": "images", "path": str(path), "channels": 3 if colour else 1, "batch_size": 32}
     if max(width, height) > 64:
         data["image_size"] = [64, 64]
         d.note(("data", "image_size"), f"the images are {width}x{height}; resized for a small CNN")
     data["augment"] = {"shift": 2 if max(width, height) <= 64 else 4, "flip": False}
-    task: dict[str, Any] = {"kind": "classification"}
-    if min(counts.values()) < IMBALANCE * max(counts.values()):
-        task["class_weights"] = "balanced"
     d.recipe.update(
         task=task,
         data=data,
