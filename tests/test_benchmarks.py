@@ -65,7 +65,9 @@ def test_startup_rows() -> None:
         assert row.target == (f"<= {startup.TARGETS[command]} s" if command in startup.TARGETS else "")
 
 
+@pytest.mark.slow
 def test_listing_rows() -> None:
+    """40 runs in a store and an MLflow UI started twice: a benchmark run, like the other rows' checks."""
     rows = listing.measure(repeats=1, runs=40)
     assert [r.name.removeprefix("listing (40 runs): dlkit ") for r in rows] == [
         "runs ls", "runs ls --limit 1000", "compare RUN RUN", "compare --experiment (50 newest)",
