@@ -18,7 +18,9 @@ from mlflow import MlflowClient
 from scipy.io import wavfile
 
 from dlkit.data.audio import augmenter, fit_length, log_mel, mel_filters, read_wav
+from dlkit.data.infer import draft
 from dlkit.recipe import load_text
+from dlkit.training import run
 from tests import spoken_digits
 from tests.conftest import run_cli
 
@@ -154,9 +156,6 @@ def test_a_bad_clip_or_folder_stops_before_training(digits: dict[str, Any], tmp_
 def test_a_table_of_clips_with_a_split_column_holds_voices_out(digits: dict[str, Any], tmp_path: Path) -> None:
     """data.kind audio over a table: clip paths relative to the table, labels, and the held-out voices as
     the test split by a split column."""
-    from dlkit.recipe import load_text
-    from dlkit.training import run
-
     folder = digits["folder"]
     rows = []
     for part, sub in (("train", "digits"), ("test", "held-out")):
@@ -166,6 +165,9 @@ def test_a_table_of_clips_with_a_split_column_holds_voices_out(digits: dict[str,
     table = pd.DataFrame(rows)
     table.loc[table["voice"] == "en-gb_m1", "part"] = "val"
     table.to_csv(folder / "clips.csv", index=False)
+    # dlkit train clips.csv --target word: the same recipe, inferred
+    inferred = draft(str(folder / "clips.csv"), "word").recipe["data"]
+    assert (inferred["kind"], inferred["path_column"], inferred["split_column"]) == ("audio", "file", "part")
     recipe = load_text(
         f"name: clips\ndata: {{kind: audio, path: {folder / 'clips.csv'}, target: word, path_column: file, "
         "split_column: part, duration: 1.2, n_mels: 48}\ntask: {kind: classification}\n"

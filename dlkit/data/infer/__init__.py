@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dlkit.data.files import PARQUET_SUFFIXES, column, read_table
+from dlkit.data.files import AUDIO_EXTENSIONS, PARQUET_SUFFIXES, column, read_table
 from dlkit.data.infer import folders, series, tables, texts
 from dlkit.data.infer.common import Draft
 from dlkit.errors import DataError
@@ -74,6 +74,14 @@ def draft(
     if time:
         return series.series(path, stem, frame, target_col, [column(frame, t, "--time") for t in time])
     split_col = column(frame, split, "data.split_column") if split else None
+    clips = [c for c in frame.columns if c not in (target_col, split_col) and not text
+             and tables.names_files(frame[c].dropna(), path.parent, AUDIO_EXTENSIONS)]  # fmt: skip
+    if clips:
+        marked = [
+            c for c in frame.columns if c not in (target_col, clips[0]) and tables.marks_splits(frame[c].dropna())
+        ]
+        split_col = split_col or (marked[0] if marked else None)
+        return folders.sound_table(path, stem, frame, target_col, clips[0], split_col)
     text_col = column(frame, text, "--text") if text else _only_text(frame, target_col, split_col, path.parent)
     if text_col is not None:
         return texts.text(path, stem, frame, target_col, text_col)

@@ -36,8 +36,31 @@ def holds_sound(path: Path) -> bool:
 
 
 def sounds(path: Path, name: str) -> Draft:
-    d = Draft(common.base(name, path))
+    """The recipe of a folder with a subfolder of clips per class."""
     files, codes, classes = class_files(path, AUDIO_EXTENSIONS, "WAV or FLAC clips")
+    return _sound(Draft(common.base(name, path)), path, files, codes, classes, {})
+
+
+def sound_table(path: Path, name: str, frame: Any, target: str, clips: str, split: str | None) -> Draft:
+    """The recipe of a table whose column `clips` names sound files and `target` holds their labels."""
+    present = frame[frame[target].notna() & frame[clips].notna()]
+    files = [Path(v) if Path(v).is_absolute() else path.parent / v for v in present[clips].astype(str)]
+    labels = present[target].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    codes = np.asarray([classes.index(v) for v in labels], dtype=np.int64)
+    d = Draft(common.base(name, path))
+    others = [str(c) for c in frame.columns if c not in (target, clips, split)]
+    if others:
+        d.notes.append(f"a sound model reads the clips alone: column(s) {', '.join(others[:6])} are not inputs")
+    extra = {"target": target, "path_column": clips, **({"split_column": split} if split else {})}
+    if split:
+        d.note(("data", "split_column"), "each clip's split as the table marks it (train, val, test)")
+    return _sound(d, path, files, codes, classes, extra)
+
+
+def _sound(
+    d: Draft, path: Path, files: list[Path], codes: np.ndarray, classes: list[str], extra: dict[str, Any]
+) -> Draft:
     counts = dict(zip(classes, np.bincount(codes, minlength=len(classes)).tolist(), strict=True))
     step = max(1, len(files) // SAMPLED_CLIPS)
     seconds, rates = [], set()
@@ -54,6 +77,7 @@ def sounds(path: Path, name: str) -> Draft:
     data: dict[str, Any] = {
         "kind": "audio",
         "path": str(path),
+        **extra,
         "sample_rate": rate,
         "duration": float(duration),
         "n_mels": 48 if rate >= 16000 else 32,

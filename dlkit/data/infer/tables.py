@@ -32,7 +32,7 @@ def column_roles(
             continue
         s = frame[name]
         present = s.dropna()
-        if name == split or (split is None and not roles["split"] and _marks_splits(present)):
+        if name == split or (split is None and not roles["split"] and marks_splits(present)):
             roles["split"].append(name)
         elif present.empty:
             roles["drop"].append(name)
@@ -59,12 +59,16 @@ def column_roles(
     return roles
 
 
-def _image_paths(present: Any, folder: Path, sample: int = 20) -> bool:
-    """Text that names image files (by extension), the first `sample` of which exist."""
+def _image_paths(present: Any, folder: Path) -> bool:
+    return names_files(present, folder, EXTENSIONS)
+
+
+def names_files(present: Any, folder: Path, extensions: set[str], sample: int = 20) -> bool:
+    """Text that names files with one of `extensions`, the first `sample` of which exist."""
     if cols.is_numeric(present) or not len(present):
         return False
     values = present.astype(str).str.strip()
-    if not values.str.lower().str.endswith(tuple(EXTENSIONS)).all():
+    if not values.str.lower().str.endswith(tuple(extensions)).all():
         return False
     return all((folder / Path(v).expanduser()).is_file() for v in values.iloc[:sample])
 
@@ -81,7 +85,7 @@ def image_settings(frame: Any, column: str, folder: Path) -> dict[str, Any]:
     }
 
 
-def _marks_splits(present: Any) -> bool:
+def marks_splits(present: Any) -> bool:
     if cols.is_numeric(present) or len(present) == 0:
         return False
     values = set(present.astype(str).str.strip().str.lower().unique())
