@@ -127,6 +127,17 @@ def spectrograms(files: list[Path], pre: dict[str, Any]) -> np.ndarray:
     return log_mel(waves, pre)
 
 
+def resolved(named: Any, folder: Path) -> list[Path]:
+    """Clip paths as a table writes them: absolute, or relative to the table's folder."""
+    return [Path(str(v)) if Path(str(v)).is_absolute() else folder / str(v) for v in named]
+
+
+def _inputs(files: list[Path], pre: dict[str, Any]) -> np.ndarray:
+    """New clips as the run's inputs: spectrograms scaled with the training statistics."""
+    x = spectrograms(files, pre)
+    return (apply_scaler(x, pre["scaler"]) if "scaler" in pre else x).astype(np.float32)  # type: ignore[no-any-return]
+
+
 def augmenter(params: Any, pre: dict[str, Any], scale: float) -> Any:
     """A function that shifts clips in time, changes their loudness, adds noise and masks spans of frames
     and bands of mel bins, on a batch of standardised spectrograms (N, 1, frames, n_mels)."""
@@ -179,7 +190,7 @@ def _listed(table: Path, p: AudioData) -> tuple[list[Path], np.ndarray, list[str
         raise DataError(
             f"data.path: {table.name} row {row} has no clip path or no label", hint="fill it in or remove it"
         )
-    files = [Path(str(v)) if Path(str(v)).is_absolute() else table.parent / str(v) for v in paths]
+    files = resolved(paths, table.parent)
     missing = next((i for i, f in enumerate(files) if not f.is_file()), None)
     if missing is not None:
         raise DataError(
@@ -230,13 +241,9 @@ def read_path(path: Path, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
         frame, _ = read_table(None, path=path, field=field)
         frame.attrs[FOLDER] = str(path.parent)
         return read_rows(frame, recipe, info, field)
-    pre = info.preprocessing
     files = files_to_read(path, AUDIO_EXTENSIONS, "WAV or FLAC clips", field)
-    x = spectrograms(files, pre)
-    if "scaler" in pre:
-        x = apply_scaler(x, pre["scaler"])
     y = folder_labels(path, files, info.class_names or [])
-    return RawInputs(x.astype(np.float32), y, {"path": [str(f) for f in files]})
+    return RawInputs(_inputs(files, info.preprocessing), y, {"path": [str(f) for f in files]})
 
 
 def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInputs:
@@ -244,16 +251,12 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
     when the rows hold the run's label column. Relative paths resolve against the table's folder."""
     pre = info.preprocessing
     folder = Path(frame.attrs.get(FOLDER, "."))
-    named = frame[input_column(frame, pre.get("path_column", "path"), field, "clip path")]
-    paths = [Path(str(v)) if Path(str(v)).is_absolute() else folder / str(v) for v in named]
-    x = spectrograms(paths, pre)
-    if "scaler" in pre:
-        x = apply_scaler(x, pre["scaler"])
+    paths = resolved(frame[input_column(frame, pre.get("path_column", "path"), field, "clip path")], folder)
     target = pre.get("target")
     y = None
     if target is not None and target in frame.columns and frame[target].notna().all():
         y = class_codes(frame[target], info.class_names or [], field)
-    return RawInputs(x.astype(np.float32), y, {"path": [str(p) for p in paths]})
+    return RawInputs(_inputs(paths, pre), y, {"path": [str(p) for p in paths]})
 
 
 def example_rows(recipe: Recipe, info: DataInfo, rows: int = 5) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlkit.data.audio import decoded
+from dlkit.data.audio import decoded, resolved
 from dlkit.data.files import AUDIO_EXTENSIONS, EXTENSIONS, class_files, image_error, image_errors, list_images
 from dlkit.data.infer import common, targets
 from dlkit.data.infer.common import IMBALANCE, Draft
@@ -44,7 +44,7 @@ def sounds(path: Path, name: str) -> Draft:
 def sound_table(path: Path, name: str, frame: Any, target: str, clips: str, split: str | None) -> Draft:
     """The recipe of a table whose column `clips` names sound files and `target` holds their labels."""
     present = frame[frame[target].notna() & frame[clips].notna()]
-    files = [Path(v) if Path(v).is_absolute() else path.parent / v for v in present[clips].astype(str)]
+    files = resolved(present[clips], path.parent)
     labels = present[target].astype(str).to_numpy()
     classes = sorted(set(labels))
     codes = np.asarray([classes.index(v) for v in labels], dtype=np.int64)
