@@ -27,6 +27,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("yaml-syntax", ["train", "{dir}/yaml_syntax.yaml"], "yaml_syntax.yaml:4: YAML syntax error"),
     ("not-a-mapping", ["train", "{dir}/not_a_mapping.yaml"], "a recipe must be a mapping"),
     ("empty-recipe", ["train", "{dir}/empty.yaml"], "the recipe is empty"),
+    # an empty argument is not the working folder (Path("") is "."): each command says it is empty
+    ("empty-recipe-name", ["train", ""], "RECIPE: the name is empty"),
+    ("empty-recipe-name-show", ["recipes", "show", " "], "RECIPE: the name is empty"),
+    ("empty-data-argument", ["init", ""], "DATA: '' is not a data file"),
     ("unknown-key", ["train", "{dir}/unknown_key.yaml"], "did you mean 'max_epochs'"),
     ("wrong-type", ["train", "{dir}/wrong_type.yaml"], "trainer.max_epochs: Input should be a valid integer"),
     ("negative-lr", ["train", "{dir}/negative_lr.yaml"], "optim.lr: Input should be greater than 0"),

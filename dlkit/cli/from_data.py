@@ -111,7 +111,9 @@ def init(
     from dlkit.recipe.loader import load_text
 
     if not is_data(data):
-        raise BadInput(f"{data}: give a data file (.csv, .tsv, .parquet, .npz) or an image folder")
+        raise BadInput(
+            f"DATA: '{data}' is not a data file; give a table (.csv, .tsv, .parquet), an .npz, or a folder of images or sound clips"
+        )
     found = draft(data, target, _columns(time), text, name=output.stem if output else None)
     folder = output.resolve().parent if output else None
     content = render(found, data, folder)

@@ -31,16 +31,18 @@ HINT = "`dlkit recipes show NAME --explain` lists every field"
 
 def resolve_path(name_or_path: str | os.PathLike[str]) -> Path:
     """A recipe path: an existing file, or the name of a bundled recipe."""
+    text = str(name_or_path)
+    if not text.strip():  # Path("") is the working folder: say what was given instead
+        raise RecipeNotFound("RECIPE: the name is empty", hint="`dlkit recipes ls` lists the bundled recipes")
     path = Path(name_or_path)
     if path.is_file():
         return path
-    text = str(name_or_path)
     bundled = bundled_recipes()
     stem = text[:-5] if text.endswith(".yaml") else text
     if "/" not in text and stem in bundled:
         return bundled[stem]
     if path.is_dir():
-        raise RecipeNotFound(f"{text} is a folder, not a recipe file")
+        raise RecipeNotFound(f"'{text}' is a folder, not a recipe file")
     if "=" in text and not text.endswith((".yaml", ".yml")):
         raise RecipeNotFound(
             f"'{text}' is an override, but no recipe comes before it",

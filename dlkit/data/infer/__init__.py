@@ -23,7 +23,10 @@ __all__ = ["DATA_SUFFIXES", "TABLE_SUFFIXES", "Draft", "draft", "is_data_path"]
 
 
 def is_data_path(text: str) -> bool:
-    """Whether a `dlkit train` argument names data (a table, an .npz, a folder) rather than a recipe."""
+    """Whether a `dlkit train` argument names data (a table, an .npz, a folder) rather than a recipe (an empty
+    argument is neither: the recipe lookup refuses it, instead of reading the working folder)."""
+    if not text.strip():
+        return False
     path = Path(text).expanduser()
     if path.is_dir():
         return True
