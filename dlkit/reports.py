@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def pyplot():  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +59,7 @@ def roc_pr_curves(folder: Path, target: np.ndarray, probs: np.ndarray, class_nam
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
     classes = [1] if len(class_names) == 2 else list(range(len(class_names)))
-    plt = _pyplot()
+    plt = pyplot()
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
     rows = []
     for c in classes:
@@ -87,7 +87,7 @@ def roc_pr_curves(folder: Path, target: np.ndarray, probs: np.ndarray, class_nam
 
 
 def _plot_confusion(cm: np.ndarray, class_names: list[str], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     k = len(class_names)
     size = min(4 + 0.45 * k, 16)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
@@ -136,7 +136,7 @@ def write_regression(folder: Path, index: np.ndarray, target: np.ndarray, pred: 
     paths = {"predictions": folder / "predictions.csv"}
     frame.to_csv(paths["predictions"], index=False)
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.scatter(target.ravel(), pred.ravel(), s=10, alpha=0.7)
     low, high = float(min(target.min(), pred.min())), float(max(target.max(), pred.max()))
@@ -154,7 +154,7 @@ def write_regression(folder: Path, index: np.ndarray, target: np.ndarray, pred: 
 
 def learning_curves(history: list[dict[str, float]], monitor: str, path: Path) -> Path:
     """Train and validation loss, and the monitored metric, per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     epochs = [int(row["epoch"]) + 1 for row in history]
@@ -197,7 +197,7 @@ def write_anomalies(
             frame["is_anomaly_class"] = frame["label"].isin(anomaly_classes)
     paths = {"predictions": folder / "predictions.csv"}
     frame.to_csv(paths["predictions"], index=False)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     if anomaly_classes and labels is not None:
         mask = frame["is_anomaly_class"].to_numpy()
@@ -217,7 +217,7 @@ def write_anomalies(
 
 def reconstructions(inputs: np.ndarray, outputs: np.ndarray, path: Path) -> Path:
     """Inputs (top row) beside their reconstructions (bottom row)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(inputs)
     fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 2.8), squeeze=False)
     for i in range(n):
@@ -241,7 +241,7 @@ def reconstructions(inputs: np.ndarray, outputs: np.ndarray, path: Path) -> Path
 
 def sample_grid(images: np.ndarray, rows: int, path: Path, title: str, row_labels: list[str] | None = None) -> Path:
     """Generated samples on a grid (one row per class when conditional)."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = int(np.ceil(len(images) / rows))
     fig, axes = plt.subplots(rows, cols, figsize=(0.9 * cols + 0.6, 0.9 * rows + 0.5), squeeze=False)
     for k, ax in enumerate(axes.ravel()):

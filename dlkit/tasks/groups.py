@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dlkit import metric_names as m
+from dlkit import reports
 from dlkit.calibration import calibration_bins
 
 #: groups with fewer test rows are listed, but left out of the gaps: one or two rows make any gap
@@ -106,12 +107,9 @@ def metrics(scores: list[GroupScores]) -> dict[str, float]:
 
 def write(folder: Path, scores: GroupScores) -> dict[str, Path]:
     """by_group/<column>.csv (a row per group) and by_group/<column>.png (each measure per group)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
+    plt = reports.pyplot()
     out = folder / "by_group"
     out.mkdir(exist_ok=True)
     safe = m.safe_part(scores.column)
