@@ -44,6 +44,14 @@ TEST_R2 = "test/r2"
 TEST_RMSE_NAIVE = "test/rmse_naive"
 TEST_MAE_NAIVE = "test/mae_naive"
 VAL_RMSE_NAIVE = "val/rmse_naive"
+#: recommendation: the share of a user's held-out items among the top k (mean over users), and NDCG@k
+VAL_RECALL_AT_K = "val/recall_at_k"
+VAL_NDCG_AT_K = "val/ndcg_at_k"
+TEST_RECALL_AT_K = "test/recall_at_k"
+TEST_NDCG_AT_K = "test/ndcg_at_k"
+#: the same for the most popular items of the training split (the classical baseline)
+TEST_RECALL_AT_K_POPULAR = "test/recall_at_k_popular"
+TEST_NDCG_AT_K_POPULAR = "test/ndcg_at_k_popular"
 
 # reconstruction and anomaly detection
 VAL_MSE = "val/mse"
@@ -137,6 +145,10 @@ DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "anomaly_f1": "max",
     "anomaly_auroc": "max",
     "class_fidelity": "max",
+    "recall_at_k": "max",
+    "ndcg_at_k": "max",
+    "recall_at_k_popular": "max",
+    "ndcg_at_k_popular": "max",
     "gap": "min",
     "tpr": "max",
     "fpr": "min",

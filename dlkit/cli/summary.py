@@ -9,7 +9,8 @@ from dlkit.recipe.schema import Recipe
 
 _HEADLINE = (
     "test/acc", "test/precision_macro", "test/recall_macro", "test/f1_macro", "test/f1_weighted", "test/roc_auc", "test/ece",
-    "test/rmse", "test/rmse_naive", "test/mae", "test/mae_naive", "test/r2", "test/mse", "test/loss",
+    "test/rmse", "test/rmse_naive", "test/mae", "test/mae_naive", "test/r2", "test/mse",
+    "test/recall_at_k", "test/recall_at_k_popular", "test/ndcg_at_k", "test/ndcg_at_k_popular", "test/loss",
 )  # fmt: skip
 
 

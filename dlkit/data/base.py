@@ -25,6 +25,8 @@ class SplitDataModule(L.LightningDataModule):
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
     #: task.report_by: each column's group per row (positions as in `index`), read before any imputation
     groups: Mapping[str, np.ndarray] = MappingProxyType({})
+    #: recommendation: the side columns of users and items (data.ratings.Interactions)
+    interactions: Any = None
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, StepGroup):

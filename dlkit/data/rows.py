@@ -22,6 +22,8 @@ class RawInputs:
     x: np.ndarray
     y: np.ndarray | None
     ids: dict[str, list[Any]]
+    #: rows that ask for each one's best items (recommendation: a user without an item), not a score each
+    ranked: bool = False
 
 
 def input_column(frame: Any, name: Any, field: str, what: str) -> Any:

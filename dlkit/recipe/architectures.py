@@ -19,7 +19,7 @@ Width = Annotated[int, Field(gt=0, le=65_536)]
 
 ARCHITECTURES: Registry[type] = Registry("architecture")
 
-InputKind = Literal["dense", "image", "sequence", "tokens"]
+InputKind = Literal["dense", "image", "sequence", "tokens", "pairs"]
 Activation = Literal["relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid"]
 
 

@@ -61,8 +61,8 @@ class SplitParams(Strict):
         return self
 
 
-class FileParams(SplitParams):
-    """A delimited text file."""
+class TableFile(SplitParams):
+    """A delimited text file or a Parquet file."""
 
     path: str = Field(
         min_length=1,
@@ -76,6 +76,11 @@ class FileParams(SplitParams):
         description="standard: quoted fields may hold separators, line breaks and doubled quotes; none: quotes "
         "are ordinary characters; auto: standard, except for tab files whose quotes break its rules.",
     )
+
+
+class FileParams(TableFile):
+    """A table of samples with a target column."""
+
     drop_unlabeled: bool = Field(
         True, description="Leave out rows whose target is empty (the run says how many); off, they are an error."
     )

@@ -16,7 +16,9 @@ from pydantic import (
 from dlkit import metric_names
 from dlkit.recipe.architectures import ARCHITECTURES, ArchParams
 from dlkit.recipe.data_kinds import DATA_KINDS, SplitParams
+from dlkit.recipe.multi_target import MultiTargetParams as MultiTargetParams  # registers task multi
 from dlkit.recipe.overrides import apply_overrides
+from dlkit.recipe.recommend import RatingsData as RatingsData  # registers ratings, recommendation, mf, two_tower
 from dlkit.recipe.search_space import CategoricalParam, TuneConfig
 from dlkit.recipe.sections import Optim, Tracking, Trainer
 from dlkit.recipe.tasks import TASKS, TaskParams
@@ -72,6 +74,7 @@ class Recipe(Strict):
                 raise ValueError(
                     "data.target required field is missing; name the target column (several: task.kind multi with task.targets)"
                 )
+        task.fits_data(self.data)
         if self.data.tasks and task.kind not in self.data.tasks:
             raise ValueError(
                 f"task.kind {task.kind} does not fit data.kind {kind}; set task: {' or '.join(self.data.tasks)}"
@@ -112,7 +115,8 @@ class Recipe(Strict):
     @model_validator(mode="after")
     def _monitored_metrics_are_logged(self) -> Recipe:
         task: TaskParams = self.task
-        logged = [name for name in task.logged_fit_metrics() if not name.startswith("train/")]
+        unlogged = task.unlogged(self.data)
+        logged = [n for n in task.logged_fit_metrics() if not n.startswith("train/") and n not in unlogged]
         checks = [("trainer.monitor", self.trainer.monitor)]
         if self.trainer.early_stopping and self.trainer.early_stopping.monitor:
             checks.append(("trainer.early_stopping.monitor", self.trainer.early_stopping.monitor))
@@ -129,7 +133,8 @@ class Recipe(Strict):
         if self.tune is None:
             return self
         task: TaskParams = self.task
-        logged = [name for name in task.logged_fit_metrics() if not name.startswith("train/")]
+        unlogged = task.unlogged(self.data)
+        logged = [n for n in task.logged_fit_metrics() if not n.startswith("train/") and n not in unlogged]
         for field_name, metric in (
             [("metric", self.tune.objective_metrics[0])]
             if not self.tune.multi

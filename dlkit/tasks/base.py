@@ -18,6 +18,7 @@ from torchmetrics import Metric
 from dlkit import metric_names as m
 from dlkit.data.batches import StepGroup
 from dlkit.data.info import DataInfo
+from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
 from dlkit.tasks.optimizers import make_optimizer
 from dlkit.tasks.random_state import rng_state, set_rng_state
@@ -117,6 +118,19 @@ class Task(L.LightningModule):
     def prediction_columns(self, out: np.ndarray) -> dict[str, Any]:
         """The prediction table's columns for `predict_outputs` of many samples (after the row ids)."""
         raise NotImplementedError(f"{type(self).__name__} predicts nothing")
+
+    def ranked_columns(self, raw: Any, top: int | None) -> dict[str, list[Any]]:
+        """The best `top` items of each user of `raw` (RawInputs), as table columns: what a recommender
+        answers; every other task ranks nothing."""
+        raise BadInput(f"--top: a {self.recipe.task.kind} run does not rank items; only recommendation runs do")
+
+    def serving_params(self) -> dict[str, Any]:
+        """Parameters the MLflow model takes beside its rows, with their defaults (none by default)."""
+        return {}
+
+    def optional_inputs(self) -> list[str]:
+        """Input columns the MLflow model may be sent without (none by default)."""
+        return []
 
     def output_names(self, width: int) -> list[str]:
         """A name for each of `predict_outputs`' columns (an exported graph's outputs, in its model card)."""

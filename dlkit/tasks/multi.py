@@ -31,8 +31,8 @@ from dlkit import metric_names as m
 from dlkit.data.info import DataInfo, TargetInfo
 from dlkit.errors import BadInput
 from dlkit.models.checkpoints import read_checkpoint
+from dlkit.recipe.multi_target import MultiTargetParams, target_metric
 from dlkit.recipe.schema import Recipe
-from dlkit.recipe.tasks import MultiTargetParams, target_metric
 from dlkit.schema_base import section
 from dlkit.tasks import temperature
 from dlkit.tasks.base import LossMeter, Task

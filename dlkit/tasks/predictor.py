@@ -59,9 +59,13 @@ class Predictor:
                 chunks.append(self.task.predict_outputs(batch).reshape(len(batch), -1).numpy())
         return np.concatenate(chunks).astype(np.float64)
 
-    def frame(self, raw: RawInputs) -> Any:
-        """Predictions as a table: the identifying columns, then the task's outputs."""
+    def frame(self, raw: RawInputs, top: int | None = None) -> Any:
+        """Predictions as a table: the identifying columns, then the task's outputs; with `top` (or rows that
+        ask for it), the best `top` items of each user instead (recommendation)."""
         import pandas as pd
+
+        if raw.ranked or top is not None:
+            return pd.DataFrame(self.task.ranked_columns(raw, top))
 
         columns: dict[str, Any] = dict(raw.ids)
         columns.update(self.task.prediction_columns(self.outputs(raw.x)))

@@ -33,7 +33,8 @@ class DlkitModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         raw = from_frame(frame, self.predictor.recipe, self.predictor.info, "model input")
-        return self.predictor.frame(raw)
+        top = (params or {}).get("top")
+        return self.predictor.frame(raw, int(top) if top else None)
 
 
 def requirements() -> list[str]:
@@ -48,6 +49,16 @@ def requirements() -> list[str]:
     return pins
 
 
+def _optional(signature: Any, optional: set[str]) -> Any:
+    """`signature` with the input columns the model may be sent without marked optional."""
+    from mlflow.types.schema import ColSpec, Schema
+
+    if optional and signature.inputs is not None:
+        columns = signature.inputs.inputs
+        signature.inputs = Schema([ColSpec(c.type, c.name, required=c.name not in optional) for c in columns])
+    return signature
+
+
 def log_model(tracker: MlflowRun, checkpoint: Path, recipe: Recipe, info: Any, example: pd.DataFrame, step: int) -> str:
     """Log the run's pyfunc model as an MLflow 3 logged model (output of the run at `step`), `example`
     (checked before training, see `prepare`) as its input example; returns its model id."""
@@ -55,6 +66,7 @@ def log_model(tracker: MlflowRun, checkpoint: Path, recipe: Recipe, info: Any, e
 
     predictor = Predictor.load(str(checkpoint), tracking_uri="", field="checkpoint")
     output = predictor.frame(from_frame(example, recipe, info, "input example"))
+    serving, optional = predictor.task.serving_params(), set(predictor.task.optional_inputs())
     folder = Path(tempfile.mkdtemp(prefix="dlkit-model-"))
     pyfunc_log = logging.getLogger("mlflow.pyfunc")
     level = pyfunc_log.level
@@ -66,12 +78,12 @@ def log_model(tracker: MlflowRun, checkpoint: Path, recipe: Recipe, info: Any, e
             # class is imported by name from the installed package, and its row ids are never missing
             pyfunc_log.setLevel(logging.ERROR)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore")  # infer_signature warns about integer columns
                 mlflow.pyfunc.save_model(
                     path=str(folder / MODEL_NAME),
                     python_model=DlkitModel(),
                     artifacts={"checkpoint": str(checkpoint)},
-                    signature=infer_signature(example, output),  # inside: it warns about integer columns
+                    signature=_optional(infer_signature(example, output, params=serving or None), optional),
                     input_example=example,
                     pip_requirements=requirements(),
                     mlflow_model=Model(

@@ -17,8 +17,10 @@ TABLE = (30,)
 SEQUENCE = (12, 3)
 TOKENS = (20,)
 VOCAB = 50
+PAIRS = (2,)  # (user code, item code)
+USERS, ITEMS = 7, 11
 
-KIND = {IMAGE: "image", TABLE: "dense", SEQUENCE: "sequence", TOKENS: "tokens"}
+KIND = {IMAGE: "image", TABLE: "dense", SEQUENCE: "sequence", TOKENS: "tokens", PAIRS: "pairs"}
 RECURRENT = ("rnn", "lstm", "gru")
 SEQUENCE_MODELS = (*RECURRENT, "transformer")
 
@@ -32,12 +34,15 @@ def info(shape: tuple[int, ...], out: int, task: str = "classification") -> Data
         output_dim=out,
         input_kind=KIND[shape],  # type: ignore[arg-type]
         vocab_size=VOCAB if shape == TOKENS else 0,
-        class_names=[str(i) for i in range(out)],
+        class_names=[str(i) for i in range(out)] if shape != PAIRS else None,
+        preprocessing={"users": [f"u{i}" for i in range(USERS)], "items": [f"i{i}" for i in range(ITEMS)]}
+        if shape == PAIRS
+        else {},
     )
 
 
 #: an example input of each kind an architecture may declare in its `input_kinds`
-SHAPE = {"image": IMAGE, "dense": TABLE, "sequence": SEQUENCE, "tokens": TOKENS}
+SHAPE = {"image": IMAGE, "dense": TABLE, "sequence": SEQUENCE, "tokens": TOKENS, "pairs": PAIRS}
 
 
 def input_shapes(arch: str) -> list[tuple[int, ...]]:
@@ -46,10 +51,12 @@ def input_shapes(arch: str) -> list[tuple[int, ...]]:
 
 
 def natural_task(arch: str) -> str:
-    return {"gan": "generation"}.get(arch, "classification")
+    return {"gan": "generation", "mf": "recommendation", "two_tower": "recommendation"}.get(arch, "classification")
 
 
 def expected_shape(arch: str, n: int, out: int) -> tuple[int, ...]:
+    if natural_task(arch) == "recommendation":
+        return (n, 2)  # a rating and an interaction logit per pair
     return (n,) if arch == "gan" else (n, out)  # a GAN's forward scores samples (discriminator logits)
 
 
@@ -57,10 +64,14 @@ def objective(arch: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     """The loss one step should lower: cross-entropy, or the discriminator's for a GAN."""
     if arch == "gan":
         return torch.nn.functional.binary_cross_entropy_with_logits(model(x, y), torch.ones(len(x)))
+    if natural_task(arch) == "recommendation":
+        return torch.nn.functional.mse_loss(model(x), torch.stack([y.float(), 1.0 - y.float()], dim=1))
     return torch.nn.functional.cross_entropy(model(x), y)
 
 
 def sample(shape: tuple[int, ...], n: int) -> torch.Tensor:
+    if shape == PAIRS:
+        return torch.stack([torch.randint(1, USERS + 1, (n,)), torch.randint(1, ITEMS + 1, (n,))], 1).float()
     if shape == TOKENS:
         x = torch.randint(2, VOCAB, (n, *shape))
         x[: n // 2, 15:] = 0  # padded tails
