@@ -69,9 +69,12 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def quality(session: nox.Session) -> None:
-    """Quality on real data sets: `dlkit train FILE --target COL` against scikit-learn baselines on the same split."""
+    """Quality on real data sets: `dlkit train FILE --target COL` against scikit-learn baselines on the same split,
+    and the MovieLens recommenders against the global mean, user and item biases and popularity."""
     _install(session, "-c", "constraints.txt", "-e", ".[dev,bench]")
     session.run("python", "-m", "benchmarks.quality", *session.posargs)
+    if not session.posargs:  # the tables and series above; MovieLens against its classical baselines
+        session.run("python", "-m", "benchmarks.recommend")
 
 
 @nox.session

@@ -11,7 +11,8 @@ that dlkit used (rebuilt from the recipe):
 
 dlkit must beat every baseline: lower RMSE and MAE, higher recall@k and NDCG@k.
 
-    python -m benchmarks.recommend [--only movielens-mf movielens-two-tower] [--json rows.json]
+    python -m benchmarks.recommend [--only movielens-mf movielens-two-tower] [--set data.split=time]
+                                   [--json rows.json]
 """
 
 from __future__ import annotations
@@ -126,10 +127,10 @@ def baselines(recipe: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def measure(name: str, path: Path, folder: Path) -> dict[str, Any]:
+def measure(name: str, path: Path, folder: Path, extra: list[str] | None = None) -> dict[str, Any]:
     from dlkit.recipe import load
 
-    overrides = [f"data.path={path}"]
+    overrides = [f"data.path={path}", *(extra or [])]
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     metrics, _, seconds = _run_dlkit(["train", name, *overrides], folder, uri)
     recipe = load(name, overrides)
@@ -142,12 +143,20 @@ def measure(name: str, path: Path, folder: Path) -> dict[str, Any]:
         for key, value in scores.items():
             better = ours[key] < value if key in ("rmse", "mae") else ours[key] > value
             beaten[f"{key} vs {base}"] = better
-    return {"recipe": name, "dlkit": ours, "baselines": found, "beats": beaten, "seconds": seconds, "k": recipe.task.k}
+    return {
+        "recipe": " ".join([name, *(extra or [])]),
+        "dlkit": ours,
+        "baselines": found,
+        "beats": beaten,
+        "seconds": seconds,
+        "k": recipe.task.k,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="bundled recipes (default: all)")
+    parser.add_argument("--set", nargs="*", default=[], help="recipe overrides for every run, e.g. data.split=time")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     names = [n for n in RECIPES if not args.only or n in args.only]
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="dlkit-recommend-") as tmp:
         path = write_movielens(Path(tmp))
         for name in names:
-            row = measure(name, path, Path(tmp))
+            row = measure(name, path, Path(tmp), args.set)
             print(json.dumps(row), file=sys.stderr, flush=True)
             rows.append(row)
     for row in rows:

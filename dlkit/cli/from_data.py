@@ -19,6 +19,8 @@ TARGET_HELP = (
 )
 TIME_HELP = "With a data file: the time column(s) of a series to forecast, e.g. date or year,quarter."
 TEXT_HELP = "With a data file: the column of free text to learn from (default: the longest text column)."
+USER_HELP = "With a table of interactions: the column of users (with --item; --target, if given, is the rating)."
+ITEM_HELP = "With a table of interactions: the column of items (with --user): a recommender is trained."
 
 
 def is_data(argument: str | None) -> bool:
@@ -61,8 +63,23 @@ def findings(found: Any, say: Any) -> None:
         say(f"warning: {warning}")
 
 
+def _pair(user: str | None, item: str | None) -> tuple[str, str] | None:
+    if (user is None) != (item is None):
+        raise BadInput(
+            f"{'--item' if item is None else '--user'}: a table of interactions needs both --user and --item"
+        )
+    return (user, item) if user is not None and item is not None else None
+
+
 def inferred(
-    path: str, target: str | None, time: str | None, text: str | None, overrides: list[str], say: Any
+    path: str,
+    target: str | None,
+    time: str | None,
+    text: str | None,
+    overrides: list[str],
+    say: Any,
+    user: str | None = None,
+    item: str | None = None,
 ) -> Recipe:
     """The recipe inferred from a data file, overrides applied; its data summary and notes are printed."""
     import yaml
@@ -76,7 +93,9 @@ def inferred(
     left_out = [left_out] if isinstance(left_out, str) else left_out
     if not isinstance(left_out, list) or not all(isinstance(c, str) for c in left_out):
         left_out = None  # not a list of names: the recipe's validation names what is wrong with it
-    found = draft(path, target, _columns(time), text, split=split or None, drop=left_out)
+    found = draft(
+        path, target, _columns(time), text, split=split or None, drop=left_out, interactions=_pair(user, item)
+    )
     if found.recipe.get("data", {}).get("kind") == "csv" and left_out:
         # the inferred recipe's data.drop holds the user's columns and the ones dlkit drops: kept as it is
         overrides = [o for o in overrides if o.split("=", 1)[0].strip() != "data.drop"]
@@ -92,8 +111,9 @@ def _given(overrides: list[str], key: str) -> str | None:
     return values[-1] if values else None
 
 
-def refuse_data_options(target: str | None, time: str | None, text: str | None) -> None:
-    given = [name for name, value in (("--target", target), ("--time", time), ("--text", text)) if value is not None]
+def refuse_data_options(target: str | None, time: str | None, text: str | None, *others: tuple[str, Any]) -> None:
+    options = (("--target", target), ("--time", time), ("--text", text), *others)
+    given = [name for name, value in options if value is not None]
     if given:
         raise BadInput(f"{given[0]} applies to a data file; with a recipe set data.target=... (or the field) instead")
 
@@ -105,6 +125,8 @@ def init(
     text: str | None,
     output: Path | None,
     force: bool,
+    user: str | None = None,
+    item: str | None = None,
 ) -> None:
     """Write (or print) the recipe inferred from a data file, checked against the schema first."""
     from dlkit.data.infer import draft
@@ -114,7 +136,9 @@ def init(
         raise BadInput(
             f"DATA: '{data}' is not a data file; give a table (.csv, .tsv, .parquet), an .npz, or a folder of images or sound clips"
         )
-    found = draft(data, target, _columns(time), text, name=output.stem if output else None)
+    found = draft(
+        data, target, _columns(time), text, name=output.stem if output else None, interactions=_pair(user, item)
+    )
     folder = output.resolve().parent if output else None
     content = render(found, data, folder)
     load_text(content, source=str(output or data), base_dir=folder)  # what dlkit train will read
@@ -130,11 +154,19 @@ def init(
     typer.echo(f"wrote {output}; train it with: dlkit train {output}")
 
 
-def recipe_for(argument: str, overrides: list[str], target: str | None, time: str | None, text: str | None) -> Recipe:
+def recipe_for(
+    argument: str,
+    overrides: list[str],
+    target: str | None,
+    time: str | None,
+    text: str | None,
+    user: str | None = None,
+    item: str | None = None,
+) -> Recipe:
     """The recipe a `dlkit train` or `dlkit tune` argument names, or the one inferred from a data file."""
     if is_data(argument):
-        return inferred(argument, target, time, text, overrides, typer.echo)
-    refuse_data_options(target, time, text)
+        return inferred(argument, target, time, text, overrides, typer.echo, user, item)
+    refuse_data_options(target, time, text, ("--user", user), ("--item", item))
     from dlkit.recipe import load
 
     return load(argument, overrides)

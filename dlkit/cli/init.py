@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dlkit.cli.from_data import TARGET_HELP, TEXT_HELP, TIME_HELP
+from dlkit.cli.from_data import ITEM_HELP, TARGET_HELP, TEXT_HELP, TIME_HELP, USER_HELP
 
 
 def init(
@@ -18,6 +18,8 @@ def init(
     target: Annotated[str | None, typer.Option("--target", help=TARGET_HELP)] = None,
     time: Annotated[str | None, typer.Option("--time", help=TIME_HELP)] = None,
     text: Annotated[str | None, typer.Option("--text", help=TEXT_HELP)] = None,
+    user: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
+    item: Annotated[str | None, typer.Option("--item", help=ITEM_HELP)] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the recipe here (default: print it).")
     ] = None,
@@ -27,4 +29,4 @@ def init(
     every choice commented: the recipe that `dlkit train FILE --target COL` trains."""
     from dlkit.cli.from_data import init as write_recipe
 
-    write_recipe(data, target, time, text, output, force)
+    write_recipe(data, target, time, text, output, force, user, item)

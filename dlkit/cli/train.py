@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
-from dlkit.cli.from_data import TARGET_HELP, TEXT_HELP, TIME_HELP, recipe_for
+from dlkit.cli.from_data import ITEM_HELP, TARGET_HELP, TEXT_HELP, TIME_HELP, USER_HELP, recipe_for
 from dlkit.process import heavy_importing
 
 
@@ -54,6 +54,8 @@ def train(
     target: Annotated[str | None, typer.Option("--target", help=TARGET_HELP)] = None,
     time: Annotated[str | None, typer.Option("--time", help=TIME_HELP)] = None,
     text: Annotated[str | None, typer.Option("--text", help=TEXT_HELP)] = None,
+    user: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
+    item: Annotated[str | None, typer.Option("--item", help=ITEM_HELP)] = None,
 ) -> None:
     """Train a recipe with Lightning, test the best checkpoint and record everything in MLflow.
 
@@ -77,7 +79,7 @@ def train(
         return
     if recipe is None:
         raise BadInput("give a recipe (dlkit recipes ls), a data file with --target, or --resume RUN_ID")
-    resolved = recipe_for(recipe, overrides or [], target, time, text)
+    resolved = recipe_for(recipe, overrides or [], target, time, text, user, item)
     from dlkit.cli.summary import print_cv_summary, print_summary
     from dlkit.errors import BadInput
 

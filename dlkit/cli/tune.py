@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dlkit.cli.common import OVERRIDES_HELP
-from dlkit.cli.from_data import TARGET_HELP, TEXT_HELP, TIME_HELP, recipe_for
+from dlkit.cli.from_data import ITEM_HELP, TARGET_HELP, TEXT_HELP, TIME_HELP, USER_HELP, recipe_for
 from dlkit.process import heavy_importing
 
 
@@ -67,13 +67,15 @@ def tune(
     target: Annotated[str | None, typer.Option("--target", help=TARGET_HELP)] = None,
     time: Annotated[str | None, typer.Option("--time", help=TIME_HELP)] = None,
     text: Annotated[str | None, typer.Option("--text", help=TEXT_HELP)] = None,
+    user: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
+    item: Annotated[str | None, typer.Option("--item", help=ITEM_HELP)] = None,
 ) -> None:
     """Search hyperparameters with Optuna: a parent MLflow run per study, a child run per trial."""
     import sys
 
     from dlkit.cli.common import console
 
-    resolved = recipe_for(recipe, overrides or [], target, time, text)
+    resolved = recipe_for(recipe, overrides or [], target, time, text, user, item)
     if worker_of is None:
         if resolved.tune is None:  # before any worker starts or heavy library loads
             from dlkit.errors import BadInput
@@ -120,7 +122,7 @@ def tune(
     cfg = resolved.tune
     if worker_of is None and result.best_recipe is not None and cfg is not None:
         console().print(top_trials_table(result.study, [m for m, _ in cfg.objectives], [d for _, d in cfg.objectives]))
-        train_from = recipe if target is None and time is None and text is None else None
+        train_from = recipe if all(o is None for o in (target, time, text, user, item)) else None
         _closing(result, train_from, overrides or [], storage, export, tracking_uri)
 
 

@@ -167,3 +167,26 @@ def test_bad_recipes_and_data_stop_before_a_run(ratings: dict[str, Any], tmp_pat
                    ratings["uri"], cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2 and "--input: give the new data" in done.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_table_of_interactions_trains_from_the_command_line(ratings: dict[str, Any], tmp_path: Path) -> None:
+    path, uri = str(ratings["path"]), f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = run_cli("init", path, "--user", "userId", "--item", "movieId", "--target", "rating", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "kind: ratings" in done.stdout and "rating_column: rating" in done.stdout
+    assert "time_column: timestamp" in done.stdout and "data.item_features=[year,genres]" in done.stdout
+    done = run_cli("train", path, "--user", "userId", "--item", "movieId", "--target", "rating",
+                   "trainer.max_epochs=2", "--tracking-uri", uri, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "test/recall_at_k_popular" in done.stdout and "test/rmse" in done.stdout
+    for args, message in (
+        (["--user", "userId"], "--item: a table of interactions needs both --user and --item"),
+        (["--user", "userId", "--item", "movieId", "--target", "title"], "--target: column 'title' holds"),
+        (["--user", "userId", "--item", "film"], "--item: no column 'film'"),
+        (["--user", "userId", "--item", "movieId", "--time", "timestamp"], "--time: a table of interactions"),
+    ):
+        done = run_cli("train", path, *args, "--tracking-uri", uri, cwd=tmp_path)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    client = MlflowClient(uri)
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert [r.info.status for r in runs] == ["FINISHED"]

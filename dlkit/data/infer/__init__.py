@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dlkit.data.files import AUDIO_EXTENSIONS, PARQUET_SUFFIXES, column, read_table
-from dlkit.data.infer import folders, series, tables, texts
+from dlkit.data.infer import folders, ratings, series, tables, texts
 from dlkit.data.infer.common import Draft
 from dlkit.errors import DataError
 
@@ -41,10 +41,12 @@ def draft(
     name: str | None = None,
     split: str | None = None,
     drop: list[str] | None = None,
+    interactions: tuple[str, str] | None = None,
 ) -> Draft:
     """The recipe dlkit infers for a file or folder; `split`: the column that marks each row's split
     (data.split_column given as an override), never an input; `drop`: columns the user leaves out of a
-    table's inputs (data.drop given as an override), dropped besides those dlkit drops."""
+    table's inputs (data.drop given as an override), dropped besides those dlkit drops; `interactions`:
+    the user and item columns of a table of interactions (a recommender; `target`, if any, the rating)."""
     path = Path(path_text).expanduser().resolve()
     if not path.exists():
         raise DataError(
@@ -63,6 +65,12 @@ def draft(
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise DataError(f"{path}: not a table (.csv, .tsv, .parquet), an .npz or a folder")
     frame, _ = read_table(None, path=path, field="data file")
+    if interactions is not None:
+        if time or text:
+            raise DataError(f"--{'time' if time else 'text'}: a table of interactions (--user, --item) takes neither")
+        user, item = column(frame, interactions[0], "--user"), column(frame, interactions[1], "--item")
+        rating = column(frame, target, "--target") if target is not None else None
+        return ratings.ratings(path, stem, frame, user, item, rating)
     if target is None:
         shown = ", ".join(str(c) for c in list(frame.columns)[:12])
         raise DataError(f"--target: give the column to predict; {path.name} has {shown}")
