@@ -24,7 +24,7 @@ from dlkit.data.scaling import apply_scaler
 from dlkit.data.splits import assign
 from dlkit.data.table_images import FOLDER
 from dlkit.errors import DataError
-from dlkit.recipe.data_kinds import AudioData
+from dlkit.recipe.audio import AudioData
 from dlkit.recipe.schema import Recipe
 from dlkit.schema_base import section
 

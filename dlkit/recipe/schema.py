@@ -15,6 +15,7 @@ from pydantic import (
 
 from dlkit import metric_names
 from dlkit.recipe.architectures import ARCHITECTURES, ArchParams
+from dlkit.recipe.audio import AudioData as AudioData  # registers audio
 from dlkit.recipe.data_kinds import DATA_KINDS, SplitParams
 from dlkit.recipe.multi_target import MultiTargetParams as MultiTargetParams  # registers task multi
 from dlkit.recipe.overrides import apply_overrides
