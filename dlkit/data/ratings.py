@@ -81,20 +81,19 @@ def per_user_split(users: np.ndarray, p: RatingsData) -> dict[str, np.ndarray]:
 
 def _split(frame: pd.DataFrame, users: np.ndarray, p: RatingsData, fold: tuple[int, int] | None) -> Any:
     if fold is not None:
-        raise DataError("data.kind ratings: cross-validation folds are not offered", hint="set tune.folds to 1")
+        raise DataError("data.kind ratings: cross-validation folds are not offered; train without --folds")
+    if p.split == "random":
+        return assign(np.zeros(len(frame)), p, stratify=False)  # applies data.train_fraction itself
     if p.split == "user":
         out = per_user_split(users, p)
-        if p.train_fraction < 1.0:
-            keep = np.random.default_rng(p.seed).permutation(out["train"])[
-                : max(1, round(len(out["train"]) * p.train_fraction))
-            ]
-            out["train"] = np.sort(keep)
-        return out
-    if p.split == "time":
+    else:
         assert p.time_column is not None
         order = np.argsort(_times(frame, column(frame, p.time_column, "data.time_column")), kind="stable")
-        return {s: np.sort(order[a:b]) for s, (a, b) in chronological(len(frame), p).items()}
-    return assign(np.zeros(len(frame)), p, stratify=False)
+        out = {s: np.sort(order[a:b]) for s, (a, b) in chronological(len(frame), p).items()}
+    if p.train_fraction < 1.0:
+        kept = max(1, round(len(out["train"]) * p.train_fraction))
+        out["train"] = np.sort(np.random.default_rng(p.seed).permutation(out["train"])[:kept])
+    return out
 
 
 def _encoded_side(frame: pd.DataFrame, names: list[Any], ids: np.ndarray, codes: list[str], p: RatingsData,

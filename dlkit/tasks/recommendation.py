@@ -188,7 +188,7 @@ class RecommendationTask(Task):
             keep &= y.flatten() >= self.params.relevant_from
         held = ranking.csr(codes[keep, 0], codes[keep, 1], self.n_users)
         seen = [self.seen]
-        if split == "test":
+        if split == "test" and "val" in module.splits:  # not a new file (evaluate --data): its own interactions
             val = module.splits["val"][0].long().to(self.device)
             seen.append(ranking.csr(val[:, 0], val[:, 1], self.n_users))
         metrics = [cast(Metric, self.retrieval[f"{metric or split}_{measure}"]) for measure in ("recall", "ndcg")]

