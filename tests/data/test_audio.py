@@ -58,7 +58,7 @@ def test_clips_are_read_resampled_and_turned_into_log_mel(tmp_path: Path) -> Non
 
 
 def test_augmentation_shifts_rescales_and_masks_each_clip() -> None:
-    from dlkit.recipe.data_kinds import AudioAugment
+    from dlkit.recipe.audio import AudioAugment
 
     x = torch.randn(16, 1, 101, 48)
     torch.manual_seed(0)
