@@ -140,6 +140,13 @@ def test_fast_start_imports_no_heavy_library(args: list[str]) -> None:
     assert result[2:] == [], f"{args} imported {result[2:]}"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["recipes", "ls"], ["recipes", "--help"]])
+def test_commands_without_a_recipe_do_not_import_pydantic(args: list[str]) -> None:
+    """What keeps them under the start-up target: nothing on their path validates with pydantic."""
+    code, out, loaded = _entry(args)
+    assert code == 0 and out and "pydantic" not in loaded, (args, loaded)
+
+
 def test_python_m_dlkit_works() -> None:
     done = subprocess.run([sys.executable, "-m", "dlkit", "recipes", "ls"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "digits-cnn" in done.stdout
