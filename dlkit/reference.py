@@ -210,15 +210,18 @@ def architectures_page() -> str:
     return HEADER + "\n".join(out).rstrip() + "\n"
 
 
+#: click's names of the parameter types Typer gives dlkit's annotations, as a user writes them
+_TYPES = {"text": "str", "integer": "int", "int range": "int", "float": "float", "float range": "float",
+          "path": "path", "boolean": "bool"}  # fmt: skip
+
+
 def _kind(param: Any) -> str:
-    descriptor = getattr(param, "type_descriptor", None)
-    annotation = getattr(descriptor, "annotation", str)
-    if annotation is bool:
+    if getattr(param, "is_flag", False):
         return "flag"
-    if get_origin(annotation) is list:
-        (item,) = get_args(annotation)
-        return f"{getattr(item, '__name__', item)}, repeatable"
-    return str(getattr(annotation, "__name__", annotation)).lower()
+    choices = getattr(param.type, "choices", None)
+    name = getattr(param.type, "name", str(param.type))
+    kind = f"one of: {', '.join(map(str, choices))}" if choices else _TYPES.get(name, name)
+    return f"{kind}, repeatable" if param.multiple or param.nargs == -1 else kind
 
 
 def _param_row(param: Any) -> str:

@@ -22,7 +22,7 @@ from tests.contract import cases
 from tests.contract.harness import check, run_case
 
 FAST = settings(
-    max_examples=8, derandomize=True, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+    max_examples=6, derandomize=True, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )  # fmt: skip
 LONG = settings(
