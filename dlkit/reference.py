@@ -1,11 +1,6 @@
-"""The reference pages of the documentation, generated from the code so that they cannot drift.
-
-- recipe.md: every recipe field (type, default, description) from the pydantic schema;
-- architectures.md, tasks and data kinds: the registries and their parameter schemas;
-- cli.md: every command, argument and option from the Typer app.
-
-`python -m dlkit.reference [FOLDER]` writes them (default docs/pages/reference); `--check` exits 1
-when a committed page differs from what the code generates.
+"""The reference pages, generated from the code so that they cannot drift: recipe.md from the pydantic
+schema, architectures.md from the registries, cli.md from the Typer app. `python -m dlkit.reference
+[FOLDER]` writes them (default docs/pages/reference); `--check` exits 1 when a committed page is stale.
 """
 
 from __future__ import annotations
@@ -211,8 +206,7 @@ def architectures_page() -> str:
 
 
 #: click's names of the parameter types Typer gives dlkit's annotations, as a user writes them
-_TYPES = {"text": "str", "integer": "int", "int range": "int", "float": "float", "float range": "float",
-          "path": "path", "boolean": "bool"}  # fmt: skip
+_TYPES = {"text": "str", "integer": "int", "int range": "int", "float range": "float", "boolean": "bool"}
 
 
 def _kind(param: Any) -> str:

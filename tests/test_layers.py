@@ -1,4 +1,4 @@
-"""The import layers of pyproject.toml hold, and lint-imports fails when an import crosses them."""
+"""The import layers of pyproject.toml hold, lint-imports fails when an import crosses them, and modules stay small."""
 
 from __future__ import annotations
 
@@ -52,3 +52,13 @@ def test_an_import_across_a_layer_or_in_a_circle_breaks_a_contract(
     done = lint(copy)
     assert done.returncode == 1 and "0 broken" not in done.stdout, done.stdout + done.stderr
     assert reported in done.stdout
+
+
+def test_no_module_is_over_300_lines() -> None:
+    """Past 300 lines a module holds more than one job: split it by job, as recipe/audio.py left data_kinds.py."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "dlkit").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 300
+    }
+    assert long == {}, long
