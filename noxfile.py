@@ -41,7 +41,7 @@ def slow(session: nox.Session) -> None:
     # one worker per core: a run takes the cores it finds free when it starts (one each here), and most of
     # these runs are small models whose second thread adds little beside a second process doing the same
     # work; the quality bars hold with one thread or two
-    session.run("pytest", "-m", "slow", "-n", "2", "--timeout", "1800", *session.posargs)
+    session.run("pytest", "-m", "slow", "-n", "2", "--timeout", "1800", "--durations", "15", *session.posargs)
 
 
 @nox.session
