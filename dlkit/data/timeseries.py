@@ -1,8 +1,6 @@
 """Time series: gap checks, chronological split, scaling fitted on the training period, sliding windows.
-
-A window's inputs are the `window` steps before its targets; a window belongs to the
-split that holds all of its target steps, so test targets lie strictly after every
-training target and nothing after a training window's targets reaches the scaler.
+A window's inputs are the `window` steps before its targets and it belongs to the split that holds all of
+its target steps: test targets lie after every training target, and the scaler sees nothing past the latter.
 """
 
 from __future__ import annotations
@@ -209,6 +207,9 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     for name, rows in splits.items():
         if len(rows) == 0:
             raise DataError(f"no complete window fits in the {name} period", hint="use a shorter window or horizon")
+    if p.train_fraction < 1.0:  # the latest windows: those nearest the periods they are validated and tested on
+        train = splits["train"]
+        splits["train"] = train[len(train) - max(1, round(len(train) * p.train_fraction)) :]
     level_shift = np.tile(shift[target_idx], p.horizon)
     level_scale = np.tile(scale[target_idx], p.horizon)
     target_shift, target_scale = level_shift, level_scale

@@ -33,8 +33,8 @@ class SplitParams(Strict):
         1.0,
         gt=0.0,
         le=1.0,
-        description="Share of the training split actually used (a seeded, stratified subset): "
-        "for label-budget experiments; validation and test splits stay whole.",
+        description="Share of the training split actually used (a seeded, stratified subset; for a time series "
+        "its latest windows): for label-budget experiments; validation and test splits stay whole.",
     )
     batch_size: PositiveInt = Field(64, le=1_000_000, description="Samples per training batch.")
     eval_batch_size: PositiveInt | None = Field(

@@ -223,6 +223,25 @@ def test_multistep_horizon(sunspots_path: Path) -> None:
     assert dm.info.output_dim == 3 and dm.splits["train"][1].shape[1] == 3
 
 
+def test_a_share_of_the_training_split_keeps_a_series_latest_windows_and_a_tables_classes(
+    sunspots_path: Path, wine_csv: Path
+) -> None:
+    whole = data.build(load("sunspots-gru", [f"data.path={sunspots_path}"]))
+    share = data.build(load("sunspots-gru", [f"data.path={sunspots_path}", "data.train_fraction=0.25"]))
+    train = whole.index["train"]
+    np.testing.assert_array_equal(share.index["train"], train[-round(len(train) * 0.25) :])
+    for split in ("val", "test"):
+        np.testing.assert_array_equal(share.index[split], whole.index[split])
+    # the scaler still comes from the whole training period: the share changes what is trained on only
+    assert share.info.preprocessing["scaler"] == whole.info.preprocessing["scaler"]
+
+    table, subset = data.build(csv_recipe(wine_csv)), data.build(csv_recipe(wine_csv, "data.train_fraction=0.5"))
+    assert len(subset.index["train"]) == round(len(table.index["train"]) * 0.5)
+    assert set(subset.index["train"]) < set(table.index["train"])
+    assert set(subset.info.class_names) == set(table.info.class_names)
+    np.testing.assert_array_equal(subset.index["test"], table.index["test"])
+
+
 # --- images ------------------------------------------------------------------------------
 
 
