@@ -57,6 +57,60 @@ def run_cli(
     )
 
 
+def _forget_mlflow_stores() -> None:
+    """Drop MLflow's stores and database engines, which it keeps per URI string for the life of the process."""
+    from mlflow.store.jobs.sqlalchemy_store import SqlAlchemyJobStore
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    TrackingStoreRegistry._get_store_with_resolved_uri.cache_clear()
+    ModelRegistryStoreRegistry._get_store_with_resolved_uri.cache_clear()
+    for store in (TrackingStore, RegistryStore, SqlAlchemyJobStore):
+        for engine in store._engine_map.values():
+            engine.dispose()
+        store._engine_map.clear()
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run dlkit's entry point in this process, from `cwd` with `env` added: the same parsing, error
+    handling, messages and exit code as `run_cli`, without a new interpreter importing torch and
+    Lightning again. `run_cli` stays for what needs a process of its own: signals, locks, imports, a
+    terminal, a process tree."""
+    import contextlib
+    import io
+    import signal
+    import tempfile
+
+    from dlkit.cli.app import run
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_tmp = dict(os.environ), Path.cwd(), tempfile.tempdir
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    saved_threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.update(env or {})
+    tempfile.tempdir = None  # read $TMPDIR again, as a new process would
+    _forget_mlflow_stores()  # MLflow keeps a store per URI string: sqlite:///mlflow.db means another file here
+    os.chdir(cwd)
+    code: int = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            run(list(args))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        if saved_threads:  # a command sets the threads it trains with: this worker keeps its own
+            sys.modules["torch"].set_num_threads(saved_threads)
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        tempfile.tempdir = saved_tmp
+        signal.signal(signal.SIGTERM, saved_sigterm)
+    return subprocess.CompletedProcess(["dlkit", *args], code, out.getvalue(), err.getvalue())
+
+
 def train_in(folder: Path, recipe: str, overrides: list[str]) -> Any:
     """A real, quiet training run of a recipe with overrides, tracked in `folder`'s SQLite store."""
     from dlkit.recipe import load

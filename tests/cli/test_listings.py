@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import run_cli
+from tests.conftest import cli
 from tests.tuning.test_workers import RECIPE
 
 
@@ -16,24 +16,24 @@ def test_runs_and_studies_as_json(workdir: Path, tracking_uri: str) -> None:
     recipe = workdir / "iris-workers.yaml"
     recipe.write_text(RECIPE)
     journal = str(workdir / "study.journal")
-    tuned = run_cli("tune", str(recipe), "--trials", "2", "trainer.max_epochs=2", "--storage", journal,
-                    "--tracking-uri", tracking_uri, cwd=workdir, timeout=300)  # fmt: skip
+    tuned = cli("tune", str(recipe), "--trials", "2", "trainer.max_epochs=2", "--storage", journal,
+                    "--tracking-uri", tracking_uri, cwd=workdir)  # fmt: skip
     assert tuned.returncode == 0, tuned.stderr
 
-    listed = run_cli("runs", "ls", "--json", "--tracking-uri", tracking_uri, cwd=workdir, timeout=120)
+    listed = cli("runs", "ls", "--json", "--tracking-uri", tracking_uri, cwd=workdir)
     assert listed.returncode == 0, listed.stderr
     (parent,) = json.loads(listed.stdout)
     assert parent["status"] == "FINISHED" and len(parent["children"]) == 2
     assert {c["parent"] for c in parent["children"]} == {parent["run_id"]}
 
-    studies = run_cli("studies", "--json", "--storage", journal, cwd=workdir, timeout=120)
+    studies = cli("studies", "--json", "--storage", journal, cwd=workdir)
     assert studies.returncode == 0, studies.stderr
     (study,) = json.loads(studies.stdout)
     assert study["study"] == "iris-workers" and study["complete"] + study["pruned"] == 2
     assert study["metrics"] == ["val/acc"] and study["directions"] == ["maximize"]
 
     trials = [c["run_id"] for c in parent["children"]]
-    compared = run_cli("compare", *trials, "--json", "--tracking-uri", tracking_uri, cwd=workdir, timeout=120)
+    compared = cli("compare", *trials, "--json", "--tracking-uri", tracking_uri, cwd=workdir)
     assert compared.returncode == 0, compared.stderr
     report = json.loads(compared.stdout)
     assert [r["run_id"] for r in report["runs"]] == trials
@@ -42,7 +42,7 @@ def test_runs_and_studies_as_json(workdir: Path, tracking_uri: str) -> None:
 
     # a run name holding escape sequences (clear the screen, red) is shown escaped, not sent to the terminal
     MlflowClient(tracking_uri).set_tag(parent["run_id"], "mlflow.runName", "evil\x1b[2J\x1b[31mred")
-    table = run_cli("runs", "ls", "--tracking-uri", tracking_uri, cwd=workdir, timeout=120, env={"COLUMNS": "200"})
+    table = cli("runs", "ls", "--tracking-uri", tracking_uri, cwd=workdir, env={"COLUMNS": "200"})
     assert table.returncode == 0 and "\x1b" not in table.stdout, table.stdout
     assert "evil\\x1b[2J\\x1b[31mred" in table.stdout
 

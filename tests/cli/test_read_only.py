@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 CORPUS = Path(__file__).parents[1] / "bad_inputs"
 
@@ -34,6 +34,6 @@ def refused(done: object, option: str) -> None:
 def test_a_read_only_destination_is_refused_cleanly(
     args: list[str], option: str, read_only_dir: Path, workdir: Path
 ) -> None:
-    done = run_cli(*[a.format(ro=read_only_dir) for a in args], cwd=workdir, timeout=120)
+    done = cli(*[a.format(ro=read_only_dir) for a in args], cwd=workdir)
     refused(done, option)
     assert [p.name for p in workdir.iterdir()] == [read_only_dir.name]  # no store, no run, no partial file

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import run_cli
+from tests.conftest import cli
 from tests.tuning.test_workers import RECIPE
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -76,7 +76,7 @@ def test_one_live_line_that_fits_the_terminal(workdir: Path, tracking_uri: str, 
 
 
 def test_piped_output_is_one_plain_line_per_epoch(workdir: Path, tracking_uri: str) -> None:
-    done = run_cli("train", "iris-mlp", "trainer.max_epochs=3", "--tracking-uri", tracking_uri, cwd=workdir)
+    done = cli("train", "iris-mlp", "trainer.max_epochs=3", "--tracking-uri", tracking_uri, cwd=workdir)
     assert done.returncode == 0, done.stderr
     epochs = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("epoch ")]
     assert epochs == ["1/3", "2/3", "3/3"]
@@ -104,7 +104,7 @@ def test_tune_shows_a_live_table_and_closes_with_the_next_commands(workdir: Path
     report = next(line.strip() for line in lines if line.strip().startswith("dlkit report "))
     assert f"optuna-dashboard {journal}" in shown
     for command in (train, report):
-        done = run_cli(*shlex.split(command)[1:], "--tracking-uri", tracking_uri, cwd=workdir, timeout=300)
+        done = cli(*shlex.split(command)[1:], "--tracking-uri", tracking_uri, cwd=workdir)
         assert done.returncode == 0, (command, done.stderr)
     assert (workdir / "report.html").exists()
 
@@ -120,5 +120,5 @@ def test_colour_on_a_terminal_unless_no_color(workdir: Path, no_color: bool) -> 
     raw = on_a_terminal(["train", str(recipe)], workdir, 100, {"NO_COLOR": "1"} if no_color else {}, code=2, raw=True)
     assert "model.arch" in raw
     assert bool(COLOUR.search(raw)) is not no_color, repr(raw)
-    piped = run_cli("train", str(recipe), cwd=workdir)
+    piped = cli("train", str(recipe), cwd=workdir)
     assert piped.returncode == 2 and piped.stderr.startswith("error: ") and "\x1b" not in piped.stderr

@@ -22,7 +22,7 @@ from dlkit.data.infer import draft
 from dlkit.recipe import load_text
 from dlkit.training import run
 from tests import spoken_digits
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 needs_espeak = pytest.mark.skipif(
     not spoken_digits.available(), reason="espeak-ng is not installed (.ci/run installs it)"
@@ -84,7 +84,7 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     spoken_digits.spoken_digits(folder / "digits", speeds=(140, 170), pitches=(50,), voice_list=voices)
     spoken_digits.spoken_digits(folder / "held-out", held_out=True, speeds=(150,), pitches=(50,))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    done = run_cli("train", "digits", "trainer.max_epochs=12", "--tracking-uri", uri, cwd=folder)
+    done = cli("train", "digits", "trainer.max_epochs=12", "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     run_id = next(line.split()[2] for line in done.stdout.splitlines() if line.startswith("run id"))
     return {"folder": folder, "uri": uri, "run": run_id, "output": done.stdout}
@@ -101,13 +101,13 @@ def test_a_folder_of_clips_trains_from_the_inferred_recipe(digits: dict[str, Any
 @needs_espeak
 def test_voices_never_heard_are_recognised_predicted_and_explained(digits: dict[str, Any]) -> None:
     folder, uri, run_id = digits["folder"], digits["uri"], digits["run"]
-    done = run_cli("evaluate", run_id, "--data", "held-out", "--tracking-uri", uri, cwd=folder)
+    done = cli("evaluate", run_id, "--data", "held-out", "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     evaluation = MlflowClient(uri).search_runs(
         [MlflowClient(uri).get_run(run_id).info.experiment_id], f"tags.`dlkit.evaluated_run` = '{run_id}'"
     )[0]
     assert evaluation.data.metrics["test/acc"] >= 0.7  # 4 voices, other accents and variants
-    done = run_cli("predict", run_id, "-i", "held-out", "-o", "pred.csv", "--tracking-uri", uri, cwd=folder)
+    done = cli("predict", run_id, "-i", "held-out", "-o", "pred.csv", "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(folder / "pred.csv")
     assert len(table) == 40 and {"path", "prediction", "prob_seven"} <= set(table.columns)
@@ -125,7 +125,7 @@ def test_voices_never_heard_are_recognised_predicted_and_explained(digits: dict[
     assert list(served["prediction"]) == list(table["prediction"][:6])
     assert np.allclose(served["prob_seven"], table["prob_seven"][:6], atol=1e-5)
     clip = next((folder / "held-out" / "seven").glob("*.wav"))
-    done = run_cli("explain", run_id, "-i", str(clip), "--tracking-uri", uri, cwd=folder)
+    done = cli("explain", run_id, "-i", str(clip), "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     assert list(folder.glob("explain-*/integrated_gradients.png"))
 
@@ -139,7 +139,7 @@ def test_a_bad_clip_or_folder_stops_before_training(digits: dict[str, Any], tmp_
             (broken / word / src.name).write_bytes(src.read_bytes())
     (broken / "no" / "corrupt.wav").write_bytes(b"RIFF....")
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    done = run_cli("train", "broken", "--tracking-uri", uri, cwd=tmp_path)
+    done = cli("train", "broken", "--tracking-uri", uri, cwd=tmp_path)
     assert done.returncode == 2 and "corrupt.wav: not a readable WAV file" in done.stderr, done.stderr
     if (tmp_path / "m.db").exists():  # no run was opened for it
         client = MlflowClient(uri)
@@ -175,7 +175,7 @@ def test_a_table_of_clips_with_a_split_column_holds_voices_out(digits: dict[str,
     )
     result = run(recipe, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", say=lambda _: None, progress_bar=False)
     assert result.test_metrics["test/acc"] >= 0.6  # the 40 held-out clips: 4 voices never heard
-    done = run_cli("predict", result.run_id, "-i", "clips.csv", "-o", "p.csv", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+    done = cli("predict", result.run_id, "-i", "clips.csv", "-o", "p.csv", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
                    cwd=folder)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(folder / "p.csv")) == len(table)

@@ -16,7 +16,7 @@ from dlkit.errors import DataError
 from dlkit.recipe import load
 from dlkit.recipe.loader import load_text
 from dlkit.yaml_io import parse
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 def inferred(path: Path, target: str | None, *time: str) -> object:
@@ -132,7 +132,7 @@ def test_errors_name_the_option(tmp_path: Path, wine_csv: Path) -> None:
 
 
 def test_init_writes_a_commented_recipe_that_trains(workdir: Path, wine_csv: Path) -> None:
-    done = run_cli("init", str(wine_csv), "--target", "cultivar", "-o", "wine.yaml", cwd=workdir)
+    done = cli("init", str(wine_csv), "--target", "cultivar", "-o", "wine.yaml", cwd=workdir)
     assert done.returncode == 0, done.stderr
     text = (workdir / "wine.yaml").read_text()
     assert "# " in text and "batch_zero" in text and "note: column 'batch_zero' holds one value" in text
@@ -140,14 +140,14 @@ def test_init_writes_a_commented_recipe_that_trains(workdir: Path, wine_csv: Pat
     assert raw["data"]["path"] == "wine.csv"  # relative to the recipe's folder: the two travel together
     recipe = load(workdir / "wine.yaml")
     assert recipe.data.kind == "csv" and recipe.tune is not None
-    again = run_cli("init", str(wine_csv), "--target", "cultivar", "-o", "wine.yaml", cwd=workdir)
+    again = cli("init", str(wine_csv), "--target", "cultivar", "-o", "wine.yaml", cwd=workdir)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
-    printed = run_cli("init", str(wine_csv), "--target", "cultivar", cwd=workdir)
+    printed = cli("init", str(wine_csv), "--target", "cultivar", cwd=workdir)
     assert printed.returncode == 0 and printed.stdout.startswith("# dlkit train")
 
 
 def test_train_a_file_with_a_target(workdir: Path, wine_csv: Path) -> None:
-    done = run_cli("train", str(wine_csv), "--target", "cultivar", "trainer.max_epochs=2", cwd=workdir)
+    done = cli("train", str(wine_csv), "--target", "cultivar", "trainer.max_epochs=2", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "data: wine.csv: 178 rows, 16 columns" in done.stdout
     assert "note: column 'batch_zero' holds one value" in done.stdout
@@ -155,12 +155,12 @@ def test_train_a_file_with_a_target(workdir: Path, wine_csv: Path) -> None:
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert run.info.status == "FINISHED" and run.data.params["data.kind"] == "csv"
     assert run.data.params["trainer.max_epochs"] == "2"
-    refused = run_cli("train", "iris-mlp", "--target", "species", cwd=workdir)
+    refused = cli("train", "iris-mlp", "--target", "species", cwd=workdir)
     assert refused.returncode == 2 and "--target applies to a data file" in refused.stderr
 
 
 def test_tune_a_file_with_a_target(workdir: Path, wine_csv: Path) -> None:
-    done = run_cli("tune", str(wine_csv), "--target", "cultivar", "--trials", "2", "trainer.max_epochs=2", cwd=workdir)
+    done = cli("tune", str(wine_csv), "--target", "cultivar", "--trials", "2", "trainer.max_epochs=2", cwd=workdir)
     assert done.returncode == 0, done.stderr
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])

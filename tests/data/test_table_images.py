@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from dlkit.data.infer import draft
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from tests.conftest import run_cli, train_in
+from tests.conftest import cli, train_in
 from tests.contract.harness import run_states
 
 
@@ -77,7 +77,7 @@ def test_predict_explain_and_export_read_the_paths_of_the_file_given(store: Path
     fresh.loc[3, "photo"] = None  # a missing image reads as a blank one
     fresh.to_csv(elsewhere / "new.csv", index=False)
     out = store / "predicted.csv"
-    done = run_cli("predict", mixed.run_id, "-i", str(elsewhere / "new.csv"), "-o", str(out),
+    done = cli("predict", mixed.run_id, "-i", str(elsewhere / "new.csv"), "-o", str(out),
                    "--tracking-uri", mixed.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(out)) == 24
@@ -104,7 +104,7 @@ def test_a_path_to_nothing_is_refused_before_a_run_exists(store: Path) -> None:
     frame.assign(photo=["../" + p if isinstance(p, str) else p for p in frame["photo"]]).to_csv(
         folder / "t.csv", index=False
     )
-    done = run_cli("train", "csv-mlp", f"data.path={folder / 't.csv'}", "data.target=y", "data.images=[photo]",
+    done = cli("train", "csv-mlp", f"data.path={folder / 't.csv'}", "data.target=y", "data.images=[photo]",
                    cwd=folder)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "data.images: column 'photo' names '../png/none.png' in data row 8" in done.stderr
@@ -113,7 +113,7 @@ def test_a_path_to_nothing_is_refused_before_a_run_exists(store: Path) -> None:
 
 
 def test_images_too_large_for_memory_are_refused_before_decoding(store: Path) -> None:
-    done = run_cli("train", "csv-mlp", f"data.path={store / 'digits.csv'}", "data.target=y", "data.images=[photo]",
+    done = cli("train", "csv-mlp", f"data.path={store / 'digits.csv'}", "data.target=y", "data.images=[photo]",
                    "data.image_encoder.size=512", cwd=store)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "data.image_encoder.size 512: the images of 1797 rows take about 15.8 GB" in done.stderr
@@ -128,7 +128,7 @@ def test_a_column_of_image_paths_is_inferred_as_images(store: Path) -> None:
 
 
 def test_only_the_mlp_reads_image_columns(store: Path) -> None:
-    done = run_cli("train", "csv-mlp", f"data.path={store / 'digits.csv'}", "data.target=y", "data.images=[photo]",
+    done = cli("train", "csv-mlp", f"data.path={store / 'digits.csv'}", "data.target=y", "data.images=[photo]",
                    "model.arch=autoencoder", "task.kind=regression", cwd=store)  # fmt: skip
     assert done.returncode == 2
     assert "data.images: needs model.arch: mlp" in done.stderr

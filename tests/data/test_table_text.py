@@ -13,7 +13,7 @@ import pytest
 from dlkit.data.infer import draft
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from tests.conftest import run_cli, train_in
+from tests.conftest import cli, train_in
 
 PRAISE = ["great product love it", "works perfectly", "excellent quality would buy again", "very happy with this"]
 COMPLAINTS = ["broke after a day", "terrible waste of money", "does not work at all", "disappointed returned it"]
@@ -67,7 +67,7 @@ def test_predict_explain_and_export_take_the_raw_rows(store: Path, with_text: An
     path = store / "fresh.csv"
     fresh.to_csv(path, index=False)
     out = store / "predicted.csv"
-    done = run_cli("predict", with_text.run_id, "-i", str(path), "-o", str(out),
+    done = cli("predict", with_text.run_id, "-i", str(path), "-o", str(out),
                    "--tracking-uri", with_text.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(out)) == 30
@@ -90,7 +90,7 @@ def test_predict_explain_and_export_take_the_raw_rows(store: Path, with_text: An
 
 
 def test_only_the_mlp_reads_text_columns(store: Path) -> None:
-    done = run_cli("train", "csv-mlp", f"data.path={store / 'reviews.csv'}", "data.target=kept", "data.text=[review]",
+    done = cli("train", "csv-mlp", f"data.path={store / 'reviews.csv'}", "data.target=kept", "data.text=[review]",
                    "model.arch=autoencoder", "task.kind=regression", cwd=store)  # fmt: skip
     assert done.returncode == 2
     assert "data.text: needs model.arch: mlp; model.arch autoencoder cannot read a table's text columns" in done.stderr

@@ -13,7 +13,7 @@ import pytest
 from dlkit.models.combiner import column_groups
 from dlkit.serving.explain import explain
 from dlkit.serving.export import export
-from tests.conftest import run_cli, train_in
+from tests.conftest import cli, train_in
 from tests.contract.harness import run_states
 
 
@@ -70,7 +70,7 @@ def test_attention_over_the_columns_learns_an_interaction_explains_and_exports(f
 
 
 def test_heads_that_do_not_divide_the_width_are_refused(folder: Path) -> None:
-    done = run_cli("train", "csv-mlp", f"data.path={folder / 'flats.csv'}", "data.target=sold",
+    done = cli("train", "csv-mlp", f"data.path={folder / 'flats.csv'}", "data.target=sold",
                    "model.combiner=attention", "model.combiner_dim=30", "model.combiner_heads=4", cwd=folder)  # fmt: skip
     assert done.returncode == 2
     assert "combiner_heads 4 does not divide combiner_dim 30" in done.stderr

@@ -24,7 +24,7 @@ from dlkit.numbers import number
 from dlkit.recipe import load, load_text
 from dlkit.serving.evaluate import evaluate
 from dlkit.training import run
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, cli
 from tests.postgres import free_port
 
 
@@ -79,7 +79,7 @@ def test_evaluate_on_a_new_file_matches_scikit_learn(iris_run: Any, iris_csv: Pa
 
     result = evaluate(iris_run.run_id, data_path=iris_csv, tracking_uri=iris_run.tracking_uri, say=quiet)
     out = store / "pred.csv"
-    done = run_cli("predict", iris_run.run_id, "--input", str(iris_csv), "--output", str(out), "--tracking-uri",
+    done = cli("predict", iris_run.run_id, "--input", str(iris_csv), "--output", str(out), "--tracking-uri",
                    iris_run.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     predicted = pd.read_csv(out)["prediction"]
@@ -91,7 +91,7 @@ def test_evaluate_on_a_new_file_matches_scikit_learn(iris_run: Any, iris_csv: Pa
 def test_evaluate_refuses_a_file_without_labels(iris_run: Any, iris_csv: Path, store: Path) -> None:
     unlabelled = store / "unlabelled.csv"
     pd.read_csv(iris_csv).drop(columns=["target"]).to_csv(unlabelled, index=False)
-    done = run_cli("evaluate", iris_run.run_id, "--data", str(unlabelled), "--tracking-uri", iris_run.tracking_uri,
+    done = cli("evaluate", iris_run.run_id, "--data", str(unlabelled), "--tracking-uri", iris_run.tracking_uri,
                    cwd=store)  # fmt: skip
     assert done.returncode == 2 and "has no target column 'target'" in done.stderr and "Traceback" not in done.stderr
 
@@ -101,7 +101,7 @@ def test_pyfunc_model_predicts_what_dlkit_predict_does_and_serves(iris_run: Any,
 
     rows = pd.read_csv(iris_csv).drop(columns=["target"])
     out = store / "pred-pyfunc.csv"
-    done = run_cli("predict", iris_run.run_id, "-i", str(iris_csv), "-o", str(out), "--tracking-uri",
+    done = cli("predict", iris_run.run_id, "-i", str(iris_csv), "-o", str(out), "--tracking-uri",
                    iris_run.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     expected = pd.read_csv(out)
@@ -152,18 +152,18 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
     uri = iris_run.tracking_uri
     other = run(load("iris-mlp", ["trainer.max_epochs=3", "optim.lr=0.02"]), tracking_uri=uri, say=quiet,
                 progress_bar=False)  # fmt: skip
-    listed = run_cli("runs", "ls", "--tracking-uri", uri, cwd=store)
+    listed = cli("runs", "ls", "--tracking-uri", uri, cwd=store)
     assert listed.returncode == 0, listed.stderr
     client = MlflowClient(uri)
     for run_id in (iris_run.run_id, other.run_id):
         line = next(line for line in listed.stdout.splitlines() if run_id in line)
         logged = client.get_run(run_id)
         assert logged.info.status in line and number(logged.data.metrics["test/loss"]) in line
-    ids = run_cli("runs", "ls", "--ids", "--tracking-uri", uri, cwd=store).stdout.split()
+    ids = cli("runs", "ls", "--ids", "--tracking-uri", uri, cwd=store).stdout.split()
     assert all(len(i) == 32 for i in ids) and ids.index(other.run_id) < ids.index(iris_run.run_id)  # newest first
 
     html, png = store / "compare.html", store / "compare.png"
-    shown = run_cli("compare", iris_run.run_id, other.run_id, "--tracking-uri", uri, "--output", str(html), cwd=store)
+    shown = cli("compare", iris_run.run_id, other.run_id, "--tracking-uri", uri, "--output", str(html), cwd=store)
     assert shown.returncode == 0, shown.stderr
     lr_line = next(line for line in shown.stdout.splitlines() if "optim.lr" in line)
     assert client.get_run(iris_run.run_id).data.params["optim.lr"] in lr_line and "0.02" in lr_line
@@ -171,7 +171,7 @@ def test_runs_ls_and_compare_agree_with_the_client(iris_run: Any, store: Path) -
     for run_id in (iris_run.run_id, other.run_id):
         assert number(client.get_run(run_id).data.metrics["test/acc"]) in acc_line
     assert "optim.lr" in html.read_text()
-    charted = run_cli("compare", iris_run.run_id, other.run_id, "--metric", "test/acc", "-o", str(png),
+    charted = cli("compare", iris_run.run_id, other.run_id, "--metric", "test/acc", "-o", str(png),
                       "--tracking-uri", uri, cwd=store)  # fmt: skip
     assert charted.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
 
@@ -229,7 +229,7 @@ def _processes_on(port: int) -> set[str]:
 
 def test_train_register_puts_the_model_in_the_registry(store: Path) -> None:
     uri = f"sqlite:///{store / 'registry.db'}"
-    done = run_cli("train", "iris-mlp", "trainer.max_epochs=2", "--register", "iris-classifier", "--tracking-uri",
+    done = cli("train", "iris-mlp", "trainer.max_epochs=2", "--register", "iris-classifier", "--tracking-uri",
                    uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     versions = MlflowClient(uri).search_model_versions("name='iris-classifier'")
@@ -261,7 +261,7 @@ def test_predict_on_text_and_series_files(kind: str, store: Path) -> None:
     lines = source.read_text(encoding="utf-8").splitlines()
     sample.write_text("\n".join(lines[:61]) + "\n", encoding="utf-8")  # header and 60 rows
     out = store / f"pred-{kind}.csv"
-    done = run_cli("predict", trained.run_id, "-i", str(sample), "-o", str(out), "--tracking-uri", uri, cwd=store)
+    done = cli("predict", trained.run_id, "-i", str(sample), "-o", str(out), "--tracking-uri", uri, cwd=store)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == columns
@@ -292,7 +292,7 @@ trainer: {{max_epochs: 2}}
     )
     trained = run(recipe, tracking_uri=uri, say=quiet, progress_bar=False)
     out = store / "pred-images.csv"
-    done = run_cli("predict", trained.run_id, "-i", str(folder / "1"), "-o", str(out), "--tracking-uri", uri,
+    done = cli("predict", trained.run_id, "-i", str(folder / "1"), "-o", str(out), "--tracking-uri", uri,
                    cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out)
@@ -312,7 +312,7 @@ trainer: {{max_epochs: 2}}
     trained = run(recipe, tracking_uri=uri, say=quiet, progress_bar=False)
     np.save(store / "new.npy", digits.data[200:230].astype(np.float32))
     out = store / "pred-arrays.csv"
-    done = run_cli("predict", trained.run_id, "-i", str(store / "new.npy"), "-o", str(out), "--tracking-uri", uri,
+    done = cli("predict", trained.run_id, "-i", str(store / "new.npy"), "-o", str(out), "--tracking-uri", uri,
                    cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(out)) == 30
@@ -349,7 +349,7 @@ def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preproces
     out = store / f"pred-{encoding}.csv"
     unlabelled = store / f"unlabelled-{encoding}.csv"
     frame.drop(columns=["label"]).to_csv(unlabelled, index=False)
-    done = run_cli("predict", trained.run_id, "-i", str(unlabelled), "-o", str(out), "--tracking-uri", uri, cwd=store)
+    done = cli("predict", trained.run_id, "-i", str(unlabelled), "-o", str(out), "--tracking-uri", uri, cwd=store)
     assert done.returncode == 0, done.stderr
     predicted = pd.read_csv(out)
     client = MlflowClient(uri)
@@ -360,7 +360,7 @@ def test_csv_tables_with_categories_and_gaps_predict_through_the_saved_preproces
     blank = store / f"blank-{encoding}.csv"  # the target column is there, to be filled in
     frame.assign(label=np.nan).to_csv(blank, index=False)
     again = store / f"pred-blank-{encoding}.csv"
-    done = run_cli("predict", trained.run_id, "-i", str(blank), "-o", str(again), "--tracking-uri", uri, cwd=store)
+    done = cli("predict", trained.run_id, "-i", str(blank), "-o", str(again), "--tracking-uri", uri, cwd=store)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(again)["prediction"]) == list(predicted["prediction"])
 

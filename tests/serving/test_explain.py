@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from dlkit.recipe import load, load_text
 from dlkit.serving.explain import explain
 from dlkit.training import run
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, cli
 
 
 def quiet(_: str) -> None:
@@ -89,5 +89,5 @@ def test_explain_refuses_unknown_methods_and_classes(workdir: Path, tracking_uri
         (["--method", "lime"], "--method lime: choose one of"),
         (["--target", "rose"], "--target 'rose'"),
     ):
-        done = run_cli("explain", trained.run_id, "-i", str(path), "--tracking-uri", tracking_uri, *extra, cwd=workdir)
+        done = cli("explain", trained.run_id, "-i", str(path), "--tracking-uri", tracking_uri, *extra, cwd=workdir)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

@@ -19,7 +19,7 @@ from dlkit.recipe import load
 from dlkit.serving.export import export
 from dlkit.tracking.logged_models import run_model_id
 from dlkit.training import run
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, cli
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
@@ -67,7 +67,7 @@ def table_run(store: Path) -> Any:
 
 def test_onnx_takes_the_raw_table_and_answers_as_dlkit_predict(table_run: Any, store: Path) -> None:
     out = store / "table-onnx"
-    done = run_cli("export", table_run.run_id, "-o", str(out), "--quantize", "int8",
+    done = cli("export", table_run.run_id, "-o", str(out), "--quantize", "int8",
                    "--tracking-uri", table_run.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "parity:" in done.stdout and "int8: model.int8.onnx" in done.stdout and "test accuracy" in done.stdout
@@ -80,7 +80,7 @@ def test_onnx_takes_the_raw_table_and_answers_as_dlkit_predict(table_run: Any, s
     path = store / "fresh.csv"
     fresh.to_csv(path, index=False)
     predicted = store / "fresh-predicted.csv"
-    done = run_cli("predict", table_run.run_id, "-i", str(path), "-o", str(predicted),
+    done = cli("predict", table_run.run_id, "-i", str(path), "-o", str(predicted),
                    "--tracking-uri", table_run.tracking_uri, cwd=store)  # fmt: skip
     assert done.returncode == 0, done.stderr
     expected = pd.read_csv(predicted)
@@ -209,17 +209,15 @@ def test_a_network_onnx_cannot_express_is_refused_with_the_way_out(tmp_path: Pat
 
 def test_bad_requests_stop_before_any_work(table_run: Any, store: Path) -> None:
     uri = table_run.tracking_uri
-    done = run_cli(
-        "export", table_run.run_id, "-f", "torchscript", "--quantize", "int8", "--tracking-uri", uri, cwd=store
-    )
+    done = cli("export", table_run.run_id, "-f", "torchscript", "--quantize", "int8", "--tracking-uri", uri, cwd=store)
     assert done.returncode == 2 and "--quantize: int8 quantizes ONNX graphs" in done.stderr
     taken = store / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
-    done = run_cli("export", table_run.run_id, "-o", str(taken), "--tracking-uri", uri, cwd=store)
+    done = cli("export", table_run.run_id, "-o", str(taken), "--tracking-uri", uri, cwd=store)
     assert done.returncode == 2 and "holds other files" in done.stderr
     assert [p.name for p in taken.iterdir()] == ["notes.txt"]
-    done = run_cli("export", "0" * 32, "--tracking-uri", uri, cwd=store)
+    done = cli("export", "0" * 32, "--tracking-uri", uri, cwd=store)
     assert done.returncode == 2 and "RUN" in done.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.cli.test_read_only import refused
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 CORPUS = Path(__file__).parents[1] / "bad_inputs"
 
@@ -19,7 +19,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """A folder with a store holding one iris run, and the rows of four flowers to predict."""
     folder = tmp_path_factory.mktemp("lookup")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    done = run_cli("train", "iris-mlp", "trainer.max_epochs=2", "--tracking-uri", uri, cwd=folder, timeout=300)
+    done = cli("train", "iris-mlp", "trainer.max_epochs=2", "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     client = MlflowClient(uri)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
@@ -42,7 +42,7 @@ def test_commands_given_a_run_id_leave_no_checkpoint_copy_behind(
         ["explain", run_id, "-i", rows, "-o", str(tmp_path / "explained")],
         ["train", "iris-mlp", "trainer.max_epochs=1", f"model.init_from={run_id}"],
     ):
-        done = run_cli(*args, "--tracking-uri", uri, cwd=folder, env=env, timeout=300)
+        done = cli(*args, "--tracking-uri", uri, cwd=folder, env=env)
         assert done.returncode == 0, (args, done.stderr)
         assert "warning:" not in done.stdout
     assert not [p.name for p in tmpdir.iterdir() if p.name.startswith("dlkit-")]
@@ -53,11 +53,11 @@ def test_a_run_that_did_not_finish_is_used_with_a_warning(trained: tuple[Path, s
     client = MlflowClient(uri)
     client.set_terminated(run_id, "FAILED")
     try:
-        done = run_cli("predict", run_id, "-i", str(folder / "rows.csv"), "-o", str(tmp_path / "o.csv"),
+        done = cli("predict", run_id, "-i", str(folder / "rows.csv"), "-o", str(tmp_path / "o.csv"),
                        "--tracking-uri", uri, cwd=folder)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert f"warning: run {run_id} is FAILED, not FINISHED" in done.stdout
-        evaluated = run_cli("evaluate", run_id, "--tracking-uri", uri, cwd=folder)
+        evaluated = cli("evaluate", run_id, "--tracking-uri", uri, cwd=folder)
         assert evaluated.returncode == 0 and "is FAILED, not FINISHED" in evaluated.stdout
     finally:
         client.set_terminated(run_id, "FINISHED")
@@ -66,11 +66,11 @@ def test_a_run_that_did_not_finish_is_used_with_a_warning(trained: tuple[Path, s
 def test_a_run_without_a_checkpoint_is_named_as_such(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     # a loss that turns infinite in the first epoch: the run fails and keeps no checkpoint of such weights
-    done = run_cli("train", "diabetes-mlp", "optim.name=sgd", "optim.lr=10", "--tracking-uri", uri, cwd=tmp_path)
+    done = cli("train", "diabetes-mlp", "optim.name=sgd", "optim.lr=10", "--tracking-uri", uri, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     client = MlflowClient(uri)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    evaluated = run_cli("evaluate", run.info.run_id, "--tracking-uri", uri, cwd=tmp_path)
+    evaluated = cli("evaluate", run.info.run_id, "--tracking-uri", uri, cwd=tmp_path)
     assert evaluated.returncode == 2
     assert f"run {run.info.run_id} (FAILED) has no checkpoints/best.ckpt" in evaluated.stderr
     assert "not found" not in evaluated.stderr
@@ -78,7 +78,7 @@ def test_a_run_without_a_checkpoint_is_named_as_such(tmp_path: Path) -> None:
 
 def test_errors_in_the_input_file_name_the_input_option(trained: tuple[Path, str, str], tmp_path: Path) -> None:
     folder, uri, run_id = trained
-    done = run_cli("predict", run_id, "-i", str(CORPUS / "latin1.csv"), "-o", str(tmp_path / "o.csv"),
+    done = cli("predict", run_id, "-i", str(CORPUS / "latin1.csv"), "-o", str(tmp_path / "o.csv"),
                    "--tracking-uri", uri, cwd=folder)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("error: --input: ") and "data.path" not in done.stderr, done.stderr
@@ -90,7 +90,7 @@ def test_predict_and_explain_to_a_read_only_place_fail_before_predicting(
 ) -> None:
     folder, uri, run_id = trained
     for command, target in (("predict", read_only_dir / "out.csv"), ("explain", read_only_dir / "figures")):
-        done = run_cli(command, run_id, "-i", str(folder / "rows.csv"), "-o", str(target), "--tracking-uri", uri,
+        done = cli(command, run_id, "-i", str(folder / "rows.csv"), "-o", str(target), "--tracking-uri", uri,
                        cwd=folder)  # fmt: skip
         refused(done, "--output")
     assert not list(read_only_dir.iterdir())

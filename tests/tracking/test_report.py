@@ -25,7 +25,7 @@ from dlkit.recipe import load, load_text
 from dlkit.training import run
 from dlkit.training.run import run_cv
 from dlkit.tuning.study import tune
-from tests.conftest import run_cli
+from tests.conftest import cli
 from tests.tuning.test_workers import RECIPE
 
 
@@ -114,7 +114,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def report(store: dict[str, Any], *args: str, name: str = "report.html") -> tuple[Page, Path]:
     output = store["folder"] / name
-    done = run_cli("report", *args, "-o", str(output), "--tracking-uri", store["uri"], cwd=store["folder"], timeout=300)
+    done = cli("report", *args, "-o", str(output), "--tracking-uri", store["uri"], cwd=store["folder"])
     assert done.returncode == 0, done.stderr
     assert f"report written to {output}" in done.stdout
     return Page(output.read_text()), output
@@ -200,15 +200,15 @@ def test_a_study_report_shows_the_study_and_its_best_trials(store: dict[str, Any
 def test_compare_writes_the_report_and_bad_targets_leave_no_file(store: dict[str, Any]) -> None:
     folder, uri = store["folder"], store["uri"]
     output = folder / "compare.html"
-    done = run_cli("compare", store["fast"], store["slow"], "-o", str(output), "--tracking-uri", uri, cwd=folder)
+    done = cli("compare", store["fast"], store["slow"], "-o", str(output), "--tracking-uri", uri, cwd=folder)
     assert done.returncode == 0, done.stderr
     assert "Learning curves" in Page(output.read_text()).headings
 
     missing = folder / "missing.html"
-    bad = run_cli("report", store["fast"], "no-such-thing", "-o", str(missing), "--tracking-uri", uri, cwd=folder)
+    bad = cli("report", store["fast"], "no-such-thing", "-o", str(missing), "--tracking-uri", uri, cwd=folder)
     assert bad.returncode == 2 and "no-such-thing: neither a run id nor a study name" in bad.stderr
     assert not missing.exists()
-    wrong = run_cli("report", store["fast"], "-o", str(folder / "r.pdf"), "--tracking-uri", uri, cwd=folder)
+    wrong = cli("report", store["fast"], "-o", str(folder / "r.pdf"), "--tracking-uri", uri, cwd=folder)
     assert wrong.returncode == 2 and "--output" in wrong.stderr and not (folder / "r.pdf").exists()
-    empty = run_cli("report", "--tracking-uri", uri, cwd=folder)
+    empty = cli("report", "--tracking-uri", uri, cwd=folder)
     assert empty.returncode == 2 and "report needs run ids" in empty.stderr

@@ -26,7 +26,7 @@ from dlkit.recipe import load
 from dlkit.serving.evaluate import evaluate
 from dlkit.tasks import groups
 from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import cli
 from tests.tracking.test_report import Page
 
 
@@ -115,7 +115,7 @@ def test_evaluate_repeats_the_groups_and_reports_by_any_column(titanic: dict[str
     again = evaluate(run_id, tracking_uri=uri, say=quiet)
     by_sex = {k: v for k, v in again.metrics.items() if k.startswith(("test/by/sex/", "test/gap/sex/"))}
     assert by_sex and all(logged[k] == pytest.approx(v, abs=1e-5) for k, v in by_sex.items())
-    done = run_cli("evaluate", run_id, "--by", "passengerClass", "--tracking-uri", uri, cwd=titanic["folder"])
+    done = cli("evaluate", run_id, "--by", "passengerClass", "--tracking-uri", uri, cwd=titanic["folder"])
     assert done.returncode == 0, done.stderr
     assert "by passengerClass" in done.stdout and "largest gap" in done.stdout and "1st" in done.stdout
     # a file of new rows: its own groups
@@ -134,7 +134,7 @@ def test_bad_group_columns_stop_before_any_work(titanic: dict[str, Any]) -> None
         ("rownames", "--by: column 'rownames' has 1309 distinct values"),
         ("nope", "--by: no column 'nope'"),
     ):
-        done = run_cli("evaluate", run_id, "--by", by, "--tracking-uri", uri, cwd=folder)
+        done = cli("evaluate", run_id, "--by", by, "--tracking-uri", uri, cwd=folder)
         assert done.returncode == 2 and message in done.stderr, done.stderr
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == before
     with pytest.raises(
@@ -160,7 +160,7 @@ def test_a_column_left_out_of_the_inputs_is_still_reported_and_compared(tmp_path
                  tracking_uri=uri, say=quiet, progress_bar=False)  # fmt: skip
     assert {"test/by/Gender/Female/acc", "test/by/Gender/Male/acc", "test/gap/Gender/tpr"} <= set(first.test_metrics)
     output = tmp_path / "compare.html"
-    done = run_cli("compare", first.run_id, second.run_id, "-o", str(output), "--tracking-uri", uri, cwd=tmp_path)
+    done = cli("compare", first.run_id, second.run_id, "-o", str(output), "--tracking-uri", uri, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     page = Page(output.read_text())
     text = " ".join(" ".join(row) for table in page.tables for row in table)

@@ -12,7 +12,7 @@ import torch
 from mlflow import MlflowClient
 
 from dlkit.tasks import temperature
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.0, 3.0])
@@ -52,10 +52,10 @@ def test_calibrated_run_lowers_the_ece_of_an_over_confident_model_everywhere_it_
     common = ["--target", "y", "trainer.max_epochs=5", "trainer.early_stopping=null", "optim.lr=0.003",
               "model.dropout=0", "model.hidden=[256,256]", "optim.weight_decay=0", "trainer.monitor=val/acc",
               "--tracking-uri", uri]  # fmt: skip
-    plain = run_cli("train", str(data), *common, cwd=workdir)
+    plain = cli("train", str(data), *common, cwd=workdir)
     assert plain.returncode == 0, plain.stderr
     assert "split_column" not in plain.stderr and "splits: as column 'split' marks them" in plain.stdout
-    calibrated = run_cli("train", str(data), *common, "task.calibrate=temperature", cwd=workdir)
+    calibrated = cli("train", str(data), *common, "task.calibrate=temperature", cwd=workdir)
     assert calibrated.returncode == 0, calibrated.stderr
     assert "calibration: temperature" in calibrated.stdout and "fitted on the validation split" in calibrated.stdout
 
@@ -82,7 +82,7 @@ def test_calibrated_run_lowers_the_ece_of_an_over_confident_model_everywhere_it_
     probs = {}
     for name, run_id in (("plain", plain_id), ("calibrated", calibrated_id)):
         out = workdir / f"{name}.csv"
-        done = run_cli("predict", run_id, "-i", str(workdir / "new.csv"), "-o", str(out), "--tracking-uri", uri,
+        done = cli("predict", run_id, "-i", str(workdir / "new.csv"), "-o", str(out), "--tracking-uri", uri,
                        cwd=workdir)  # fmt: skip
         assert done.returncode == 0, done.stderr
         probs[name] = pd.read_csv(out)[["prob_c0", "prob_c1", "prob_c2"]].to_numpy()
@@ -94,7 +94,7 @@ def test_calibrated_run_lowers_the_ece_of_an_over_confident_model_everywhere_it_
     # the exported graph gives the calibrated probabilities too; logged beside it, the run's own model
     # stays the one runs:/RUN/model serves (below)
     onnxruntime = pytest.importorskip("onnxruntime")
-    done = run_cli("export", calibrated_id, "-o", str(workdir / "onnx"), "--tracking-uri", uri, cwd=workdir)
+    done = cli("export", calibrated_id, "-o", str(workdir / "onnx"), "--tracking-uri", uri, cwd=workdir)
     assert done.returncode == 0, done.stderr
     numbers = rows[[f"f{i}" for i in range(10)]].to_numpy(np.float64)
     (exported,) = onnxruntime.InferenceSession(str(workdir / "onnx" / "model.onnx")).run(

@@ -13,7 +13,7 @@ from dlkit.recipe import load
 from dlkit.recipe.bundled import bundled_recipes
 from dlkit.training.run import run, run_cv
 from tests import spoken_digits
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, cli
 
 
 def file_overrides(name: str, workdir: Path) -> list[str]:
@@ -145,7 +145,7 @@ def test_forecasting_reports_the_naive_baseline(workdir: Path, tracking_uri: str
 
 
 def test_kfold_parent_and_children_in_mlflow(workdir: Path) -> None:
-    done = run_cli("train", "iris-mlp", "trainer.max_epochs=3", "--folds", "3", cwd=workdir)
+    done = cli("train", "iris-mlp", "trainer.max_epochs=3", "--folds", "3", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "3-fold cross-validation" in done.stdout
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")

@@ -25,7 +25,7 @@ from dlkit.errors import BadInput, DataError, RecipeError
 from dlkit.recipe import load
 from dlkit.tasks.predictor import Predictor
 from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 RECIPE = "movielens-mf"
 FAST = ["trainer.max_epochs=4", "trainer.early_stopping=null"]
@@ -102,7 +102,7 @@ def test_predict_lists_unseen_items_per_user_and_the_mlflow_model_agrees(
 ) -> None:
     run_id, uri, folder = ratings["result"].run_id, ratings["uri"], ratings["folder"]
     out = folder / "top.csv"
-    done = run_cli("predict", run_id, "--user", "1", "--user", "7", "--top", "5", "-o", str(out),
+    done = cli("predict", run_id, "--user", "1", "--user", "7", "--top", "5", "-o", str(out),
                    "--tracking-uri", uri, cwd=folder)  # fmt: skip
     assert done.returncode == 0, done.stderr
     top = pd.read_csv(out)
@@ -126,7 +126,7 @@ def test_predict_lists_unseen_items_per_user_and_the_mlflow_model_agrees(
     scored = model.predict(pairs)
     assert list(scored.columns) == ["userId", "movieId", "predicted_rating", "score"] and len(scored) == 20
     pairs.to_csv(folder / "pairs.csv", index=False)
-    done = run_cli("predict", run_id, "-i", str(folder / "pairs.csv"), "-o", str(folder / "p.csv"),
+    done = cli("predict", run_id, "-i", str(folder / "pairs.csv"), "-o", str(folder / "p.csv"),
                    "--tracking-uri", uri, cwd=folder)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert np.allclose(pd.read_csv(folder / "p.csv")["predicted_rating"], scored["predicted_rating"], atol=1e-5)
@@ -164,7 +164,7 @@ def test_bad_recipes_and_data_stop_before_a_run(ratings: dict[str, Any], tmp_pat
             run(load(RECIPE, [path, *overrides]), tracking_uri=f"sqlite:///{tmp_path / 'm.db'}", say=quiet)
     client = MlflowClient(f"sqlite:///{tmp_path / 'm.db'}")
     assert not [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
-    done = run_cli("predict", ratings["result"].run_id, "-o", str(tmp_path / "x.csv"), "--tracking-uri",
+    done = cli("predict", ratings["result"].run_id, "-o", str(tmp_path / "x.csv"), "--tracking-uri",
                    ratings["uri"], cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2 and "--input: give the new data" in done.stderr
     assert not (tmp_path / "x.csv").exists()
@@ -172,15 +172,15 @@ def test_bad_recipes_and_data_stop_before_a_run(ratings: dict[str, Any], tmp_pat
 
 def test_a_table_of_interactions_trains_from_the_command_line(ratings: dict[str, Any], tmp_path: Path) -> None:
     path, uri = str(ratings["path"]), f"sqlite:///{tmp_path / 'mlflow.db'}"
-    done = run_cli("init", path, "--user", "userId", "--item", "movieId", "--target", "rating", cwd=tmp_path)
+    done = cli("init", path, "--user", "userId", "--item", "movieId", "--target", "rating", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "kind: ratings" in done.stdout and "rating_column: rating" in done.stdout
     assert "time_column: timestamp" in done.stdout and "data.item_features=[year,genres]" in done.stdout
-    done = run_cli("train", path, "--user", "userId", "--item", "movieId", "--target", "rating",
+    done = cli("train", path, "--user", "userId", "--item", "movieId", "--target", "rating",
                    "trainer.max_epochs=2", "--tracking-uri", uri, cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "test/recall_at_k_popular" in done.stdout and "test/rmse" in done.stdout
-    done = run_cli("train", path, "--user", "userId", "--tracking-uri", uri, cwd=tmp_path)
+    done = cli("train", path, "--user", "userId", "--tracking-uri", uri, cwd=tmp_path)
     assert done.returncode == 2 and "--item: a table of interactions needs both --user and --item" in done.stderr
     for target, time, item, message in (
         ("title", None, "movieId", "--target: column 'title' holds 'Dangerous Minds', not ratings (numbers)"),

@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from dlkit.errors import NonFiniteLoss
 from dlkit.recipe import load
 from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import cli, run_cli
 from tests.postgres import free_port
 
 # deterministic, one thread, no early stop: two runs with the same seed give the same numbers
@@ -94,7 +94,7 @@ def test_a_signal_stops_after_the_step_and_the_run_resumes(workdir: Path, signum
     client = MlflowClient(uri)
     assert client.get_run(run_id).info.status == "KILLED"
 
-    resumed = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    resumed = cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming run {run_id}" in resumed.stdout
     finished = client.get_run(run_id)
@@ -106,7 +106,7 @@ def test_a_signal_stops_after_the_step_and_the_run_resumes(workdir: Path, signum
 def test_resume_after_sigkill_ends_exactly_like_an_uninterrupted_run(workdir: Path) -> None:
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     common = ["train", "digits-mlp", "trainer.max_epochs=6", *EXACT, "--tracking-uri", uri]
-    whole = run_cli(*common, cwd=workdir)
+    whole = cli(*common, cwd=workdir)
     assert whole.returncode == 0, whole.stderr
     client = MlflowClient(uri)
     (reference,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
@@ -116,10 +116,10 @@ def test_resume_after_sigkill_ends_exactly_like_an_uninterrupted_run(workdir: Pa
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert client.get_run(run_id).info.status == "RUNNING"
-    listed = run_cli("runs", "ls", "--tracking-uri", uri, cwd=workdir)
+    listed = cli("runs", "ls", "--tracking-uri", uri, cwd=workdir)
     assert "RUNNING (stale)" in next(line for line in listed.stdout.splitlines() if run_id in line)
 
-    resumed = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    resumed = cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     again = client.get_run(run_id)
     assert again.info.status == "FINISHED"
@@ -128,7 +128,7 @@ def test_resume_after_sigkill_ends_exactly_like_an_uninterrupted_run(workdir: Pa
             assert math.isclose(again.data.metrics[key], value, rel_tol=1e-6, abs_tol=1e-7), key
     steps = [p.step for p in client.get_metric_history(run_id, "val/loss")]
     assert sorted(steps) == list(range(1, 7))
-    refused = run_cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
+    refused = cli("train", "--resume", run_id, "--tracking-uri", uri, cwd=workdir)
     assert refused.returncode == 2 and "already finished" in refused.stderr
 
 
@@ -148,7 +148,7 @@ def test_two_trainings_create_a_fresh_store_at_the_same_instant(workdir: Path) -
 def test_an_unreachable_tracking_server_fails_before_training(workdir: Path) -> None:
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.time()
-    done = run_cli("train", "iris-mlp", "--tracking-uri", uri, cwd=workdir, timeout=120)
+    done = cli("train", "iris-mlp", "--tracking-uri", uri, cwd=workdir)
     assert done.returncode == 2
     assert f"tracking server {uri} is unreachable" in done.stderr and "Traceback" not in done.stderr
     assert "epoch 1" not in done.stdout

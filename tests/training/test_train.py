@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from dlkit.errors import Interrupted, TrainingFailed
 from dlkit.recipe import load
 from dlkit.training import run
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 ARTIFACTS = {
     "recipe.yaml",
@@ -43,7 +43,7 @@ def only_run(uri: str) -> object:
 
 
 def test_train_cli_records_the_full_run(workdir: Path) -> None:
-    done = run_cli("train", "digits-mlp", "trainer.max_epochs=3", "model.hidden=[64]", cwd=workdir)
+    done = cli("train", "digits-mlp", "trainer.max_epochs=3", "model.hidden=[64]", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "test/acc" in done.stdout and "dlkit ui --tracking-uri sqlite:///mlflow.db" in done.stdout
@@ -189,7 +189,7 @@ def test_regression_run_metrics_equal_scikit_learn(workdir: Path, tracking_uri: 
 
 
 def test_bad_input_creates_no_run(workdir: Path) -> None:
-    done = run_cli("train", "iris-mlp", "model.arch=cnn", cwd=workdir)
+    done = cli("train", "iris-mlp", "model.arch=cnn", cwd=workdir)
     assert done.returncode == 2
     assert done.stderr.startswith("error: model.arch cnn needs image inputs")
     assert "Traceback" not in done.stderr
@@ -199,7 +199,7 @@ def test_bad_input_creates_no_run(workdir: Path) -> None:
 
 
 def test_unwritable_store_fails_before_training(workdir: Path) -> None:
-    done = run_cli("train", "iris-mlp", "--tracking-uri", "sqlite:////nonexistent/dir/mlflow.db", cwd=workdir)
+    done = cli("train", "iris-mlp", "--tracking-uri", "sqlite:////nonexistent/dir/mlflow.db", cwd=workdir)
     assert done.returncode == 2
     assert "sqlite:////nonexistent/dir/mlflow.db" in done.stderr and "epoch" not in done.stdout
 

@@ -217,14 +217,14 @@ def test_bad_picks_are_refused_before_any_trial(workdir: Path, pick: str, messag
 
 
 def test_studies_lists_counts_and_best(workdir: Path, tracking_uri: str) -> None:
-    from tests.conftest import run_cli
+    from tests.conftest import cli
 
-    assert "no studies in" in run_cli("studies", cwd=workdir).stdout
+    assert "no studies in" in cli("studies", cwd=workdir).stdout
     recipe = load_text(RECIPE, overrides=("tune.pruner=none",))
     result = tune(
         recipe, trials=2, storage=str(workdir / "optuna-studies.journal"), tracking_uri=tracking_uri, say=quiet
     )
-    listed = run_cli("studies", cwd=workdir)
+    listed = cli("studies", cwd=workdir)
     assert listed.returncode == 0
     row = next(line for line in listed.stdout.splitlines() if "iris-tune" in line)
     assert "val/acc (max)" in row and f"{result.best_value:.4f}" in row
