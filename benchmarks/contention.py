@@ -108,6 +108,11 @@ def run_dlkit(recipe: str, overrides: list[str], folder: Path) -> float:
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     run_id = next(line.split()[-1] for line in done.stdout.splitlines() if line.startswith("run id"))
+    return samples_per_sec(uri, run_id)
+
+
+def samples_per_sec(uri: str, run_id: str) -> float:
+    """Median samples per second of a finished run's epochs 2..E, read in a fresh process."""
     code = (
         "import json, sys; from mlflow import MlflowClient; "
         "h = MlflowClient(sys.argv[1]).get_metric_history(sys.argv[2], 'perf/train_samples_per_sec'); "

@@ -11,6 +11,7 @@ from benchmarks import (
     levers,
     listing,
     pruning,
+    scaling,
     sequences,
     startup,
     throughput,
@@ -23,6 +24,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = startup.measure() + listing.measure() + end_to_end.measure() + throughput.measure() + levers.measure()
     rows += tuning_jobs.measure() + pruning.measure() + contention.measure() + sequences.measure()
+    rows += scaling.measure()
     print_table(rows)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import contention, gpu, levers, listing, sequences, startup, throughput
+from benchmarks import contention, gpu, levers, listing, scaling, sequences, startup, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -89,9 +89,21 @@ def test_contention_rows() -> None:
 
 @pytest.mark.slow
 def test_sequence_rows() -> None:
-    (row,) = sequences.measure(repeats=1, names=(next(iter(sequences.WORKLOADS)),))
-    assert row.name == "sequences: GRU forecaster, 17,500 steps, dlkit vs hand loop"
+    (row,) = sequences.measure(repeats=1, names=("GRU forecaster",), steps=3_000)
+    assert row.name == "sequences: GRU forecaster, 3,000 steps, dlkit vs hand loop"
     assert RATIO.match(row.ratio) and row.target == ">= 0.9x" and row.ok is not None
+
+
+@pytest.mark.slow
+def test_scaling_rows() -> None:
+    rows = scaling.measure(repeats=1, sizes=(2_000, 6_000))
+    assert [r.name.split(",")[0] for r in rows] == [
+        *(["scaling: read and preprocess", "scaling: epoch throughput", "scaling: peak memory"] * 2),
+        "scaling: read growth", "scaling: epoch growth", "scaling: memory growth",
+    ]  # fmt: skip
+    assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows), rows
+    columns = re.search(r"\((\d+) columns\)", rows[2].baseline)
+    assert columns and int(columns[1]) >= 10 + 4 + 12 + 30, rows[2]  # the numbers and every category one-hot
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ FAST = settings(
     suppress_health_check=list(HealthCheck),
 )  # fmt: skip
 LONG = settings(
-    max_examples=40, deadline=None, database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    max_examples=25, deadline=None, database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=list(HealthCheck),
 )  # fmt: skip
 
