@@ -14,6 +14,7 @@ from benchmarks import (
     scaling,
     sequences,
     startup,
+    study_scale,
     throughput,
     tuning_jobs,
 )
@@ -24,7 +25,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = startup.measure() + listing.measure() + end_to_end.measure() + throughput.measure() + levers.measure()
     rows += tuning_jobs.measure() + pruning.measure() + contention.measure() + sequences.measure()
-    rows += scaling.measure()
+    rows += scaling.measure() + study_scale.measure()
     print_table(rows)
 
 

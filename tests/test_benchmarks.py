@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import contention, gpu, levers, listing, scaling, sequences, startup, throughput
+from benchmarks import contention, gpu, levers, listing, scaling, sequences, startup, study_scale, throughput
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -104,6 +104,15 @@ def test_scaling_rows() -> None:
     assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows), rows
     columns = re.search(r"\((\d+) columns\)", rows[2].baseline)
     assert columns and int(columns[1]) >= 10 + 4 + 12 + 30, rows[2]  # the numbers and every category one-hot
+
+
+@pytest.mark.slow
+def test_study_rows() -> None:
+    rows = study_scale.measure(trials=4)
+    assert [r.name.split(",")[0] for r in rows] == [
+        "tuning: dlkit's own cost per trial", "tuning: the study's end after 4 trials (figures"
+    ]  # fmt: skip
+    assert RATIO.match(rows[0].ratio) and all(r.ok is not None for r in rows)
 
 
 @pytest.mark.slow
