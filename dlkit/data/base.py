@@ -136,11 +136,13 @@ def build_module(
     scale: bool = True,
     scale_columns: np.ndarray | None = None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    owned: bool = False,
 ) -> TensorDataModule:
     """Scale with training statistics and wrap arrays already split into `splits` (row indices).
 
     `y` holds class codes 0..K-1 (classification) or continuous targets. `scale_columns`
     limits scaling to some columns of a table (the others, embedded category codes, stay as they are).
+    `owned`: `x` is the caller's to give away, scaled in place instead of copied.
     """
     data = recipe.data
     classification = info.class_names is not None
@@ -149,13 +151,12 @@ def build_module(
         splits = _without_classes(splits, y, excluded, info.class_names)
     train = splits["train"]
     if scale:
-        columns = scale_columns if scale_columns is not None else slice(None)
-        scaler = fit_scaler(x[train][:, columns] if scale_columns is not None else x[train], data.scale)
-        x = x.astype(np.float32, copy=True)
-        if scale_columns is not None:
-            x[:, columns] = apply_scaler(x[:, columns], scaler)
-        else:
+        scaler = fit_scaler(x[np.ix_(train, scale_columns)] if scale_columns is not None else x[train], data.scale)
+        x = x.astype(np.float32, copy=not owned)
+        if scale_columns is None:
             x = apply_scaler(x, scaler)
+        elif len(scale_columns):
+            x[:, scale_columns] = apply_scaler(x[:, scale_columns], scaler)
         info.preprocessing["scaler"] = scaler
         names = info.feature_names or []
         constant = [names[i] if i < len(names) else str(i) for i in scaler.get("constant", [])]

@@ -124,6 +124,13 @@ def category_list(values: Any, most: int) -> list[str]:
     return sorted(name for name, _ in ranked[:most])
 
 
+def category_codes(values: Any, known: list[str]) -> np.ndarray:
+    """Each value's code: 1.. in the order of `known`, 0 for a value `known` does not hold."""
+    import pandas as pd
+
+    return pd.Index(known, dtype=object).get_indexer(np.asarray(values, dtype=object)) + 1
+
+
 def group_labels(values: Any, column: str, field: str) -> np.ndarray:
     """Each row's group: the value as text, a missing cell as "- missing -"; numbers with many distinct values
     in quartile bands ("18 to 29"). A column of more than MAX_GROUPS other values is refused, naming `field`."""

@@ -102,19 +102,23 @@ def fit_bins(x: np.ndarray, bins: int) -> list[list[float]]:
     return [np.unique(column).tolist() for column in edges]
 
 
-def piecewise(x: np.ndarray, edges: list[list[float]]) -> np.ndarray:
+def piecewise(x: np.ndarray, edges: list[list[float]], dtype: Any = np.float64) -> np.ndarray:
     """Piecewise-linear encoding: per column, one input per bin, 0 below it, 1 above, linear inside.
 
     An MLP then sees where in its distribution each value lies and can bend its response at any
     bin edge, as a tree splits; values beyond the training range saturate (Gorishniy et al., 2022,
-    "On Embeddings for Numerical Features in Tabular Deep Learning").
+    "On Embeddings for Numerical Features in Tabular Deep Learning"). Computed column by column into
+    one array of `dtype`, so a large table holds the encoded matrix once.
     """
-    blocks = []
-    for j, column_edges in enumerate(edges):
+    widths = [max(1, len(e) - 1) for e in edges]
+    out = np.zeros((len(x), sum(widths)), dtype=dtype)
+    start = 0
+    for j, (column_edges, width) in enumerate(zip(edges, widths, strict=True)):
         e = np.asarray(column_edges, dtype=np.float64)
-        if len(e) < 2:  # constant in training
-            blocks.append(np.zeros((len(x), 1)))
-            continue
-        low, high = e[:-1], e[1:]
-        blocks.append(np.clip((x[:, j : j + 1] - low) / (high - low), 0.0, 1.0))
-    return np.concatenate(blocks, axis=1) if blocks else np.empty((len(x), 0))
+        if len(e) >= 2:  # a column constant in training keeps its one input at 0
+            low, high = e[:-1], e[1:]
+            part = x[:, j : j + 1] - low  # one temporary of the column's bins, changed in place
+            part /= high - low
+            out[:, start : start + width] = np.clip(part, 0.0, 1.0, out=part)
+        start += width
+    return out

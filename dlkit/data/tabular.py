@@ -9,7 +9,7 @@ import pandas as pd
 
 from dlkit.data import table_images, table_targets, table_text
 from dlkit.data.base import TensorDataModule, build_module
-from dlkit.data.columns import calendar, category_list, date_parts, group_labels
+from dlkit.data.columns import calendar, category_codes, category_list, date_parts, group_labels
 from dlkit.data.files import column, empty_columns, existing, missing_report, read_table
 from dlkit.data.info import DataInfo
 from dlkit.data.rows import RawInputs, first_rows, input_column, labels, numbers, row_ids
@@ -127,7 +127,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     edges: list[list[float]] | None = None
     if p.numeric_encoding == "piecewise" and numeric_names:
         edges = fit_bins(numeric_x[train], p.numeric_bins)
-        blocks = [piecewise(numeric_x, edges)]
+        blocks = [piecewise(numeric_x, edges, np.float32)]
         names = [f"{n}#{k}" for n, e in zip(numeric_names, edges, strict=True) for k in range(max(1, len(e) - 1))]
     else:
         blocks = [numeric_x]
@@ -135,26 +135,26 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     categories: dict[str, list[str]] = {}
     embedded: list[tuple[int, int]] = []
     for name in categorical:
-        values = frame[name].astype(str).to_numpy()
         known = category_list(frame[name].iloc[train], p.max_categories)
         categories[name] = known
+        codes = category_codes(frame[name].astype(str).to_numpy(), known)  # 0: a category not seen in training
         if p.categorical_encoding == "onehot":
-            blocks.append((values[:, None] == np.asarray(known)[None, :]).astype(np.float64))
+            blocks.append(codes[:, None] == np.arange(1, len(known) + 1)[None, :])
             names.extend(f"{name}={c}" for c in known)
         else:
-            lookup = {c: i + 1 for i, c in enumerate(known)}  # 0: a category not seen in training
             embedded.append((len(names), len(known) + 1))
-            blocks.append(np.asarray([lookup.get(v, 0) for v in values], dtype=np.float64)[:, None])
+            blocks.append(codes[:, None])
             names.append(name)
     texts, token_ids = table_text.fit(frame, text_columns, train, p.text_encoder)
     text_blocks = table_text.positions(texts, len(names))
-    blocks.append(token_ids.astype(np.float64))
+    blocks.append(token_ids)
     names.extend(f"{name}#{k}" for name, f in texts.items() for k in range(table_text.width(f)))
     images, image_x = table_images.fit(frame, image_columns, path.parent, train, p.image_encoder)
     image_blocks = table_images.positions(images, len(names))
     blocks.append(image_x)
     names.extend(f"{name}#{k}" for name, b in zip(images, image_blocks, strict=True) for k in range(b.width))
-    x = np.concatenate(blocks, axis=1).astype(np.float32)
+    x = np.concatenate(blocks, axis=1, dtype=np.float32)  # each block cast as it is copied: one matrix in memory
+    del blocks
 
     info = DataInfo(
         name=path.stem,
@@ -189,7 +189,7 @@ def build(recipe: Recipe, fold: tuple[int, int] | None = None) -> TensorDataModu
     if edges is not None:
         info.preprocessing["bins"] = edges
     scaled = np.arange(len(numeric_names)) if edges is None else np.arange(0)
-    module = build_module(recipe, x, y, splits, info, scale_columns=scaled)
+    module = build_module(recipe, x, y, splits, info, scale_columns=scaled, owned=True)
     module.groups = groups
     return module
 
@@ -221,9 +221,7 @@ def raw_parts(frame: Any, info: DataInfo, field: str) -> tuple[np.ndarray, np.nd
     codes = np.zeros((len(frame), len(pre["categorical"])), dtype=np.int64)
     for j, (name, known) in enumerate(pre["categorical"].items()):
         col = input_column(frame, name, field, "categorical")
-        values = frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy()
-        lookup = {c: i + 1 for i, c in enumerate(known)}
-        codes[:, j] = [lookup.get(v, 0) for v in values]
+        codes[:, j] = category_codes(frame[col].fillna(fill.get(str(name), "")).astype(str).to_numpy(), known)
     return np.concatenate(blocks, axis=1), codes
 
 
@@ -253,7 +251,8 @@ def read_rows(frame: Any, recipe: Recipe, info: DataInfo, field: str) -> RawInpu
             blocks.append(codes[:, j : j + 1].astype(np.float64))
     blocks.append(table_text.token_ids(frame, pre.get("text", {}), field).astype(np.float64))
     blocks.append(table_images.pixels(frame, pre.get("images", {}), field).astype(np.float64))
-    x = np.concatenate(blocks, axis=1).astype(np.float32)
+    x = np.concatenate(blocks, axis=1, dtype=np.float32)  # each block cast as it is copied: one matrix in memory
+    del blocks
     target = pre.get("target")
     target = target if target in frame.columns else None
     return RawInputs(x, labels(frame, target, info, field), row_ids(len(frame)))

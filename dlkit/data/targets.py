@@ -119,8 +119,7 @@ def encode_labels(values: Any, field: str) -> tuple[np.ndarray, list[str]]:
     except (TypeError, ValueError):
         ordered = sorted(uniques, key=str)
     names = [_label_name(v) for v in ordered]
-    lookup = {v: i for i, v in enumerate(ordered)}
-    return np.asarray([lookup[v] for v in series], dtype=np.int64), names
+    return pd.Index(ordered, dtype=object).get_indexer(series.astype(object)).astype(np.int64), names
 
 
 def _label_name(value: Any) -> str:
