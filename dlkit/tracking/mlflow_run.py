@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -192,10 +193,14 @@ class MlflowRun:
 
         origin = CodeDatasetSource(source)
         name = name[: limits.MAX_DATASET_NAME]
-        if hasattr(features, "columns"):  # a table of files (streamed images)
-            dataset: Any = from_pandas(features.assign(target=targets), source=origin, targets="target", name=name)
-        else:
-            dataset = from_numpy(features, targets=targets, name=name, source=origin)
+        with warnings.catch_warnings():  # about serving a model's integer inputs, not a dataset's labels
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            if hasattr(features, "columns"):  # a table of files (streamed images)
+                table = features.assign(target=targets)
+                dataset: Any = from_pandas(table, source=origin, targets="target", name=name)
+            else:
+                dataset = from_numpy(features, targets=targets, name=name, source=origin)
+            entity = dataset._to_mlflow_entity()
         s = self.shortener
         tags = [InputTag("mlflow.data.context", context)]
         for k, v in extra.items():
@@ -204,7 +209,7 @@ class MlflowRun:
                     s.key(k, limits.MAX_DATASET_TAG_KEY), s.value(f"dataset {name}", k, v, limits.MAX_DATASET_TAG_VALUE)
                 )
             )
-        inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+        inputs = [DatasetInput(entity, tags=tags)]
         # the store records a dataset once per experiment: two processes logging the same one at the
         # same instant (tuning workers) make one of them hit the unique key; it exists then
         retry_collisions(lambda: self.client.log_inputs(self.run_id, datasets=inputs), attempts=4, pause=0.2)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -66,14 +67,15 @@ def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int
     (folder / "preprocessing.json").write_text(json.dumps(info.preprocessing, indent=1, default=str))
     tracker.log_artifacts(folder)
     source = {"loader": info.source, "name": info.name}
-    for split, (features, targets) in datamodule.splits.items():
+    # logged_splits, not the tensors: a streamed image folder has none, only its files
+    for split, (features, targets) in datamodule.logged_splits().items():
         extra = {"dlkit.split_size": str(len(targets)), "dlkit.split": split}
         if info.class_names:
-            counts = targets.bincount(minlength=len(info.class_names)).tolist()
+            counts = np.bincount(targets, minlength=len(info.class_names)).tolist()
             extra["dlkit.class_balance"] = ", ".join(f"{n}={c}" for n, c in zip(info.class_names, counts, strict=True))
         tracker.log_dataset(
-            features.numpy(),
-            targets.numpy(),
+            features,
+            targets,
             name=f"{info.name}-{split}",
             source=source,
             context={"train": "training", "val": "validation", "test": "testing"}[split],

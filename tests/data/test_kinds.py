@@ -333,8 +333,16 @@ def test_large_image_folders_stream_with_the_same_statistics(
     rows = in_memory.index["test"][: len(x)]
     torch.testing.assert_close(x, in_memory.splits["test"][0][: len(x)], rtol=1e-5, atol=1e-5)
     assert np.array_equal(streamed.index["test"][: len(x)], rows)
+    # 400 images of 32x32 decode to 1.6 MiB: over the budget, so the run itself streams
     recipe = image_recipe(
-        digits_folder, "data.image_size=16", "data.memory_budget_mb=1", "data.num_workers=1", "trainer.max_epochs=1"
+        digits_folder, "data.image_size=32", "data.memory_budget_mb=1", "data.num_workers=1", "trainer.max_epochs=1"
     )
+    assert isinstance(data.build(recipe), StreamingImageModule)
     result = run(recipe, tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
     assert "test/acc" in result.test_metrics
+    from mlflow import MlflowClient
+
+    inputs = MlflowClient(tracking_uri).get_run(result.run_id).inputs.dataset_inputs
+    logged = {t.value: i.dataset for i in inputs for t in i.tags if t.key == "dlkit.split"}
+    assert set(logged) == {"train", "val", "test"}
+    assert "file" in logged["test"].schema  # the split's files, not decoded pixels
