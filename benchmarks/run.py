@@ -8,6 +8,7 @@ import platform
 from benchmarks import (
     contention,
     end_to_end,
+    images,
     levers,
     listing,
     pruning,
@@ -25,7 +26,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     rows = startup.measure() + listing.measure() + end_to_end.measure() + throughput.measure() + levers.measure()
     rows += tuning_jobs.measure() + pruning.measure() + contention.measure() + sequences.measure()
-    rows += scaling.measure() + study_scale.measure()
+    rows += scaling.measure() + images.measure() + study_scale.measure()
     print_table(rows)
 
 

@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import contention, gpu, levers, listing, scaling, sequences, startup, study_scale, throughput
+from benchmarks import (
+    contention,
+    gpu,
+    images,
+    levers,
+    listing,
+    scaling,
+    sequences,
+    startup,
+    study_scale,
+    throughput,
+)
 from benchmarks.common import paired_ratio
 
 RATIO = re.compile(r"^\d+\.\d+x$")
@@ -104,6 +115,20 @@ def test_scaling_rows() -> None:
     assert all(RATIO.match(r.ratio) and r.ok is not None for r in rows), rows
     columns = re.search(r"\((\d+) columns\)", rows[2].baseline)
     assert columns and int(columns[1]) >= 10 + 4 + 12 + 30, rows[2]  # the numbers and every category one-hot
+
+
+@pytest.mark.slow
+def test_image_rows() -> None:
+    rows = images.measure(repeats=1, sizes=(600, 1_800))
+    assert [r.name for r in rows] == [
+        "images: streaming 600 PNGs, dlkit vs hand DataLoader (2 workers)",
+        "images: peak memory, 600 PNGs: dlkit's process / largest worker",
+        "images: streaming 1,800 PNGs, dlkit vs hand DataLoader (2 workers)",
+        "images: peak memory, 1,800 PNGs: dlkit's process / largest worker",
+        "images: peak memory growth, 600 to 1,800 PNGs",
+    ]
+    assert all(RATIO.match(r.ratio) and r.ok is not None for r in (rows[0], rows[2], rows[4])), rows
+    assert rows[1].ok is None and "MiB decoded" in rows[1].baseline
 
 
 @pytest.mark.slow
