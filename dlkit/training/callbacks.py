@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from dlkit.errors import NonFiniteLoss
 from dlkit.tracking.mlflow_run import MlflowRun
@@ -171,64 +171,6 @@ class NonFiniteGuard(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._check(trainer)
-
-
-class AtomicCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes a temporary file and renames it: a crash or a full disk never leaves
-    a half-written checkpoint in place of the previous good one."""
-
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
-        import os
-
-        partial = f"{filepath}.partial"
-        try:
-            super()._save_checkpoint(trainer, partial)
-            if trainer.is_global_zero and os.path.exists(partial):
-                os.replace(partial, filepath)
-        finally:
-            if trainer.is_global_zero and os.path.exists(partial):
-                os.unlink(partial)
-        self._last_checkpoint_saved = filepath
-
-
-class LastCheckpoint(AtomicCheckpoint):
-    """The checkpoint a run resumes from, written at the end of an epoch.
-
-    On one device, an epoch that ends sooner after the previous write than `1 / budget` times that write's
-    cost is not written: writing stays under `budget` of the run's time when epochs are short (a write
-    can take longer than an epoch of a small table). The run's final epoch is
-    always written. A run resumed from an earlier epoch trains the epochs after it again and logs none
-    of them twice. Several processes (DDP) must agree on every write, so there every epoch is written.
-    """
-
-    #: the largest share of the run's time that writing this checkpoint may take
-    budget = 0.05
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._cost = 0.0
-        self._written_at = -math.inf
-
-    def _should_skip_saving_checkpoint(self, trainer: L.Trainer) -> bool:
-        if super()._should_skip_saving_checkpoint(trainer):
-            return True
-        if trainer.world_size > 1 or _final_epoch(trainer):
-            return False
-        return time.monotonic() - self._written_at < self._cost / self.budget
-
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
-        start = time.monotonic()
-        super()._save_checkpoint(trainer, filepath)
-        self._written_at = time.monotonic()
-        self._cost = self._written_at - start
-
-
-def _final_epoch(trainer: L.Trainer) -> bool:
-    """Whether the epoch ending now is the fit's last (early stopping has already spoken: checkpoint
-    callbacks run after the others)."""
-    max_epochs = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs >= 0 else math.inf
-    max_steps = trainer.max_steps if trainer.max_steps >= 0 else math.inf
-    return bool(trainer.should_stop) or trainer.current_epoch + 1 >= max_epochs or trainer.global_step >= max_steps
 
 
 class GracefulInterrupt:

@@ -30,14 +30,13 @@ from dlkit.tracking.mlflow_run import MlflowRun
 from dlkit.tracking.store import local_folder
 from dlkit.tracking.system_metrics import system_metrics
 from dlkit.training.callbacks import (
-    AtomicCheckpoint,
     EpochRecorder,
     GracefulInterrupt,
-    LastCheckpoint,
     NonFiniteGuard,
     UnfreezeAt,
     epoch_line,
 )
+from dlkit.training.checkpointing import checkpoint_callbacks
 from dlkit.training.live import LiveLine
 from dlkit.training.logged_model import log_model
 from dlkit.training.prepare import Prepared
@@ -65,7 +64,7 @@ def fit(
     recorder = EpochRecorder(
         None, datamodule.info.split_sizes["train"], None if interactive else epoch_line(t.max_epochs, t.monitor, say)
     )
-    best, last = _checkpoint_callbacks(t)
+    best, last = checkpoint_callbacks(t)
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-"))
     callbacks = [*_callbacks(t, prepared, recorder, nested, interactive), best, last]
     trainer = make_trainer(t, callbacks, workdir, interactive)
@@ -145,20 +144,6 @@ def _callbacks(
     if nested is not None:
         callbacks += nested.callbacks
     return callbacks
-
-
-def _checkpoint_callbacks(t: Trainer) -> tuple[AtomicCheckpoint, LastCheckpoint]:
-    """The best checkpoint (by the monitor) and the last one (to resume from).
-
-    Given at construction, they replace Lightning's default checkpoint callback; their folder is set
-    once the run exists (the run's artifact folder for a local store). The last checkpoint has a
-    callback of its own: ModelCheckpoint's save_last only writes when the best one improves.
-    """
-    best = AtomicCheckpoint(
-        filename="best", monitor=t.monitor, mode=t.resolved_monitor_mode(), save_top_k=1, enable_version_counter=False
-    )
-    last = LastCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
-    return best, last
 
 
 def _open_run(

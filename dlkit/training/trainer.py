@@ -10,6 +10,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from dlkit.errors import BadInput
 from dlkit.recipe.sections import Trainer
+from dlkit.training.checkpointing import CheckpointWriter
 
 
 def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: bool, single: bool = False) -> L.Trainer:
@@ -28,6 +29,7 @@ def make_trainer(t: Trainer, callbacks: list[Any], root: Path, progress_bar: boo
             limit_val_batches=t.limit_val_batches,
             # gradient clipping happens in Task.optimize (manual optimisation)
             callbacks=callbacks,
+            plugins=[CheckpointWriter()],  # atomic checkpoint files, written within a time budget
             logger=False,
             default_root_dir=str(root),
             enable_model_summary=False,

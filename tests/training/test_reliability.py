@@ -171,20 +171,20 @@ def test_a_full_disk_never_replaces_a_good_checkpoint(
 ) -> None:
     import errno
 
-    import lightning as L
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
     from dlkit.errors import TrainingFailed
     from dlkit.models.checkpoints import read_checkpoint
 
-    real_save = L.Trainer.save_checkpoint
+    real_save = TorchCheckpointIO.save_checkpoint
 
-    def save(self: L.Trainer, filepath: str, *args: object, **kwargs: object) -> None:
-        if self.current_epoch >= 2:  # half a file, then the disk is full
-            Path(filepath).write_bytes(b"PK\x03\x04 truncated")
+    def save(self: TorchCheckpointIO, checkpoint: dict[str, Any], path: str, *args: object) -> None:
+        if checkpoint["epoch"] >= 2:  # half a file, then the disk is full
+            Path(path).write_bytes(b"PK\x03\x04 truncated")
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(self, filepath, *args, **kwargs)  # type: ignore[arg-type]
+        real_save(self, checkpoint, path, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(L.Trainer, "save_checkpoint", save)
+    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", save)
     with pytest.raises(TrainingFailed, match="No space left on device"):
         run(load("iris-mlp", ["trainer.max_epochs=5", "trainer.early_stopping=null"]), tracking_uri=tracking_uri,
             say=quiet, progress_bar=False)  # fmt: skip
@@ -205,7 +205,7 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
     """Writing the resume checkpoint after every short epoch cost a sixth of a small tuning trial: an epoch
     that ends too soon after the last write (for the budget) is not written; the first and the final are."""
     from dlkit.models.checkpoints import read_checkpoint
-    from dlkit.training.callbacks import LastCheckpoint
+    from dlkit.training.checkpointing import CheckpointWriter, LastCheckpoint
 
     epochs: list[int] = []
     real_save = LastCheckpoint._save_checkpoint
@@ -215,7 +215,7 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
         real_save(self, trainer, filepath)
 
     monkeypatch.setattr(LastCheckpoint, "_save_checkpoint", save)
-    monkeypatch.setattr(LastCheckpoint, "budget", budget)
+    monkeypatch.setattr(CheckpointWriter, "budget", budget)
     result = run(load("iris-mlp", ["trainer.max_epochs=12", "trainer.early_stopping=null"]), tracking_uri=tracking_uri,
                  say=quiet, progress_bar=False)  # fmt: skip
     assert epochs == written
@@ -223,13 +223,49 @@ def test_the_last_checkpoint_is_written_within_its_time_budget_and_always_at_the
     assert read_checkpoint(folder / "last.ckpt", "test")["epoch"] == 11
 
 
+def test_a_best_checkpoint_held_between_writes_is_written_when_the_fit_ends(
+    workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing the best checkpoint at every improvement cost a short-epoch run about a fifth of each
+    epoch: within the write budget the improvement is kept in memory, and the file is current when the
+    fit returns (the test split scores the best epoch, not an older one)."""
+    import torch
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from dlkit.models.checkpoints import read_checkpoint
+    from dlkit.training.checkpointing import CheckpointWriter
+
+    written: list[tuple[str, int]] = []
+    real_save = TorchCheckpointIO.save_checkpoint
+
+    def save(self: TorchCheckpointIO, checkpoint: dict[str, Any], path: str, *args: object) -> None:
+        written.append((Path(path).name.split(".")[0], checkpoint["epoch"]))
+        real_save(self, checkpoint, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", save)
+    monkeypatch.setattr(CheckpointWriter, "budget", 1e-9)  # after a file's first write, hold every later one
+    # a high learning rate: the validation loss improves, then bounces, so the best epoch is not the last
+    recipe = load("iris-mlp", ["trainer.max_epochs=12", "optim.lr=0.05", *EXACT])
+    result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
+    losses = [row["val/loss"] for row in result.history]
+    best = losses.index(min(losses))
+    assert 0 < best < 11, losses
+    assert [epoch for name, epoch in written if name == "best"] == [0, best]
+    assert [epoch for name, epoch in written if name == "last"] == [0, 11]
+    saved = read_checkpoint(Path(_checkpoints(MlflowClient(tracking_uri).get_run(result.run_id))) / "best.ckpt", "test")
+    assert saved["epoch"] == best
+    final = read_checkpoint(Path(_checkpoints(MlflowClient(tracking_uri).get_run(result.run_id))) / "last.ckpt", "test")
+    # held as the weights were at that epoch, not as they trained on
+    assert any(not torch.equal(w, final["state_dict"][k]) for k, w in saved["state_dict"].items())
+
+
 def test_an_early_stop_writes_its_final_epoch(
     workdir: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dlkit.models.checkpoints import read_checkpoint
-    from dlkit.training.callbacks import LastCheckpoint
+    from dlkit.training.checkpointing import CheckpointWriter
 
-    monkeypatch.setattr(LastCheckpoint, "budget", 1e-9)  # nothing written between the first and the final epoch
+    monkeypatch.setattr(CheckpointWriter, "budget", 1e-9)  # nothing written between the first and the final epoch
     recipe = load("iris-mlp", ["trainer.max_epochs=500", "optim.lr=1e-5", "trainer.early_stopping.patience=2",
                                "trainer.early_stopping.min_delta=0.5"])  # fmt: skip
     result = run(recipe, tracking_uri=tracking_uri, say=quiet, progress_bar=False)
