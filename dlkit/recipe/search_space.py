@@ -102,6 +102,13 @@ class TuneConfig(Strict):
     )
     warmup_epochs: int = Field(2, ge=0, description="Epochs of each trial that are never pruned.")
     percentile: float = Field(25.0, gt=0, lt=100, description="percentile pruner: prune below this percentile.")
+    reports_top: int | None = Field(
+        5,
+        ge=0,
+        description="A trial that ranks among this many best complete trials when it ends (by the first "
+        "objective) writes its test reports (predictions, confusion matrix, figures), so the study's best "
+        "trials always have them; the others record metrics, params and checkpoints. null: every trial.",
+    )
 
     @model_validator(mode="after")
     def _grid_needs_steps(self) -> TuneConfig:

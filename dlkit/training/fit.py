@@ -104,7 +104,12 @@ def fit(
             step = tester.current_epoch
             model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
             log_test(tracker, test_metrics, model_metrics, step, model_id)
-            log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir, by_group)
+            if (
+                nested is None
+                or nested.writes_reports is None
+                or nested.writes_reports(recorder.history, model_metrics)
+            ):
+                log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir, by_group)
             tracker.end("FINISHED")
     except (KeyboardInterrupt, SystemExit) as e:
         _end_stopped(e, tracker, recorder, graceful)

@@ -70,6 +70,33 @@ def test_budget_pruning_mlflow_and_export(workdir: Path, tracking_uri: str) -> N
     assert max(row["val/acc"] for row in again.history) == pytest.approx(second.best_value, abs=1e-6)
 
 
+def test_only_trials_that_rank_among_the_best_write_their_reports(workdir: Path, tracking_uri: str) -> None:
+    """The figures were most of a short trial's cost: a trial writes its test reports when it ranks among
+    the tune.reports_top best complete trials as it ends, so the study's best trials have them."""
+    recipe = load_text(
+        RECIPE,
+        overrides=(
+            "tune.sampler=random", "tune.pruner=none", "trainer.max_epochs=2", "tune.reports_top=1",
+            "tune.space={optim.lr: {type: float, low: 1.0e-5, high: 1.0e-1, log: true}}",
+        ),
+    )  # fmt: skip
+    result = tune(recipe, trials=6, storage=str(workdir / "study.journal"), tracking_uri=tracking_uri, say=quiet)
+    client = MlflowClient(tracking_uri)
+    children = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "tags.`mlflow.parentRunId` != ''"
+    )
+    by_trial = {int(c.data.tags["dlkit.trial"]): c for c in children}
+    values = [t.value for t in sorted(result.study.get_trials(), key=lambda t: t.number)]
+    assert len(values) == 6 and None not in values
+    for number, value in enumerate(values):  # one worker: each trial ended before the next began
+        leads = all(value >= earlier for earlier in values[:number])
+        artifacts = {a.path for a in client.list_artifacts(by_trial[number].info.run_id)}
+        assert ("learning_curves.png" in artifacts) == leads, (number, values)
+        assert "val/acc" in by_trial[number].data.metrics  # every trial keeps its metrics
+    best = max(range(6), key=lambda n: (values[n], -n))
+    assert "predictions.csv" in {a.path for a in client.list_artifacts(by_trial[best].info.run_id)}
+
+
 def test_a_finished_budget_runs_no_more_trials(workdir: Path, tracking_uri: str) -> None:
     recipe = load_text(RECIPE, overrides=("tune.pruner=none",))
     journal = str(workdir / "study.journal")
