@@ -37,7 +37,9 @@ def busy_cores(samples: int = 3, interval: float = 0.01) -> int:
     import time
 
     seen = []
-    for _ in range(samples):
+    for i in range(samples):
+        if i:
+            time.sleep(interval)
         try:
             with open("/proc/stat") as f:
                 line = next((x for x in f if x.startswith("procs_running")), "")
@@ -46,8 +48,23 @@ def busy_cores(samples: int = 3, interval: float = 0.01) -> int:
         if not line:
             return 0
         seen.append(int(line.split()[1]))
-        time.sleep(interval)
     return max(0, min(seen) - 1)
+
+
+#: how long one look at the machine's load stands for the runs that follow it (a study's trials follow
+#: each other closely; each look costs a few hundredths of a second, a tenth of a short trial's own cost)
+LOOK_SECONDS = 5.0
+_look: tuple[float, int] | None = None
+
+
+def _recent_busy_cores() -> int:
+    import time
+
+    global _look
+    now = time.monotonic()
+    if _look is None or now - _look[0] > LOOK_SECONDS:
+        _look = (now, busy_cores())
+    return _look[1]
 
 
 def training_threads(cores: int | None = None, busy: int | None = None) -> int:
@@ -59,7 +76,7 @@ def training_threads(cores: int | None = None, busy: int | None = None) -> int:
     is every core, as PyTorch would choose.
     """
     cores = cores if cores is not None else (os.cpu_count() or 1)
-    busy = busy if busy is not None else busy_cores()
+    busy = busy if busy is not None else _recent_busy_cores()
     return max(1, cores - busy)
 
 

@@ -7,7 +7,7 @@ import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dlkit.errors import DlkitError, Interrupted, TrackingError
 from dlkit.retry import retry_collisions
@@ -37,6 +37,16 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
+class Split(NamedTuple):
+    """One split of a run's data as an MLflow dataset input."""
+
+    features: Any
+    targets: Any
+    name: str
+    context: str  # training, validation, testing
+    extra: dict[str, str]
+
+
 class MlflowRun:
     """An MLflow run, driven through MlflowClient (no global active-run state)."""
 
@@ -59,6 +69,8 @@ class MlflowRun:
 
         self.tracking_uri = tracking_uri
         self.shortener = limits.Shortener()
+        #: (name, digest) of each dataset input this process logged, by context
+        self._datasets: dict[str, tuple[str, str]] = {}
         tags = self._tags(tags)
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
@@ -182,34 +194,32 @@ class MlflowRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
-    def log_dataset(
-        self, features: Any, targets: Any, *, name: str, source: dict[str, str], context: str, extra: dict[str, str]
-    ) -> None:
-        """Record one split as an MLflow dataset input (name, digest, schema, profile)."""
+    def log_datasets(self, splits: list[Split], source: dict[str, str]) -> None:
+        """Record the splits as the run's MLflow dataset inputs (name, digest, schema, profile), in one call."""
         from mlflow.data.code_dataset_source import CodeDatasetSource
         from mlflow.data.numpy_dataset import from_numpy
         from mlflow.data.pandas_dataset import from_pandas
         from mlflow.entities import DatasetInput, InputTag
 
         origin = CodeDatasetSource(source)
-        name = name[: limits.MAX_DATASET_NAME]
-        with warnings.catch_warnings():  # about serving a model's integer inputs, not a dataset's labels
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            if hasattr(features, "columns"):  # a table of files (streamed images)
-                table = features.assign(target=targets)
-                dataset: Any = from_pandas(table, source=origin, targets="target", name=name)
-            else:
-                dataset = from_numpy(features, targets=targets, name=name, source=origin)
-            entity = dataset._to_mlflow_entity()
         s = self.shortener
-        tags = [InputTag("mlflow.data.context", context)]
-        for k, v in extra.items():
-            tags.append(
-                InputTag(
-                    s.key(k, limits.MAX_DATASET_TAG_KEY), s.value(f"dataset {name}", k, v, limits.MAX_DATASET_TAG_VALUE)
-                )
-            )
-        inputs = [DatasetInput(entity, tags=tags)]
+        inputs = []
+        for split in splits:
+            name = split.name[: limits.MAX_DATASET_NAME]
+            with warnings.catch_warnings():  # about serving a model's integer inputs, not a dataset's labels
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                if hasattr(split.features, "columns"):  # a table of files (streamed images)
+                    table = split.features.assign(target=split.targets)
+                    dataset: Any = from_pandas(table, source=origin, targets="target", name=name)
+                else:
+                    dataset = from_numpy(split.features, targets=split.targets, name=name, source=origin)
+                entity = dataset._to_mlflow_entity()
+            tags = [InputTag("mlflow.data.context", split.context)]
+            for k, v in split.extra.items():
+                key = s.key(k, limits.MAX_DATASET_TAG_KEY)
+                tags.append(InputTag(key, s.value(f"dataset {name}", k, v, limits.MAX_DATASET_TAG_VALUE)))
+            inputs.append(DatasetInput(entity, tags=tags))
+            self._datasets[split.context] = (entity.name, entity.digest)
         # the store records a dataset once per experiment: two processes logging the same one at the
         # same instant (tuning workers) make one of them hit the unique key; it exists then
         retry_collisions(lambda: self.client.log_inputs(self.run_id, datasets=inputs), attempts=4, pause=0.2)
@@ -217,7 +227,9 @@ class MlflowRun:
 
     def dataset(self, context: str) -> tuple[str, str] | None:
         """The (name, digest) of the run's dataset input of this context ("testing", ...), if it has one."""
-        run = self.client.get_run(self.run_id)
+        if context in self._datasets:
+            return self._datasets[context]
+        run = self.client.get_run(self.run_id)  # a resumed run logged its datasets in an earlier process
         for item in run.inputs.dataset_inputs if run.inputs else []:
             if any(t.key == "mlflow.data.context" and t.value == context for t in item.tags):
                 return item.dataset.name, item.dataset.digest

@@ -18,7 +18,7 @@ from dlkit import metric_names as m
 from dlkit.recipe.schema import Recipe
 from dlkit.tasks import groups
 from dlkit.tracking.git_head import commit_of
-from dlkit.tracking.mlflow_run import MlflowRun, flatten
+from dlkit.tracking.mlflow_run import MlflowRun, Split, flatten
 from dlkit.training.result import Nested
 
 
@@ -66,21 +66,16 @@ def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int
     (folder / "recipe.yaml").write_text("# dlkit train recipe.yaml\n" + yaml.safe_dump(resolved, sort_keys=False))
     (folder / "preprocessing.json").write_text(json.dumps(info.preprocessing, indent=1, default=str))
     tracker.log_artifacts(folder)
-    source = {"loader": info.source, "name": info.name}
+    splits = []
     # logged_splits, not the tensors: a streamed image folder has none, only its files
     for split, (features, targets) in datamodule.logged_splits().items():
         extra = {"dlkit.split_size": str(len(targets)), "dlkit.split": split}
         if info.class_names:
             counts = np.bincount(targets, minlength=len(info.class_names)).tolist()
             extra["dlkit.class_balance"] = ", ".join(f"{n}={c}" for n, c in zip(info.class_names, counts, strict=True))
-        tracker.log_dataset(
-            features,
-            targets,
-            name=f"{info.name}-{split}",
-            source=source,
-            context={"train": "training", "val": "validation", "test": "testing"}[split],
-            extra=extra,
-        )
+        context = {"train": "training", "val": "validation", "test": "testing"}[split]
+        splits.append(Split(features, targets, f"{info.name}-{split}", context, extra))
+    tracker.log_datasets(splits, source={"loader": info.source, "name": info.name})
     tracker.log_metrics({m.MODEL_PARAMS: float(n_params)}, step=0)
     if info.warnings:
         tracker.set_tags({"dlkit.data_warnings": " | ".join(info.warnings)})
