@@ -138,6 +138,7 @@ def test_study_rows() -> None:
         "tuning: dlkit's own cost per trial", "tuning: the study's end after 4 trials (figures"
     ]  # fmt: skip
     assert RATIO.match(rows[0].ratio) and all(r.ok is not None for r in rows)
+    assert "(4 with reports)" in rows[0].name  # four trials are all among the five best
 
 
 @pytest.mark.slow

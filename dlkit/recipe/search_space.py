@@ -106,8 +106,9 @@ class TuneConfig(Strict):
         5,
         ge=0,
         description="A trial that ranks among this many best complete trials when it ends (by the first "
-        "objective) writes its test reports (predictions, confusion matrix, figures), so the study's best "
-        "trials always have them; the others record metrics, params and checkpoints. null: every trial.",
+        "objective) writes its test reports (predictions, per-class table, confusion matrix, figures), so "
+        "the study's best trials always have them; the others record params, metrics and checkpoints. "
+        "null: every trial.",
     )
 
     @model_validator(mode="after")

@@ -86,10 +86,16 @@ PER_CLASS_TABLE = "per_class_metrics.json"
 
 
 def log_test(
-    tracker: MlflowRun, test_metrics: dict[str, float], model_metrics: dict[str, float], step: int, model_id: str | None
+    tracker: MlflowRun,
+    test_metrics: dict[str, float],
+    model_metrics: dict[str, float],
+    step: int,
+    model_id: str | None,
+    per_class: bool = True,
 ) -> None:
     """The test metrics as the run's (and its logged model's) summary, measured on the test dataset;
-    per-class figures as one table; the model's latency (its size was logged at the start)."""
+    per-class figures as one table (`per_class`, with the reports); the model's latency (its size was
+    logged at the start)."""
     import pandas as pd
 
     summary = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}
@@ -101,7 +107,7 @@ def log_test(
         else:  # test/f1/<class> -> row <class>, column f1
             rows.setdefault(key[len(prefix) :], {})[prefix.split("/")[1]] = value
     tracker.log_metrics(summary, step=step, model_id=model_id, dataset=tracker.dataset("testing"))
-    if rows:
+    if rows and per_class:
         table = pd.DataFrame([{"class": name, **values} for name, values in rows.items()])
         tracker.client.log_table(tracker.run_id, table, PER_CLASS_TABLE)
 

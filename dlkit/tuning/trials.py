@@ -172,7 +172,7 @@ def ranks_among_best(
     """Whether a trial that ends now writes its test reports: when it ranks among the `tune.reports_top`
     best complete trials by the first objective (ties included). A trial that leaves that top later keeps
     its reports, and every trial of the final top has them (it was in the top when it ended). The
-    figures were most of a short trial's cost (0.5 s of about 0.7 s on breast-cancer-mlp)."""
+    reports were most of a short trial's cost (0.5 s of about 0.7 s on breast-cancer-mlp)."""
     top = cfg.reports_top
     if top is None:
         return None

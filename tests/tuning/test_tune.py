@@ -92,6 +92,7 @@ def test_only_trials_that_rank_among_the_best_write_their_reports(workdir: Path,
         leads = all(value >= earlier for earlier in values[:number])
         artifacts = {a.path for a in client.list_artifacts(by_trial[number].info.run_id)}
         assert ("learning_curves.png" in artifacts) == leads, (number, values)
+        assert ("per_class_metrics.json" in artifacts) == leads, (number, values)
         assert "val/acc" in by_trial[number].data.metrics  # every trial keeps its metrics
     best = max(range(6), key=lambda n: (values[n], -n))
     assert "predictions.csv" in {a.path for a in client.list_artifacts(by_trial[best].info.run_id)}
