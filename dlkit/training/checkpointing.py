@@ -28,8 +28,9 @@ class CheckpointWriter(TorchCheckpointIO):
     Lightning tears the strategy down, which it does when training ends, stops early, is interrupted or
     fails: the files are current once `fit` returns, and a resume checkpoint is never ahead of the best
     checkpoint it names. A small model whose validation improves every epoch so writes its best
-    checkpoint a few times a run, not every epoch. A checkpoint over `hold_limit` bytes of tensors is written at once (a copy of it
-    would cost memory and time); a process killed outright leaves each file as of its last write.
+    checkpoint a few times a run, not every epoch. A checkpoint over `hold_limit` bytes of tensors is
+    written at once (a copy of it would cost memory and time); a process killed outright leaves each
+    file as of its last write.
     """
 
     #: the largest share of the run's time that writing one checkpoint file may take
@@ -153,7 +154,8 @@ def checkpoint_callbacks(t: Trainer) -> tuple[ModelCheckpoint, LastCheckpoint]:
     Given at construction, they replace Lightning's default checkpoint callback; their folder is set
     once the run exists (the run's artifact folder for a local store). The last checkpoint has a
     callback of its own: ModelCheckpoint's save_last only writes when the best one improves. The best
-    one holds the weights (and dlkit's metadata), not the optimiser's state. Both files go through the trainer's CheckpointWriter (atomic, within a time budget).
+    one holds the weights (and dlkit's metadata), not the optimiser's state. Both files go through the
+    trainer's CheckpointWriter (atomic, within a time budget).
     """
     best = ModelCheckpoint(
         filename="best",
