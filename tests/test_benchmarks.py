@@ -135,7 +135,7 @@ def test_image_rows() -> None:
 def test_study_rows() -> None:
     rows = study_scale.measure(trials=4)
     assert [r.name.split(",")[0] for r in rows] == [
-        "tuning: dlkit's own cost per trial", "tuning: the study's end after 4 trials (figures"
+        "tuning: dlkit's own cost per trial", "tuning: the study's end after 4 trials (best trials' reports"
     ]  # fmt: skip
     assert RATIO.match(rows[0].ratio) and all(r.ok is not None for r in rows)
     assert "(4 with reports)" in rows[0].name  # four trials are all among the five best

@@ -105,10 +105,10 @@ class TuneConfig(Strict):
     reports_top: int | None = Field(
         5,
         ge=0,
-        description="A trial that ranks among this many best complete trials when it ends (by the first "
-        "objective) writes its test reports (predictions, per-class table, confusion matrix, figures), so "
-        "the study's best trials always have them; the others record params, metrics and checkpoints. "
-        "null: every trial.",
+        description="At the study's end, this many best complete trials (by the first objective) and the "
+        "picked one get their test reports (predictions, per-class table, confusion matrix, figures), made "
+        "from their checkpoints; the other trials record params, metrics and checkpoints. null: every "
+        "trial writes its own as it ends.",
     )
 
     @model_validator(mode="after")

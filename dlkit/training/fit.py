@@ -103,8 +103,7 @@ def fit(
         if tracker is not None:
             step = tester.current_epoch
             model_id = _store_model(tracker, recipe, datamodule.info, best_path, artifact_dir, prepared.example, step)
-            decide = nested.writes_reports if nested is not None else None
-            reports = decide is None or decide(recorder.history, model_metrics)
+            reports = nested is None or nested.reports
             log_test(tracker, test_metrics, model_metrics, step, model_id, per_class=reports)
             if reports:
                 log_reports(tracker, task, datamodule, recorder.history, t.monitor, workdir, by_group)

@@ -83,6 +83,8 @@ def log_start(tracker: MlflowRun, recipe: Recipe, datamodule: Any, n_params: int
 
 #: the run's table of per-class test figures (one row per class), shown by MLflow as a table artifact
 PER_CLASS_TABLE = "per_class_metrics.json"
+#: a run's tag once its test reports are in it (a tuning trial's are written at the study's end)
+REPORTS_TAG = "dlkit.reports"
 
 
 def log_test(
@@ -94,22 +96,28 @@ def log_test(
     per_class: bool = True,
 ) -> None:
     """The test metrics as the run's (and its logged model's) summary, measured on the test dataset;
-    per-class figures as one table (`per_class`, with the reports); the model's latency (its size was
-    logged at the start)."""
+    per-class figures as one table (`per_class`: with the test reports, tagged dlkit.reports); the
+    model's latency (its size was logged at the start)."""
+    summary = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}
+    summary.update({k: v for k, v in test_metrics.items() if not any(k.startswith(p) for p in m.CLASS_PREFIXES)})
+    tags = {REPORTS_TAG: "yes"} if per_class else None
+    tracker.log_metrics(summary, step=step, tags=tags, model_id=model_id, dataset=tracker.dataset("testing"))
+    table = per_class_table(test_metrics) if per_class else None
+    if table is not None:
+        tracker.client.log_table(tracker.run_id, table, PER_CLASS_TABLE)
+
+
+def per_class_table(test_metrics: dict[str, float]) -> Any:
+    """The per-class test figures as a table (a row per class: test/f1/<class> is row <class>, column
+    f1), or None when there are none."""
     import pandas as pd
 
-    summary = {k: v for k, v in model_metrics.items() if k != m.MODEL_PARAMS}
     rows: dict[str, dict[str, float]] = {}
     for key, value in test_metrics.items():
         prefix = next((p for p in m.CLASS_PREFIXES if key.startswith(p)), None)
-        if prefix is None:
-            summary[key] = value
-        else:  # test/f1/<class> -> row <class>, column f1
+        if prefix is not None:
             rows.setdefault(key[len(prefix) :], {})[prefix.split("/")[1]] = value
-    tracker.log_metrics(summary, step=step, model_id=model_id, dataset=tracker.dataset("testing"))
-    if rows and per_class:
-        table = pd.DataFrame([{"class": name, **values} for name, values in rows.items()])
-        tracker.client.log_table(tracker.run_id, table, PER_CLASS_TABLE)
+    return pd.DataFrame([{"class": name, **values} for name, values in rows.items()]) if rows else None
 
 
 def log_reports(

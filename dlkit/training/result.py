@@ -43,9 +43,8 @@ class Nested:
     run_id: str | None = None
     #: told the child run's id as soon as it exists (a tuning trial records it in the study)
     on_created: Callable[[str], None] | None = None
-    #: after the test pass, told the epoch history and the model metrics: whether the run writes its test
-    #: reports (a tuning trial does when it ranks among the study's best); None: always
-    writes_reports: Callable[[list[dict[str, float]], dict[str, float]], bool] | None = None
+    #: whether the run writes its test reports (a tuning trial's are written at the study's end)
+    reports: bool = True
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dlkit.errors import BadInput
 from dlkit.recipe.schema import Recipe
 from dlkit.recipe.search_space import CategoricalParam, TuneConfig
 from dlkit.tuning import display, liveness
+from dlkit.tuning.best_reports import write_best_reports
 from dlkit.tuning.selection import pick_trial
 from dlkit.tuning.space import with_values
 
@@ -71,6 +72,7 @@ def finish(
         summary["pareto/size"] = float(len(study.best_trials))
     parent.log_metrics(summary, step=0)
     parent.set_tags({f"best.{k}": json.dumps(v) for k, v in values.items()})
+    write_best_reports(study, cfg, best, parent.tracking_uri, say)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "best-recipe.yaml").write_text(text)

@@ -6,7 +6,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -121,7 +120,7 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
         callbacks=callbacks,
         stop_on=(optuna.TrialPruned,),
         on_created=lambda run_id: _record_run(storage, trial, run_id),
-        writes_reports=ranks_among_best(s.study, cfg),
+        reports=cfg.reports_top is None,  # else the study's best trials get theirs at its end
     )
     state, reason, scores, interrupted = "FAIL", "", None, False
     values: dict[str, Any] = {}
@@ -164,32 +163,6 @@ def _run_trial(s: Session, trial: optuna.Trial) -> tuple[str, str]:
         s.study.enqueue_trial(trial.params, user_attrs={liveness.RETRY_OF: trial.number}, skip_if_exists=False)
         raise Interrupted("interrupted; run the same command again to continue the study")
     return state if more else "EXHAUSTED", reason
-
-
-def ranks_among_best(
-    study: optuna.Study, cfg: TuneConfig
-) -> Callable[[list[dict[str, float]], dict[str, float]], bool] | None:
-    """Whether a trial that ends now writes its test reports: when it ranks among the `tune.reports_top`
-    best complete trials by the first objective (ties included). A trial that leaves that top later keeps
-    its reports, and every trial of the final top has them (it was in the top when it ended). The
-    reports were most of a short trial's cost (0.5 s of about 0.7 s on breast-cancer-mlp)."""
-    top = cfg.reports_top
-    if top is None:
-        return None
-    direction = cfg.objectives[0][1]
-
-    def decide(history: list[dict[str, float]], model_metrics: dict[str, float]) -> bool:
-        try:
-            value = objective_values(SimpleNamespace(history=history, model_metrics=model_metrics), cfg)[0]
-        except TrainingFailed:  # the trial fails when its objective is read again, after the run
-            return False
-        if value != value or top == 0:
-            return False
-        done = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.values]
-        better = sum(1 for v in done if (v < value if direction == "minimize" else v > value))
-        return better < top
-
-    return decide
 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> bool:
