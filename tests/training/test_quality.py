@@ -30,7 +30,9 @@ def test_bundled_recipe_reaches_its_quality_bar(
     recipe: str, metric: str, floor: float, workdir: Path, tracking_uri: str
 ) -> None:
     result = run(load(recipe), tracking_uri=tracking_uri, say=lambda _: None, progress_bar=False)
-    assert result.test_metrics[metric] >= floor, f"{recipe}: {metric} = {result.test_metrics[metric]:.4f} < {floor}"
+    # metrics come as float32: 342 right of 360 is 0.95 but reads 0.94999998
+    reached = result.test_metrics[metric] >= floor - 1e-6
+    assert reached, f"{recipe}: {metric} = {result.test_metrics[metric]:.4f} < {floor}"
 
 
 @pytest.mark.parametrize("name", ["sms-spam-lstm", "sms-spam-gru", "sms-spam-transformer"])
