@@ -23,7 +23,7 @@ from dlkit.data.base import TensorDataModule
 from dlkit.data.files import read_table
 from dlkit.data.raw_inputs import from_file
 from dlkit.errors import BadInput, DataError
-from dlkit.process import heavy_imports, silence_libraries
+from dlkit.process import heavy_imports
 from dlkit.recipe.data_kinds import CsvData
 from dlkit.recipe.loader import with_overrides
 from dlkit.recipe.schema import Recipe
@@ -64,7 +64,6 @@ def evaluate(
 ) -> Evaluation:
     """Score run `ref` (a run id or a checkpoint file) and record an evaluation run linked to it; `by`: the
     columns whose groups get the metrics too (default: the recipe's task.report_by)."""
-    import lightning as L
     import torch
 
     heavy_imports()
@@ -102,18 +101,7 @@ def evaluate(
             module.groups = tabular.group_columns(table, reported, "--by" if by else "task.report_by")
 
     task = predictor.task
-    silence_libraries()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.test(task, datamodule=module, verbose=False)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    by_group = groups.test_scores(task, module.groups, module.index["test"])
+    metrics, by_group = predictor.test(module)
     metrics.update(groups.metrics(by_group))
 
     evaluated = predictor.run_id

@@ -48,6 +48,27 @@ class Predictor:
         task.eval()
         return cls(recipe, info, task, found.run_id, path, checkpoint["state_dict"], found.unfinished)
 
+    def test(self, module: Any) -> tuple[dict[str, float], list[Any]]:
+        """The task's own test loop on `module`'s test split, on the CPU: its test metrics, and the scores
+        of the module's groups (dlkit.tasks.groups); the task keeps the outputs for its reports."""
+        import lightning as L
+
+        from dlkit.process import silence_libraries
+        from dlkit.tasks import groups
+
+        silence_libraries()
+        trainer = L.Trainer(
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.test(self.task, datamodule=module, verbose=False)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        return metrics, groups.test_scores(self.task, module.groups, module.index["test"])
+
     def outputs(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Raw task outputs: probabilities, values in the target's units, or anomaly scores."""
         import torch

@@ -66,28 +66,14 @@ def write_best_reports(
 
 
 def _report(client: Any, run_id: str, tracking_uri: str) -> None:
-    import lightning as L
-
     from dlkit import data, reports
-    from dlkit.process import silence_libraries
     from dlkit.tasks import groups
     from dlkit.tasks.predictor import Predictor
 
     predictor = Predictor.load(run_id, tracking_uri, "trial run")
     module = data.build(predictor.recipe)
     task = predictor.task
-    silence_libraries()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.test(task, datamodule=module, verbose=False)
-    test_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    by_group = groups.test_scores(task, module.groups, module.index["test"])
+    test_metrics, by_group = predictor.test(module)
     with tempfile.TemporaryDirectory(prefix="dlkit-reports-") as tmp:
         folder = Path(tmp)
         task.write_reports(folder, module.index["test"])
